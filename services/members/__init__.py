@@ -1,0 +1,1 @@
+"""The alliance's registry and front door: members, and admission of their ERPs' requests."""

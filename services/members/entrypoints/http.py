@@ -1,0 +1,156 @@
+"""The members admin API (bearer token): the registry for the alliance's admins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field, HttpUrl, SecretStr, StringConstraints
+
+from services.members.adapters.repository import MembersRepository
+from services.members.domain.members import Member, MemberStatus
+from services.members.service_layer import registry
+from shared.contract import CountryCode, Identifier, Severity
+from shared.messaging.unit_of_work import UnitOfWork
+
+
+class MemberView(BaseModel):
+    """A member as admins see it: never a secret, only whether one is set."""
+
+    member_id: str
+    name: str
+    status: str
+    region: str
+    email: str | None
+    locale: str
+    webhook_url: str | None
+    has_webhook_secret: bool
+    secret_rotation_grace_until: str | None
+    interest_categories: list[str]
+    min_risk_severity: str
+
+    @classmethod
+    def of(cls, member: Member) -> MemberView:
+        return cls(
+            member_id=member.member_id,
+            name=member.name,
+            status=member.status.value,
+            region=member.region,
+            email=member.email,
+            locale=member.locale,
+            webhook_url=member.webhook_url,
+            has_webhook_secret=bool(member.webhook_secret),
+            secret_rotation_grace_until=(
+                member.previous_secret_valid_until.isoformat() if member.previous_secret_valid_until else None
+            ),
+            interest_categories=list(member.interest_categories),
+            min_risk_severity=member.min_risk_severity.value,
+        )
+
+
+class MemberChanges(BaseModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    region: CountryCode | None = None
+    email: str | None = None
+    locale: Literal["de", "en"] | None = None
+    webhook_url: HttpUrl | None = None
+    webhook_secret: SecretStr | None = None
+    interest_categories: list[str] | None = None
+    min_risk_severity: Severity | None = None
+
+    def as_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {}
+        for name, value in self.model_dump(exclude_unset=True).items():
+            if name == "webhook_secret":
+                fields[name] = self.webhook_secret.get_secret_value() if self.webhook_secret else None
+            elif name == "webhook_url":
+                fields[name] = str(value) if value else None
+            elif name == "interest_categories":
+                fields[name] = tuple(value or ())
+            elif name == "min_risk_severity":
+                fields[name] = Severity(value)
+            else:
+                fields[name] = value
+        return fields
+
+
+class NewMember(MemberChanges):
+    member_id: Identifier
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    region: CountryCode
+    erp_secret: Annotated[SecretStr, Field(description="write-only; never returned")]
+
+
+class SecretRotation(BaseModel):
+    new_secret: Annotated[SecretStr, Field(description="the member's new ERP secret; write-only")]
+    grace_seconds: Annotated[int | None, Field(ge=0)] = None
+
+
+def admin_router(unit_of_work: Callable[[], UnitOfWork], topic_prefix: str, default_grace: timedelta) -> APIRouter:
+    router = APIRouter(tags=["members"])
+
+    @router.get("/members", response_model=list[MemberView])
+    async def list_members() -> list[MemberView]:
+        async with unit_of_work() as uow:
+            return [MemberView.of(m) for m in await MembersRepository(uow.conn).list()]
+
+    @router.get("/members/{member_id}", response_model=MemberView)
+    async def show_member(member_id: str) -> MemberView:
+        async with unit_of_work() as uow:
+            member = await MembersRepository(uow.conn).get(member_id)
+        if member is None:
+            raise HTTPException(404, f"no member {member_id!r}")
+        return MemberView.of(member)
+
+    @router.post("/members", response_model=MemberView, status_code=201)
+    async def add_member(body: NewMember) -> MemberView:
+        fields = body.as_fields()
+        member = Member(
+            member_id=body.member_id,
+            name=body.name,
+            status=MemberStatus.ACTIVE,
+            region=body.region,
+            erp_secret=body.erp_secret.get_secret_value(),
+            **{k: v for k, v in fields.items() if k not in ("name", "region")},  # type: ignore[arg-type]
+        )
+        try:
+            async with unit_of_work() as uow:
+                await registry.register(uow, topic_prefix, member)
+        except registry.MemberExists:
+            raise HTTPException(409, f"member {body.member_id!r} exists") from None
+        return MemberView.of(member)
+
+    async def _change(member_id: str, **fields: object) -> MemberView:
+        try:
+            async with unit_of_work() as uow:
+                return MemberView.of(await registry.change(uow, topic_prefix, member_id, **fields))
+        except registry.UnknownMember:
+            raise HTTPException(404, f"no member {member_id!r}") from None
+
+    @router.patch("/members/{member_id}", response_model=MemberView)
+    async def update_member(member_id: str, body: MemberChanges) -> MemberView:
+        return await _change(member_id, **body.as_fields())
+
+    @router.post("/members/{member_id}/suspend", response_model=MemberView)
+    async def suspend_member(member_id: str) -> MemberView:
+        return await _change(member_id, status=MemberStatus.SUSPENDED)
+
+    @router.post("/members/{member_id}/reactivate", response_model=MemberView)
+    async def reactivate_member(member_id: str) -> MemberView:
+        return await _change(member_id, status=MemberStatus.ACTIVE)
+
+    @router.post("/members/{member_id}/rotate-secret", response_model=MemberView)
+    async def rotate_secret(member_id: str, body: SecretRotation) -> MemberView:
+        grace = default_grace if body.grace_seconds is None else timedelta(seconds=body.grace_seconds)
+        try:
+            async with unit_of_work() as uow:
+                member = await registry.rotate_secret(
+                    uow, topic_prefix, member_id, body.new_secret.get_secret_value(), grace
+                )
+        except registry.UnknownMember:
+            raise HTTPException(404, f"no member {member_id!r}") from None
+        return MemberView.of(member)
+
+    return router

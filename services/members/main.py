@@ -1,0 +1,38 @@
+"""Composition root of the members service: wires its handlers to the runtime."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from services.members.entrypoints.http import admin_router
+from services.members.entrypoints.messaging import subscriptions
+from services.members.service_layer.registry import sync_seed
+from shared.http import create_app
+from shared.seed import Seed
+from shared.service import ServiceRuntime
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+async def serve(settings: Settings, seed: Seed | None) -> None:
+    runtime = ServiceRuntime("members", settings, MIGRATIONS)
+    await runtime.open()
+    grace = timedelta(seconds=settings.secret_grace_s)
+    if seed is not None:
+        async with runtime.unit_of_work() as uow:
+            changed = await sync_seed(uow, settings.topic_prefix, seed, grace)
+        log.info("seed loaded: %d member(s) registered or changed", changed)
+    for subscription in subscriptions(settings):
+        runtime.subscribe(subscription)
+    app = create_app(
+        "members",
+        runtime.health,
+        settings.admin_token,
+        [admin_router(runtime.unit_of_work, settings.topic_prefix, grace)],
+        description="The alliance's registry and front door.",
+    )
+    await runtime.run(app)

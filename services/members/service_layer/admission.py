@@ -1,0 +1,144 @@
+"""Admit a batch of ERP records: one transaction, signatures checked per record, each
+member's records in their partition order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from services.members.adapters import metrics
+from services.members.adapters.repository import AdmittedRequests, CatalogRepository, MembersRepository
+from services.members.domain.admission import (
+    ADMISSION_TYPES,
+    Outcome,
+    Verdict,
+    assess_cancellation,
+    assess_submission,
+    authenticate,
+)
+from services.members.domain.members import Member
+from shared import topics
+from shared.contract import (
+    CloudEvent,
+    EventType,
+    PurchaseRequestAccepted,
+    PurchaseRequestRejected,
+)
+from shared.events.members import (
+    PURCHASE_REQUEST_ADMITTED,
+    SOURCE,
+    WITHDRAW_PURCHASE_REQUEST,
+    PurchaseRequestAdmitted,
+    WithdrawPurchaseRequest,
+)
+from shared.messaging.envelope import Undecodable, decode, event_message, new_event
+from shared.messaging.notices import member_notice, notice_id
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
+from shared.signing import SIGNATURE_HEADER
+
+INBOX = "members.admission"
+
+
+async def admit_batch(
+    uow: UnitOfWork, records: Sequence[InboundRecord], topic_prefix: str, now: datetime | None = None
+) -> None:
+    now = now or datetime.now(UTC)
+    decoded: list[tuple[InboundRecord, CloudEvent]] = []
+    for record in records:
+        try:
+            event = decode(record.value)
+        except Undecodable as error:
+            uow.dead_letter(record, error.reason, error.detail)
+            continue
+        if event.type not in ADMISSION_TYPES:
+            uow.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic")
+            continue
+        decoded.append((record, event))
+
+    members = await MembersRepository(uow.conn).get_many(r.key_text for r, _ in decoded if r.key_text)
+    authentic: list[tuple[InboundRecord, CloudEvent, Member]] = []
+    for record, event in decoded:
+        member = members.get(record.key_text or "")
+        failure = authenticate(record.key_text, event.data, record.header(SIGNATURE_HEADER), record.value or b"", member, now)
+        if failure is not None:
+            uow.quarantine(record, failure.value, f"event {event.id[:64]!r} failed authentication: {failure.value}")
+            continue
+        assert member is not None
+        authentic.append((record, event, member))
+
+    # Only authenticated events claim inbox ids, so a forgery can't pre-empt a genuine event id.
+    first_seen = await uow.claim(INBOX, (f"{m.member_id}:{e.id}" for _, e, m in authentic))
+    fresh = [(r, e, m) for r, e, m in authentic if f"{m.member_id}:{e.id}" in first_seen]
+    if len(fresh) < len(authentic):
+        uow.count_consumed(records[0].topic, "duplicate", len(authentic) - len(fresh))
+
+    request_keys = [(m.member_id, str(e.data.get("request_id", ""))) for _, e, m in fresh]
+    known = await AdmittedRequests(uow.conn).fingerprints(request_keys)
+    skus = await CatalogRepository(uow.conn).skus(str(e.data.get("sku", "")) for _, e, _ in fresh)
+    new_rows: list[tuple[str, str, str, bytes]] = []
+    for record, event, member in fresh:
+        key = (member.member_id, str(event.data.get("request_id", "")))
+        if event.type == EventType.PURCHASE_REQUEST_SUBMITTED:
+            existing = known.get(key)
+            verdict = assess_submission(event.data, member, skus, existing[0] if existing else None)
+            if verdict.outcome is Outcome.ACCEPTED:
+                assert verdict.request is not None
+                known[key] = (verdict.fingerprint, verdict.request.sku)
+                new_rows.append((member.member_id, verdict.request_id, verdict.request.sku, verdict.fingerprint))
+        else:
+            verdict = assess_cancellation(event.data, member, key in known)
+        _act(uow, record, event, member, verdict, known.get(key), topic_prefix)
+    await AdmittedRequests(uow.conn).add(new_rows)
+
+
+def _act(
+    uow: UnitOfWork,
+    record: InboundRecord,
+    event: CloudEvent,
+    member: Member,
+    verdict: Verdict,
+    admitted: tuple[bytes, str] | None,
+    topic_prefix: str,
+) -> None:
+    cause = f"{member.member_id}:{event.id}"
+    if verdict.outcome is Outcome.ACCEPTED:
+        request = verdict.request
+        assert request is not None
+        admitted_event = PurchaseRequestAdmitted(
+            **request.model_dump(),
+            country=request.ship_to.country if request.ship_to else member.region,
+        )
+        uow.publish(
+            event_message(
+                topic_prefix + topics.ADMITTED_REQUESTS,
+                request.sku,
+                new_event(PURCHASE_REQUEST_ADMITTED, SOURCE, admitted_event, event_id=notice_id(cause, "admitted")),
+            )
+        )
+        uow.after_commit(metrics.REQUESTS_ADMITTED.inc)
+    if verdict.outcome in (Outcome.ACCEPTED, Outcome.RESUBMITTED):
+        uow.publish(member_notice(topic_prefix, SOURCE, member.member_id, EventType.PURCHASE_REQUEST_ACCEPTED,
+                                  PurchaseRequestAccepted(request_id=verdict.request_id), cause))
+        uow.count_consumed(record.topic, "processed")
+    elif verdict.outcome is Outcome.REJECTED:
+        rejection = PurchaseRequestRejected(request_id=verdict.request_id, reason=verdict.reason, detail=verdict.detail)
+        uow.publish(member_notice(topic_prefix, SOURCE, member.member_id, EventType.PURCHASE_REQUEST_REJECTED,
+                                  rejection, cause))
+        uow.count_consumed(record.topic, "rejected")
+        reason = verdict.reason
+        uow.after_commit(lambda: metrics.REQUESTS_REJECTED.labels(reason).inc())
+    elif verdict.outcome is Outcome.CANCELLATION:
+        assert verdict.cancellation is not None and admitted is not None
+        command = WithdrawPurchaseRequest(
+            request_id=verdict.request_id, member_id=member.member_id, sku=admitted[1]
+        )
+        uow.publish(
+            event_message(
+                topic_prefix + topics.ADMITTED_REQUESTS,
+                admitted[1],
+                new_event(WITHDRAW_PURCHASE_REQUEST, SOURCE, command, event_id=notice_id(cause, "withdraw")),
+            )
+        )
+        uow.count_consumed(record.topic, "processed")
+        uow.after_commit(metrics.REQUESTS_CANCELLED.inc)

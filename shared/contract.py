@@ -1,0 +1,340 @@
+"""The external contract (../shared/contract.md, v1) as pydantic models.
+
+Inbound models are strict about the fields they know (no coercion of "5" into 5) and ignore
+the ones they don't, so an ERP on a newer minor version keeps working. Amounts are decimal
+strings on the wire and `Decimal` inside; they are rounded to cents only when written out.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+
+CENT = Decimal("0.01")
+_AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Round an amount for the wire; the only place rounding happens."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _parse_amount(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if not isinstance(value, str) or not _AMOUNT.match(value):
+        raise ValueError('an amount is a decimal string in EUR such as "9.50"')
+    return Decimal(value)
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_parse_amount),
+    PlainSerializer(lambda d: str(to_cents(d)), return_type=str),
+]
+"""An amount in EUR: a decimal string on the wire, rounded to cents when written."""
+
+def _unit_price_text(price: Decimal) -> str:
+    """At least cents ("9.00"), more digits only when the catalog has them ("0.125")."""
+    exponent = price.as_tuple().exponent
+    return str(price.quantize(CENT) if isinstance(exponent, int) and exponent >= -2 else price)
+
+
+UnitPrice = Annotated[
+    Decimal,
+    BeforeValidator(_parse_amount),
+    PlainSerializer(_unit_price_text, return_type=str),
+]
+"""A unit price as the supplier's catalog states it (not rounded: 0.125 stays 0.125)."""
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a timestamp needs a time zone, e.g. 2026-11-21T10:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_aware)]
+
+
+class ContractModel(BaseModel):
+    """Known fields strict, unknown fields ignored (compatible extension)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, str_max_length=10_000)
+
+
+# --- envelope --------------------------------------------------------------------------------
+
+
+class CloudEvent(ContractModel):
+    """CloudEvents 1.0, structured JSON mode: every record value and every webhook body."""
+
+    specversion: Literal["1.0"]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    time: Annotated[Timestamp, Field(strict=False)]
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+
+
+# --- member ERP -> alliance (erp.purchase-requests) -----------------------------------------
+
+
+class ShipTo(ContractModel):
+    site: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: CountryCode
+
+
+class PurchaseRequestSubmitted(ContractModel):
+    request_id: Identifier
+    member_id: Identifier
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    quantity: Quantity
+    needed_by: Annotated[date, Field(strict=False)]
+    max_unit_price: Annotated[Amount | None, Field(strict=False)] = None
+    ship_to: ShipTo | None = None
+
+
+class PurchaseRequestCancelled(ContractModel):
+    request_id: Identifier
+    member_id: Identifier
+
+
+# --- alliance -> supplier (supplier.orders.<supplier_id>) ------------------------------------
+
+
+class Delivery(ContractModel):
+    member_id: Identifier
+    ship_to: ShipTo | None
+    quantity: Quantity
+    needed_by: Annotated[date, Field(strict=False)]
+
+
+class OrderLine(ContractModel):
+    line_id: Identifier
+    sku: str
+    quantity: Annotated[int, Field(strict=True, ge=1)]
+    unit_price: Annotated[UnitPrice, Field(strict=False)]
+    deliveries: list[Delivery]
+
+
+class JointOrderPlaced(ContractModel):
+    order_id: Identifier
+    supplier_id: Identifier
+    cycle_id: Identifier
+    currency: Literal["EUR"] = "EUR"
+    total: Annotated[Amount, Field(strict=False)]
+    lines: list[OrderLine]
+
+    @model_validator(mode="after")
+    def _total_is_sum_of_lines(self) -> JointOrderPlaced:
+        lines_total = sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
+        if to_cents(lines_total) != to_cents(self.total):
+            raise ValueError("an order's total must equal the sum of its lines")
+        return self
+
+
+class JointOrderCancelled(ContractModel):
+    order_id: Identifier
+    supplier_id: Identifier
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+# --- supplier -> alliance (supplier.responses) -----------------------------------------------
+
+
+class JointOrderConfirmed(ContractModel):
+    order_id: Identifier
+    supplier_id: Identifier
+    expected_delivery: Annotated[date | None, Field(strict=False)] = None
+
+
+class JointOrderRejected(ContractModel):
+    order_id: Identifier
+    supplier_id: Identifier
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+# --- member or supplier -> alliance (risk.alerts) --------------------------------------------
+
+
+class RiskKind(StrEnum):
+    DELAY = "delay"
+    SHORTAGE = "shortage"
+    INSOLVENCY = "insolvency"
+    QUALITY = "quality"
+    PRICE = "price"
+    LOGISTICS = "logistics"
+    GEOPOLITICAL = "geopolitical"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class RiskAlertRaised(ContractModel):
+    alert_id: Identifier
+    supplier_id: Identifier | None = None
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    region: CountryCode | None = None
+    kind: Annotated[RiskKind, Field(strict=False)]
+    severity: Annotated[Severity, Field(strict=False)]
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    valid_until: Annotated[Timestamp | None, Field(strict=False)] = None
+
+    @model_validator(mode="after")
+    def _has_scope(self) -> RiskAlertRaised:
+        if not (self.supplier_id or self.sku or self.region):
+            raise ValueError("an alert names at least one of supplier_id, sku, region")
+        return self
+
+
+class RiskAlertResolved(ContractModel):
+    alert_id: Identifier
+
+
+# --- alliance -> member (webhook / e-mail notices) -------------------------------------------
+
+
+class PurchaseRequestAccepted(ContractModel):
+    request_id: str
+
+
+class RejectionReason(StrEnum):
+    UNKNOWN_SKU = "unknown_sku"
+    INVALID_PAYLOAD = "invalid_payload"
+    MEMBER_SUSPENDED = "member_suspended"
+    DUPLICATE_REQUEST = "duplicate_request"
+    ALREADY_ORDERED = "already_ordered"
+    UNKNOWN_REQUEST = "unknown_request"
+
+
+class PurchaseRequestRejected(ContractModel):
+    request_id: str
+    reason: str
+    detail: str
+
+
+class PurchaseRequestOrdered(ContractModel):
+    request_id: str
+    order_id: str
+    supplier_id: str
+    quantity: int
+    unit_price: Annotated[UnitPrice, Field(strict=False)]
+    standalone_unit_price: Annotated[UnitPrice | None, Field(strict=False)]
+    savings: Annotated[Amount, Field(strict=False)]
+
+
+class PurchaseRequestConfirmed(ContractModel):
+    request_id: str
+    order_id: str
+    expected_delivery: Annotated[date | None, Field(strict=False)]
+
+
+class PurchaseRequestResourced(ContractModel):
+    request_id: str
+    from_supplier_id: str
+    to_supplier_id: str
+    order_id: str
+    unit_price: Annotated[UnitPrice, Field(strict=False)]
+    reason: str
+
+
+class PurchaseRequestUnfulfillable(ContractModel):
+    request_id: str
+    reason: str
+
+
+class PurchaseRequestWithdrawn(ContractModel):
+    """Data of the `purchase_request.cancelled` notice (the member's cancellation took effect)."""
+
+    request_id: str
+
+
+class RiskAlertNotice(ContractModel):
+    alert_id: str
+    kind: str
+    severity: str
+    supplier_id: str | None = None
+    sku: str | None = None
+    region: str | None = None
+    summary: str
+    affected_request_ids: list[str]
+    status: Literal["raised", "resolved"] = "raised"
+    """Extension (docs/contract.md): a second notice with status "resolved" ends the alert."""
+
+
+class EventType(StrEnum):
+    """Every `type` of the external contract."""
+
+    PURCHASE_REQUEST_SUBMITTED = "purchase_request.submitted"
+    PURCHASE_REQUEST_CANCELLED = "purchase_request.cancelled"
+    JOINT_ORDER_PLACED = "joint_order.placed"
+    JOINT_ORDER_CANCELLED = "joint_order.cancelled"
+    JOINT_ORDER_CONFIRMED = "joint_order.confirmed"
+    JOINT_ORDER_REJECTED = "joint_order.rejected"
+    RISK_ALERT_RAISED = "risk_alert.raised"
+    RISK_ALERT_RESOLVED = "risk_alert.resolved"
+    PURCHASE_REQUEST_ACCEPTED = "purchase_request.accepted"
+    PURCHASE_REQUEST_REJECTED = "purchase_request.rejected"
+    PURCHASE_REQUEST_ORDERED = "purchase_request.ordered"
+    PURCHASE_REQUEST_CONFIRMED = "purchase_request.confirmed"
+    PURCHASE_REQUEST_RESOURCED = "purchase_request.resourced"
+    PURCHASE_REQUEST_UNFULFILLABLE = "purchase_request.unfulfillable"
+    RISK_ALERT_NOTICE = "risk_alert.notice"
+
+
+INBOUND_DATA: dict[str, type[ContractModel]] = {
+    EventType.PURCHASE_REQUEST_SUBMITTED: PurchaseRequestSubmitted,
+    EventType.PURCHASE_REQUEST_CANCELLED: PurchaseRequestCancelled,
+    EventType.JOINT_ORDER_CONFIRMED: JointOrderConfirmed,
+    EventType.JOINT_ORDER_REJECTED: JointOrderRejected,
+    EventType.RISK_ALERT_RAISED: RiskAlertRaised,
+    EventType.RISK_ALERT_RESOLVED: RiskAlertResolved,
+}
+"""Data models of what integrators send us, by event type."""
+
+SUPPLIER_ORDER_DATA: dict[str, type[ContractModel]] = {
+    EventType.JOINT_ORDER_PLACED: JointOrderPlaced,
+    EventType.JOINT_ORDER_CANCELLED: JointOrderCancelled,
+}
+
+NOTICE_DATA: dict[str, type[ContractModel]] = {
+    EventType.PURCHASE_REQUEST_ACCEPTED: PurchaseRequestAccepted,
+    EventType.PURCHASE_REQUEST_REJECTED: PurchaseRequestRejected,
+    EventType.PURCHASE_REQUEST_ORDERED: PurchaseRequestOrdered,
+    EventType.PURCHASE_REQUEST_CONFIRMED: PurchaseRequestConfirmed,
+    EventType.PURCHASE_REQUEST_RESOURCED: PurchaseRequestResourced,
+    EventType.PURCHASE_REQUEST_UNFULFILLABLE: PurchaseRequestUnfulfillable,
+    EventType.PURCHASE_REQUEST_CANCELLED: PurchaseRequestWithdrawn,
+    EventType.RISK_ALERT_NOTICE: RiskAlertNotice,
+}
+"""Data models of the webhook notices members receive, by event type."""

@@ -1,0 +1,63 @@
+"""Events owned by the members service."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from shared.contract import Severity, ShipTo
+from shared.events import InternalModel
+
+MEMBER_REGISTERED = "alliance.member.registered"
+MEMBER_UPDATED = "alliance.member.updated"
+PURCHASE_REQUEST_ADMITTED = "alliance.purchase_request.admitted"
+WITHDRAW_PURCHASE_REQUEST = "alliance.purchase_request.withdraw"
+
+SOURCE = "alliance/members"
+
+
+class Interests(InternalModel):
+    categories: tuple[str, ...] = ()
+    min_risk_severity: Severity = Severity.MEDIUM
+
+
+class MemberProfile(InternalModel):
+    """A member as the other services project it.
+
+    It carries the webhook secret because notifications signs the member's webhooks with it;
+    internal topics are therefore readable by the alliance's services only (see docs/ops.md).
+    The ERP secret never leaves the members service.
+    """
+
+    member_id: str
+    name: str
+    status: Literal["active", "suspended"]
+    region: str
+    email: str | None = None
+    locale: Literal["de", "en"] = "de"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    interests: Interests = Interests()
+
+
+class PurchaseRequestAdmitted(InternalModel):
+    """An authenticated, valid request from an active member, handed to procurement."""
+
+    request_id: str
+    member_id: str
+    sku: str
+    quantity: int
+    needed_by: date
+    max_unit_price: Decimal | None = None
+    ship_to: ShipTo | None = None
+    country: str
+    """Where it ships: ship_to.country, else the member's region."""
+
+
+class WithdrawPurchaseRequest(InternalModel):
+    """The member asked to cancel; procurement decides whether it still can."""
+
+    request_id: str
+    member_id: str
+    sku: str

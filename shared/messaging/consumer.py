@@ -1,0 +1,164 @@
+"""Batch consumers that commit offsets only after the database transaction.
+
+FastStream's default policy commits before the handler runs (a crash loses the batch) and
+`AckPolicy.ACK` commits even when the handler raises (faststream#2618). So subscribers here
+use `AckPolicy.MANUAL` and acknowledge only once the batch's unit of work has committed:
+- an infrastructure failure (database or broker away) retries the same batch with backoff,
+  so the partition waits rather than skipping anything;
+- any other failure is a poison record or a bug: the batch is replayed one record at a time
+  and each record that still fails goes to the dead-letter topic with its reason, so it never
+  blocks its partition and is never silently dropped.
+Redelivery (crash, rebalance) is expected; handlers make it harmless through the inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from shared import metrics
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[UnitOfWork, Sequence[InboundRecord]], Awaitable[None]]
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+"""Failures of the infrastructure, not of the record: retry, never dead-letter."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    topic: str
+    group_id: str
+    handler: BatchHandler
+    description: str
+
+
+def to_inbound(record: ConsumerRecord) -> InboundRecord:
+    return InboundRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers or ()),
+        timestamp_ms=record.timestamp,
+    )
+
+
+class BatchProcessor:
+    """Runs a handler over a batch until it has committed, isolating poison records."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, handler: BatchHandler, max_backoff: float = 10.0) -> None:
+        self._uow_factory = uow_factory
+        self._handler = handler
+        self._max_backoff = max_backoff
+
+    async def process(self, records: Sequence[InboundRecord]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._process_once(records)
+                return
+            except TRANSIENT_ERRORS as exc:
+                log.warning(
+                    "batch of %d from %s not processed (%s); retrying in %.1fs",
+                    len(records), records[0].topic, type(exc).__name__, backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def _process_once(self, records: Sequence[InboundRecord]) -> None:
+        try:
+            async with self._uow_factory() as uow:
+                await self._handler(uow, records)
+            return
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            log.exception("batch from %s failed; replaying it record by record", records[0].topic)
+        for record in records:
+            try:
+                async with self._uow_factory() as uow:
+                    await self._handler(uow, [record])
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:
+                log.error(
+                    "record %s[%d]@%d fails its handler (%s); dead-lettered",
+                    record.topic, record.partition, record.offset, type(exc).__name__,
+                )
+                async with self._uow_factory() as uow:
+                    uow.dead_letter(record, "handler_error", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _export_lag(consumer: object, records: Sequence[ConsumerRecord]) -> None:
+    last_offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        last_offsets[tp] = max(last_offsets.get(tp, -1), record.offset)
+    for tp, offset in last_offsets.items():
+        highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
+        if highwater is not None:
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - offset - 1, 0))
+
+
+def subscribe(
+    broker: KafkaBroker,
+    subscription: Subscription,
+    uow_factory: UnitOfWorkFactory,
+    batch_size: int,
+    fetch_max_wait_ms: int,
+) -> None:
+    """Register a batch subscriber that acknowledges only committed work."""
+    processor = BatchProcessor(uow_factory, subscription.handler)
+    topic = subscription.topic
+
+    async def consume(msg: KafkaMessage) -> None:
+        raw_records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
+        if not raw_records:
+            return
+        started = time.perf_counter()
+        await processor.process([to_inbound(r) for r in raw_records])
+        metrics.HANDLER_DURATION.labels(topic).observe(time.perf_counter() - started)
+        await msg.ack()
+        _export_lag(msg.consumer, raw_records)  # type: ignore[attr-defined]
+
+    consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
+    broker.subscriber(
+        topic,
+        group_id=subscription.group_id,
+        batch=True,
+        max_records=batch_size,
+        batch_timeout_ms=fetch_max_wait_ms,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        max_poll_interval_ms=600_000,
+        title=f"{topic}:{subscription.group_id}",
+        description=subscription.description,
+    )(consume)

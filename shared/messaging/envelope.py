@@ -1,0 +1,105 @@
+"""CloudEvents in and out: build an event, encode it, decode a record into one."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from shared.contract import CloudEvent
+from shared.messaging.records import OutboundMessage
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""Larger records are refused before parsing (contract-level guard against abuse)."""
+MAX_NESTING = 32
+
+
+class Undecodable(Exception):
+    """The record is not a CloudEvent we can read; `reason` is a stable metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def new_event(
+    event_type: str,
+    source: str,
+    data: BaseModel | dict[str, Any],
+    event_id: str | None = None,
+    time: datetime | None = None,
+) -> CloudEvent:
+    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    return CloudEvent(
+        specversion="1.0",
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=event_type,
+        time=time or datetime.now(UTC),
+        data=payload,
+    )
+
+
+def encode(event: CloudEvent) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """Deepest bracket nesting outside strings, without building the object."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    return deepest
+
+
+def decode(raw: bytes | None) -> CloudEvent:
+    """Parse a structured-mode CloudEvent, or raise Undecodable with the reason."""
+    if raw is None or not raw:
+        raise Undecodable("empty_record", "the record has no value")
+    if len(raw) > MAX_EVENT_BYTES:
+        raise Undecodable("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES} accepted")
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting_depth(raw) > MAX_NESTING:
+        raise Undecodable("too_deep", f"JSON nested deeper than {MAX_NESTING} levels")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Undecodable("not_utf8", f"invalid UTF-8 at byte {exc.start}") from None
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise Undecodable("not_json", str(exc)[:200]) from None
+    try:
+        return CloudEvent.model_validate(document)
+    except ValidationError as exc:
+        raise Undecodable("not_cloudevent", validation_summary(exc)) from None
+
+
+def validation_summary(error: ValidationError, limit: int = 10) -> str:
+    """Field errors a sender can act on: `quantity: Input should be a valid integer; ...`."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False)[:limit]:
+        location = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{location}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def event_message(topic: str, key: str, event: CloudEvent) -> OutboundMessage:
+    return OutboundMessage(topic=topic, key=key.encode(), value=encode(event))

@@ -1,0 +1,27 @@
+"""Asking notifications to tell one member something, through the caller's outbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel
+
+from shared import topics
+from shared.events.notices import MEMBER_NOTICE_REQUESTED, MemberNoticeRequested
+from shared.messaging.envelope import event_message, new_event
+from shared.messaging.records import OutboundMessage
+
+_NOTICE_NAMESPACE = uuid.UUID("6f1c1b8e-4a47-4c0e-9d51-2f3a52c8a001")
+
+
+def notice_id(*parts: str) -> str:
+    """A deterministic id, so a redelivered cause asks for the same notice, stored once."""
+    return str(uuid.uuid5(_NOTICE_NAMESPACE, "\x1f".join(parts)))
+
+
+def member_notice(
+    topic_prefix: str, source: str, member_id: str, notice_type: str, data: BaseModel, cause_id: str
+) -> OutboundMessage:
+    notice = MemberNoticeRequested(member_id=member_id, notice_type=notice_type, data=data.model_dump(mode="json"))
+    event = new_event(MEMBER_NOTICE_REQUESTED, source, notice, event_id=notice_id(member_id, notice_type, cause_id))
+    return event_message(topic_prefix + topics.MEMBER_NOTICES, member_id, event)

@@ -1,0 +1,120 @@
+"""The unit of work: one PostgreSQL transaction for state, outbox rows and inbox rows.
+
+Handlers write their state through `uow.conn`, ask for messages with `uow.publish(...)`, and
+record what they consumed with `uow.claim(...)`. Nothing is published and no metric moves
+unless the transaction commits; after the commit the relay is woken to publish at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import TracebackType
+
+import asyncpg
+
+from shared import metrics
+from shared.messaging import inbox
+from shared.messaging.outbox import add_to_outbox
+from shared.messaging.records import InboundRecord, OutboundMessage
+
+REASON_HEADER = "alliance-reason"
+DETAIL_HEADER = "alliance-reason-detail"
+SOURCE_TOPIC_HEADER = "alliance-source-topic"
+SOURCE_PARTITION_HEADER = "alliance-source-partition"
+SOURCE_OFFSET_HEADER = "alliance-source-offset"
+
+
+def _set_aside(record: InboundRecord, topic: str, reason: str, detail: str) -> OutboundMessage:
+    """The original bytes and headers, plus where they came from and why they were set aside."""
+    return OutboundMessage(
+        topic=topic,
+        key=record.key,
+        value=record.value or b"",
+        headers=record.headers
+        + (
+            (REASON_HEADER, reason.encode()),
+            (DETAIL_HEADER, detail.encode("utf-8", "replace")[:2000]),
+            (SOURCE_TOPIC_HEADER, record.topic.encode()),
+            (SOURCE_PARTITION_HEADER, str(record.partition).encode()),
+            (SOURCE_OFFSET_HEADER, str(record.offset).encode()),
+        ),
+    )
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dead_letter_topic: str,
+        quarantine_topic: str,
+        on_outbox_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._pool = pool
+        self._dead_letter_topic = dead_letter_topic
+        self._quarantine_topic = quarantine_topic
+        self._on_outbox_written = on_outbox_written
+        self._messages: list[OutboundMessage] = []
+        self._after_commit: list[Callable[[], None]] = []
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None
+        self._transaction: asyncpg.transaction.Transaction | None = None
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        assert self._conn is not None, "use the unit of work as `async with`"
+        return self._conn  # type: ignore[return-value]
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._pool.acquire()
+        self._transaction = self._conn.transaction()
+        await self._transaction.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None and self._transaction is not None
+        try:
+            if exc_type is not None:
+                await self._transaction.rollback()
+                return
+            try:
+                await add_to_outbox(self._conn, self._messages)
+                await self._transaction.commit()
+            except BaseException:
+                if not self._conn.is_closed():
+                    await self._transaction.rollback()
+                raise
+        finally:
+            await self._pool.release(self._conn)
+            self._conn = None
+        for callback in self._after_commit:
+            callback()
+        if self._messages:
+            self._on_outbox_written()
+
+    def publish(self, message: OutboundMessage) -> None:
+        self._messages.append(message)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def count_consumed(self, topic: str, outcome: str, amount: int = 1) -> None:
+        self.after_commit(lambda: metrics.EVENTS_CONSUMED.labels(topic, outcome).inc(amount))
+
+    async def claim(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
+        return await inbox.claim(self.conn, consumer, event_ids)
+
+    def dead_letter(self, record: InboundRecord, reason: str, detail: str) -> None:
+        """A record no handler can use: kept with its reason, its partition moves on."""
+        self.publish(_set_aside(record, self._dead_letter_topic, reason, detail))
+        self.count_consumed(record.topic, "dead_lettered")
+        self.after_commit(lambda: metrics.DEAD_LETTERS.labels(reason).inc())
+
+    def quarantine(self, record: InboundRecord, reason: str, detail: str) -> None:
+        """A record that failed authentication: kept for ops, acknowledged to nobody."""
+        self.publish(_set_aside(record, self._quarantine_topic, reason, detail))
+        self.count_consumed(record.topic, "quarantined")
+        self.after_commit(lambda: metrics.QUARANTINED.labels(reason).inc())

@@ -1,0 +1,76 @@
+"""Settings from `ALLIANCE_*` environment variables, one object for every process.
+
+The embedded default needs no configuration: with no Kafka bootstrap or database URL set,
+`alliance run` starts the embedded broker and PostgreSQL and hands their addresses to the
+services through the same variables, so a service never knows which one it talks to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["members", "procurement", "notifications"]
+SERVICES: tuple[ServiceName, ...] = ("members", "procurement", "notifications")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALLIANCE_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset = start the embedded broker"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user[:password]@host:port/ of the server; each service uses "
+        "its own database `alliance_<service>` on it. Unset = start embedded PostgreSQL",
+    )
+    data_dir: Path = Field(default=Path(".alliance"), description="embedded PostgreSQL data, logs")
+    topic_prefix: str = Field(default="", description="prepended to every topic name")
+    admin_token: SecretStr | None = Field(
+        default=None, description="bearer token of the admin APIs; unset = admin APIs refuse all"
+    )
+    http_host: str = "127.0.0.1"
+    members_port: int = 8081
+    procurement_port: int = 8082
+    notifications_port: int = 8083
+    embedded_kafka_port: int = 9092
+    embedded_postgres_port: int = 54329
+    topic_partitions: int = Field(default=6, description="partitions of each topic created at start")
+    topic_replication_factor: int = Field(
+        default=1, description="replicas of each topic created at start (the embedded broker has 1)"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    consumer_batch_size: int = 500
+    consumer_fetch_max_wait_ms: int = 50
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = 0.05
+    db_pool_size: int = 8
+    secret_grace_s: int = Field(
+        default=86_400, description="how long a rotated-out ERP/supplier secret still verifies"
+    )
+
+    def topic(self, name: str) -> str:
+        """The deployed name of a topic (the contract allows a prefix)."""
+        return self.topic_prefix + name
+
+    def http_port(self, service: ServiceName) -> int:
+        return getattr(self, f"{service}_port")
+
+    def service_database_url(self, service: ServiceName) -> str:
+        """The service's own database on the configured server."""
+        if not self.database_url:
+            raise RuntimeError("ALLIANCE_DATABASE_URL is not set and no embedded database runs")
+        return database_url_for(self.database_url, f"alliance_{service}")
+
+
+def database_url_for(server_url: str, database: str) -> str:
+    """Replace the database part of a postgresql:// URL, keeping credentials and query."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
