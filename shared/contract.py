@@ -48,6 +48,7 @@ Amount = Annotated[
 ]
 """An amount in EUR: a decimal string on the wire, rounded to cents when written."""
 
+
 def _unit_price_text(price: Decimal) -> str:
     """At least cents ("9.00"), more digits only when the catalog has them ("0.125")."""
     exponent = price.as_tuple().exponent

@@ -28,7 +28,9 @@ def admin_guard(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
             raise HTTPException(503, "the admin API is disabled: ALLIANCE_ADMIN_TOKEN is not set")
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode()):
+        if not hmac.compare_digest(
+            credentials.credentials.encode(), token.get_secret_value().encode()
+        ):
             raise HTTPException(403, "invalid token")
 
     return require_admin
@@ -52,7 +54,9 @@ def create_app(
     app = FastAPI(title=f"alliance {service}", description=description, version="1")
     app.add_middleware(_BodyLimit)
 
-    @app.get("/health", tags=["ops"], summary="200 when connected to broker and database and consuming")
+    @app.get(
+        "/health", tags=["ops"], summary="200 when connected to broker and database and consuming"
+    )
     async def get_health() -> JSONResponse:
         checks = await health()
         healthy = all(checks.values())

@@ -26,4 +26,6 @@ OUTBOX_OLDEST_AGE = Gauge(
     "alliance_outbox_oldest_age_seconds", "Age of the oldest unconfirmed outbox row"
 )
 DEAD_LETTERS = Counter("alliance_dead_letters", "Records sent to the dead-letter topic", ["reason"])
-QUARANTINED = Counter("alliance_quarantined", "Records quarantined (failed authentication)", ["reason"])
+QUARANTINED = Counter(
+    "alliance_quarantined", "Records quarantined (failed authentication)", ["reason"]
+)

@@ -50,11 +50,15 @@ def bind_http_socket(host: str, port: int, service: str) -> socket.socket:
 class ServiceRuntime:
     def __init__(self, name: ServiceName, settings: Settings, migrations: Path) -> None:
         if not settings.kafka_bootstrap:
-            raise RuntimeError("ALLIANCE_KAFKA_BOOTSTRAP is not set (use `alliance run` for the embedded broker)")
+            raise RuntimeError(
+                "ALLIANCE_KAFKA_BOOTSTRAP is not set (use `alliance run` for the embedded broker)"
+            )
         self.name = name
         self.settings = settings
         self._migrations = migrations
-        self.broker = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=False, client_id=f"alliance-{name}")
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap, enable_idempotence=False, client_id=f"alliance-{name}"
+        )
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self._background: list[Callable[[], Awaitable[None]]] = []
@@ -63,7 +67,9 @@ class ServiceRuntime:
 
     async def open(self) -> asyncpg.Pool:
         """Connect to the database and bring its schema up to date."""
-        self.pool = await create_pool(self.settings.service_database_url(self.name), self.settings.db_pool_size)
+        self.pool = await create_pool(
+            self.settings.service_database_url(self.name), self.settings.db_pool_size
+        )
         await apply_migrations(self.pool, SHARED_MIGRATIONS, self._migrations)
         self.relay = OutboxRelay(
             self.pool,
@@ -119,17 +125,29 @@ class ServiceRuntime:
         self._tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(export_backlog(self.pool), name="outbox-backlog"),
-        ] + [asyncio.create_task(task(), name=getattr(task, "__name__", "background")) for task in self._background]
+        ] + [
+            asyncio.create_task(task(), name=getattr(task, "__name__", "background"))
+            for task in self._background
+        ]
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         server = uvicorn.Server(config)
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # signals are ours
         http = asyncio.create_task(server.serve(sockets=[self._socket]), name="http")
-        log.info("%s serving on http://%s:%d", self.name, self.settings.http_host, self.settings.http_port(self.name))
+        log.info(
+            "%s serving on http://%s:%d",
+            self.name,
+            self.settings.http_host,
+            self.settings.http_port(self.name),
+        )
         stopping = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopping, http, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [stopping, http, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+        )
         for task in done:
             if task is not stopping and task.exception() is not None:
-                log.error("%s: task %s failed", self.name, task.get_name(), exc_info=task.exception())
+                log.error(
+                    "%s: task %s failed", self.name, task.get_name(), exc_info=task.exception()
+                )
         log.info("%s stopping", self.name)
         await self.broker.stop()
         server.should_exit = True

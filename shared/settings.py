@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="postgresql://user[:password]@host:port/ of the server; each service uses "
-        "its own database `alliance_<service>` on it. Unset = start embedded PostgreSQL",
+        "its own database `<database_prefix><service>` on it. Unset = start embedded PostgreSQL",
+    )
+    database_prefix: str = Field(
+        default="alliance_", description="each service's database is <prefix><service>"
     )
     data_dir: Path = Field(default=Path(".alliance"), description="embedded PostgreSQL data, logs")
     topic_prefix: str = Field(default="", description="prepended to every topic name")
@@ -39,7 +42,9 @@ class Settings(BaseSettings):
     notifications_port: int = 8083
     embedded_kafka_port: int = 9092
     embedded_postgres_port: int = 54329
-    topic_partitions: int = Field(default=6, description="partitions of each topic created at start")
+    topic_partitions: int = Field(
+        default=6, description="partitions of each topic created at start"
+    )
     topic_replication_factor: int = Field(
         default=1, description="replicas of each topic created at start (the embedded broker has 1)"
     )
@@ -53,6 +58,9 @@ class Settings(BaseSettings):
     secret_grace_s: int = Field(
         default=86_400, description="how long a rotated-out ERP/supplier secret still verifies"
     )
+    order_answer_timeout_s: int = Field(
+        default=86_400, ge=1, description="a joint order unanswered this long is escalated to ops"
+    )
 
     def topic(self, name: str) -> str:
         """The deployed name of a topic (the contract allows a prefix)."""
@@ -65,7 +73,7 @@ class Settings(BaseSettings):
         """The service's own database on the configured server."""
         if not self.database_url:
             raise RuntimeError("ALLIANCE_DATABASE_URL is not set and no embedded database runs")
-        return database_url_for(self.database_url, f"alliance_{service}")
+        return database_url_for(self.database_url, f"{self.database_prefix}{service}")
 
 
 def database_url_for(server_url: str, database: str) -> str:

@@ -73,7 +73,9 @@ def to_inbound(record: ConsumerRecord) -> InboundRecord:
 class BatchProcessor:
     """Runs a handler over a batch until it has committed, isolating poison records."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, handler: BatchHandler, max_backoff: float = 10.0) -> None:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, handler: BatchHandler, max_backoff: float = 10.0
+    ) -> None:
         self._uow_factory = uow_factory
         self._handler = handler
         self._max_backoff = max_backoff
@@ -87,7 +89,10 @@ class BatchProcessor:
             except TRANSIENT_ERRORS as exc:
                 log.warning(
                     "batch of %d from %s not processed (%s); retrying in %.1fs",
-                    len(records), records[0].topic, type(exc).__name__, backoff,
+                    len(records),
+                    records[0].topic,
+                    type(exc).__name__,
+                    backoff,
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
@@ -110,7 +115,10 @@ class BatchProcessor:
             except Exception as exc:
                 log.error(
                     "record %s[%d]@%d fails its handler (%s); dead-lettered",
-                    record.topic, record.partition, record.offset, type(exc).__name__,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    type(exc).__name__,
                 )
                 async with self._uow_factory() as uow:
                     uow.dead_letter(record, "handler_error", f"{type(exc).__name__}: {exc}"[:500])
@@ -124,7 +132,9 @@ def _export_lag(consumer: object, records: Sequence[ConsumerRecord]) -> None:
     for tp, offset in last_offsets.items():
         highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
         if highwater is not None:
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - offset - 1, 0))
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
+                max(highwater - offset - 1, 0)
+            )
 
 
 def subscribe(

@@ -22,6 +22,13 @@ def notice_id(*parts: str) -> str:
 def member_notice(
     topic_prefix: str, source: str, member_id: str, notice_type: str, data: BaseModel, cause_id: str
 ) -> OutboundMessage:
-    notice = MemberNoticeRequested(member_id=member_id, notice_type=notice_type, data=data.model_dump(mode="json"))
-    event = new_event(MEMBER_NOTICE_REQUESTED, source, notice, event_id=notice_id(member_id, notice_type, cause_id))
+    notice = MemberNoticeRequested(
+        member_id=member_id, notice_type=notice_type, data=data.model_dump(mode="json")
+    )
+    event = new_event(
+        MEMBER_NOTICE_REQUESTED,
+        source,
+        notice,
+        event_id=notice_id(member_id, notice_type, cause_id),
+    )
     return event_message(topic_prefix + topics.MEMBER_NOTICES, member_id, event)

@@ -88,7 +88,9 @@ class OutboxRelay:
             try:
                 sent, failed = await self.publish_batch()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox relay cannot reach the database (%s); retrying", type(exc).__name__)
+                log.warning(
+                    "outbox relay cannot reach the database (%s); retrying", type(exc).__name__
+                )
                 sent, failed = 0, 1
             if failed:
                 backoff = min(max(backoff * 2, 0.5), self._max_backoff)
@@ -126,8 +128,16 @@ class OutboxRelay:
                     )
                 )
             results = await asyncio.gather(*pending, return_exceptions=True)
-            confirmed = [row["id"] for row, r in zip(rows, results, strict=True) if not isinstance(r, BaseException)]
-            failures = [(row, r) for row, r in zip(rows, results, strict=True) if isinstance(r, BaseException)]
+            confirmed = [
+                row["id"]
+                for row, r in zip(rows, results, strict=True)
+                if not isinstance(r, BaseException)
+            ]
+            failures = [
+                (row, r)
+                for row, r in zip(rows, results, strict=True)
+                if isinstance(r, BaseException)
+            ]
             if confirmed:
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", confirmed)
             for row, error in failures:
@@ -144,7 +154,11 @@ class OutboxRelay:
             log.warning(
                 "outbox: %d of %d records not confirmed by the broker (first: id %d to %s,"
                 " attempt %d: %s); they stay and are retried",
-                len(failures), len(rows), row["id"], row["topic"], row["attempts"] + 1,
+                len(failures),
+                len(rows),
+                row["id"],
+                row["topic"],
+                row["attempts"] + 1,
                 type(error).__name__,
             )
         else:

@@ -69,7 +69,12 @@ async def admit_batch(
 
     # Only authenticated events claim inbox ids, so a forgery can't pre-empt a genuine event id.
     first_seen = await uow.claim(INBOX, (f"{m.member_id}:{e.id}" for _, e, m in authentic))
-    fresh = [(r, e, m) for r, e, m in authentic if f"{m.member_id}:{e.id}" in first_seen]
+    fresh = []
+    for record, event, member in authentic:
+        inbox_id = f"{member.member_id}:{event.id}"
+        if inbox_id in first_seen:
+            first_seen.discard(inbox_id)  # a replay inside the same batch is a duplicate too
+            fresh.append((record, event, member))
     if len(fresh) < len(authentic):
         uow.count_consumed(records[0].topic, "duplicate", len(authentic) - len(fresh))
 

@@ -1,0 +1,66 @@
+"""Events owned by the procurement service, on `alliance.procurement.events`.
+
+- `alliance.catalog_item.listed` (key: sku) when a SKU is new or its name, category or unit
+  changed; the members service learns the SKUs it may admit from it.
+- `alliance.cycle.closed` (key: cycle_id) once per close, with its counts.
+- `alliance.joint_order.<status>` (key: supplier_id) for each step of an order's life:
+  placed, confirmed, rejected, escalated (unanswered past `order_answer_timeout_s`).
+They carry no member data: what a member is told goes to that member alone, as a notice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from shared.events import InternalModel
+
+CATALOG_ITEM_LISTED = "alliance.catalog_item.listed"
+CYCLE_CLOSED = "alliance.cycle.closed"
+JOINT_ORDER_PLACED = "alliance.joint_order.placed"
+JOINT_ORDER_CONFIRMED = "alliance.joint_order.confirmed"
+JOINT_ORDER_REJECTED = "alliance.joint_order.rejected"
+JOINT_ORDER_ESCALATED = "alliance.joint_order.escalated"
+JOINT_ORDER_EVENT_TYPES = {
+    "placed": JOINT_ORDER_PLACED,
+    "confirmed": JOINT_ORDER_CONFIRMED,
+    "rejected": JOINT_ORDER_REJECTED,
+    "escalated": JOINT_ORDER_ESCALATED,
+}
+
+SOURCE = "alliance/procurement"
+
+
+class CatalogItemListed(InternalModel):
+    sku: str
+    category: str
+    name: str
+    unit: str
+
+
+class CycleClosed(InternalModel):
+    cycle_id: str
+    trigger: Literal["schedule", "admin"]
+    order_date: date
+    requests_considered: int
+    requests_placed: int
+    quantity_placed: int
+    orders: int
+    unfulfillable: int
+    waiting: int
+
+
+class JointOrderStatus(InternalModel):
+    """One step of a joint order's life; `reason` says why it was rejected or escalated."""
+
+    order_id: str
+    supplier_id: str
+    cycle_id: str
+    status: Literal["placed", "confirmed", "rejected", "escalated"]
+    total: Decimal
+    quantity: int
+    skus: tuple[str, ...]
+    replaces_order_id: str | None = None
+    expected_delivery: date | None = None
+    reason: str | None = None

@@ -1,0 +1,277 @@
+"""The seed file: the alliance's members, suppliers and cycle schedule, as `alliance run` loads it.
+
+Validation is strict (unknown keys are errors, so a typo never silently drops a setting) and
+every error names the file, the entry and the field, so an operator can fix the seed without
+reading a traceback. Secrets are `SecretStr`: they never show in a repr or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared.contract import CountryCode, Identifier, Severity, UnitPrice
+
+SupplierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+"""Like any id, but without ':' because it becomes part of a Kafka topic name."""
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Category = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+
+
+class SeedError(Exception):
+    """A seed file that cannot be used; the message says where and why, one line per problem."""
+
+
+def _invalid(text: str) -> PydanticCustomError:
+    """A validation error whose text is used as is (no template expansion of ids)."""
+    return PydanticCustomError("seed_invalid", "{detail}", {"detail": text})
+
+
+class SeedModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_secret(model: Any, field: str) -> None:
+    """Fill `<field>` from the environment variable named by `<field>_env`; exactly one is given."""
+    value: SecretStr | None = getattr(model, field)
+    env_name: str | None = getattr(model, f"{field}_env")
+    if (value is None) == (env_name is None):
+        raise _invalid(f"give exactly one of {field} and {field}_env")
+    if env_name is not None:
+        from_env = os.environ.get(env_name)
+        if not from_env:
+            raise _invalid(
+                f"{field}_env: environment variable {env_name} is not set or empty",
+            )
+        object.__setattr__(model, field, SecretStr(from_env))
+    elif not value.get_secret_value():
+        raise _invalid(f"{field}: the secret is empty")
+
+
+class Cycle(SeedModel):
+    interval_seconds: Annotated[int, Field(ge=1)]
+    """An order cycle closes this often."""
+    max_supplier_share: Annotated[float, Field(ge=0.5, le=1.0)] = 0.7
+    """Cap per SKU and cycle on one supplier's share when 2+ suppliers are eligible (0.5-1)."""
+
+
+class Webhook(SeedModel):
+    url: HttpUrl
+    secret: SecretStr | None = None
+    secret_env: EnvVarName | None = None
+
+    @model_validator(mode="after")
+    def _secret(self) -> Webhook:
+        _resolve_secret(self, "secret")
+        return self
+
+
+class Interests(SeedModel):
+    categories: list[Category] = []
+    min_risk_severity: Severity = Severity.MEDIUM
+
+
+class Member(SeedModel):
+    id: Identifier
+    name: Name
+    erp_secret: SecretStr | None = None
+    erp_secret_env: EnvVarName | None = None
+    webhook: Webhook | None = None
+    email: Email | None = None
+    region: CountryCode
+    interests: Interests = Interests()
+    locale: Locale = "de"
+    status: Literal["active", "suspended"] = "active"
+
+    @model_validator(mode="after")
+    def _secret_and_channel(self) -> Member:
+        _resolve_secret(self, "erp_secret")
+        if self.webhook is None and self.email is None:
+            raise _invalid("a member needs a webhook or an email to be told anything")
+        return self
+
+
+class Tier(SeedModel):
+    """All-units pricing: the whole quantity gets the price of the highest tier it reaches."""
+
+    min_quantity: Annotated[int, Field(ge=1)]
+    unit_price: Annotated[UnitPrice, Field(gt=0)]
+
+
+class CatalogItem(SeedModel):
+    sku: Identifier
+    name: Name
+    category: Category
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    capacity_per_cycle: Annotated[int, Field(ge=1)]
+    min_order_quantity: Annotated[int, Field(ge=1)] = 1
+    tiers: Annotated[list[Tier], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _orderable(self) -> CatalogItem:
+        quantities = [tier.min_quantity for tier in self.tiers]
+        if quantities != sorted(set(quantities)):
+            raise _invalid("tiers: min_quantity must be strictly increasing")
+        if quantities[0] > self.min_order_quantity:
+            raise _invalid(
+                "tiers[0].min_quantity: the first tier must start at or below "
+                f"min_order_quantity ({self.min_order_quantity}), so every orderable quantity "
+                "has a price",
+            )
+        if self.capacity_per_cycle < self.min_order_quantity:
+            raise _invalid(
+                "capacity_per_cycle: smaller than min_order_quantity, nothing could be ordered",
+            )
+        return self
+
+
+class Supplier(SeedModel):
+    id: SupplierId
+    name: Name
+    secret: SecretStr | None = None
+    secret_env: EnvVarName | None = None
+    regions: Annotated[list[CountryCode], Field(min_length=1)]
+    lead_time_days: Annotated[int, Field(ge=0)]
+    catalog: list[CatalogItem] = []
+
+    @model_validator(mode="after")
+    def _secret_and_unique_skus(self) -> Supplier:
+        _resolve_secret(self, "secret")
+        first_index: dict[str, int] = {}
+        for index, item in enumerate(self.catalog):
+            if item.sku in first_index:
+                raise _invalid(
+                    f"catalog[{index}] (sku '{item.sku}'): sku: listed twice, first at "
+                    f"catalog[{first_index[item.sku]}]",
+                )
+            first_index[item.sku] = index
+        return self
+
+
+class Seed(SeedModel):
+    cycle: Cycle
+    members: list[Member] = []
+    suppliers: list[Supplier] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Seed:
+        _unique_ids("members", self.members)
+        _unique_ids("suppliers", self.suppliers)
+        offered: dict[str, tuple[str, CatalogItem]] = {}
+        for s_index, supplier in enumerate(self.suppliers):
+            for c_index, item in enumerate(supplier.catalog):
+                where = (
+                    f"suppliers[{s_index}] (id '{supplier.id}'): "
+                    f"catalog[{c_index}] (sku '{item.sku}')"
+                )
+                if item.sku not in offered:
+                    offered[item.sku] = (f"suppliers[{s_index}]", item)
+                    continue
+                first_where, first = offered[item.sku]
+                for field in ("category", "unit"):
+                    if getattr(item, field) != getattr(first, field):
+                        raise _invalid(
+                            f"{where}: {field}: '{getattr(item, field)}' differs from "
+                            f"'{getattr(first, field)}' of the same sku at {first_where}",
+                        )
+        categories = {item.category for _, item in offered.values()}
+        for m_index, member in enumerate(self.members):
+            for i, category in enumerate(member.interests.categories):
+                if category not in categories:
+                    raise _invalid(
+                        f"members[{m_index}] (id '{member.id}'): interests.categories[{i}]: "
+                        f"no supplier offers category '{category}' (known: "
+                        f"{', '.join(sorted(categories)) or 'none'})",
+                    )
+        return self
+
+
+def _unique_ids(section: str, entries: list[Member] | list[Supplier]) -> None:
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.id in first_index:
+            raise _invalid(
+                f"{section}[{index}] (id '{entry.id}'): id: already used by "
+                f"{section}[{first_index[entry.id]}]",
+            )
+        first_index[entry.id] = index
+
+
+def load_seed(path: str | Path) -> Seed:
+    """Read and validate a seed file (YAML or JSON); raise `SeedError` naming what is wrong."""
+    shown = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError(f"{shown}: cannot read the seed file: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SeedError(f"{shown}: not valid YAML: {_yaml_problem(exc)}") from None
+    if not isinstance(raw, dict):
+        raise SeedError(f"{shown}: the seed must be a mapping with cycle, members and suppliers")
+    try:
+        return Seed.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{shown}: {_describe(error, raw)}" for error in exc.errors(include_input=False)]
+        raise SeedError("\n".join(lines)) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Position and problem only: the offending line's text could hold a secret."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "syntax error"
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _describe(error: Any, raw: dict[str, Any]) -> str:
+    """`members[2] (id 'm-huber'): webhook.url: Input should be a valid URL`."""
+    loc = list(error["loc"])
+    msg = error["msg"].removeprefix("Value error, ")
+    parts: list[str] = []
+    if len(loc) >= 2 and loc[0] in ("members", "suppliers") and isinstance(loc[1], int):
+        entry = _item(raw.get(loc[0]), loc[1])
+        parts.append(f"{loc[0]}[{loc[1]}]{_label(entry, 'id')}")
+        loc = loc[2:]
+        if len(loc) >= 2 and loc[0] == "catalog" and isinstance(loc[1], int):
+            item = _item(entry.get("catalog") if isinstance(entry, dict) else None, loc[1])
+            parts.append(f"catalog[{loc[1]}]{_label(item, 'sku')}")
+            loc = loc[2:]
+    if loc:
+        parts.append(_dotted(loc))
+    return ": ".join([*parts, msg])
+
+
+def _item(sequence: Any, index: int) -> Any:
+    return sequence[index] if isinstance(sequence, list) and 0 <= index < len(sequence) else None
+
+
+def _label(entry: Any, key: str) -> str:
+    value = entry.get(key) if isinstance(entry, dict) else None
+    return f" ({key} '{value}')" if isinstance(value, str | int) else ""
+
+
+def _dotted(loc: list[str | int]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

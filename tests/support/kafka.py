@@ -1,0 +1,78 @@
+"""Small Kafka clients for tests: produce records, and wait for a topic to hold N of them.
+
+Producers disable idempotence: the embedded broker (Tansu) does not support it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+@asynccontextmanager
+async def kafka_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=False,
+        acks="all",
+        max_request_size=4 * 1024 * 1024,  # oversized records are part of what tests send
+    )
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    value: bytes,
+    key: bytes | str | None = None,
+    headers: Headers = (),
+) -> None:
+    """Send one record and wait for the broker's acknowledgement."""
+    encoded_key = key.encode() if isinstance(key, str) else key
+    async with kafka_producer(bootstrap) as producer:
+        await producer.send_and_wait(topic, value, key=encoded_key, headers=list(headers))
+
+
+async def wait_for_records(
+    bootstrap: str, topic: str, count: int, timeout: float = 30.0
+) -> list[ConsumerRecord]:
+    """Read `topic` from the beginning until it has yielded `count` records; return them.
+
+    No consumer group (so no group-join delay, nothing committed): every partition is read.
+    Raises TimeoutError naming how many records did arrive.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=1000,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(records) < count:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"topic {topic} yielded {len(records)} of {count} records in {timeout:.0f} s"
+                )
+            batches = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+            for batch in batches.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records

@@ -1,0 +1,40 @@
+import hashlib
+import hmac
+
+from shared.signing import SignatureFailure, sign, verify
+
+BODY = b'{"specversion":"1.0"}'
+
+
+def independent_signature(secret: str, t: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def test_signature_matches_the_contract_formula():
+    header = sign("s3cret", BODY, now=1_700_000_000)
+    assert header == f"t=1700000000,v1={independent_signature('s3cret', 1_700_000_000, BODY)}"
+    assert verify(header, BODY, ["s3cret"], now=1_700_000_000) is None
+
+
+def test_window_is_300_seconds_either_way():
+    header = sign("k", BODY, now=1000)
+    assert verify(header, BODY, ["k"], now=1300) is None
+    assert verify(header, BODY, ["k"], now=700) is None
+    assert verify(header, BODY, ["k"], now=1301) is SignatureFailure.STALE
+    assert verify(header, BODY, ["k"], now=699) is SignatureFailure.STALE
+
+
+def test_previous_secret_is_accepted_when_offered():
+    header = sign("old", BODY, now=1000)
+    assert verify(header, BODY, ["new", "old"], now=1000) is None
+    assert verify(header, BODY, ["new"], now=1000) is SignatureFailure.MISMATCH
+
+
+def test_failures_are_named():
+    assert verify(None, BODY, ["k"]) is SignatureFailure.MISSING
+    assert verify(b"", BODY, ["k"]) is SignatureFailure.MISSING
+    assert verify("garbage", BODY, ["k"]) is SignatureFailure.MALFORMED
+    assert verify(b"t=abc,v1=00", BODY, ["k"]) is SignatureFailure.MALFORMED
+    assert verify(b"\xff\xfe", BODY, ["k"]) is SignatureFailure.MALFORMED
+    header = sign("k", BODY, now=1000)
+    assert verify(header, BODY + b" ", ["k"], now=1000) is SignatureFailure.MISMATCH
