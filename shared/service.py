@@ -22,7 +22,7 @@ from faststream.kafka import KafkaBroker
 
 from shared import topics
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
-from shared.messaging.consumer import Subscription, subscribe
+from shared.messaging.consumer import Publication, Subscription, document_publications, subscribe
 from shared.messaging.outbox import OutboxRelay, export_backlog
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import ServiceName, Settings
@@ -96,6 +96,9 @@ class ServiceRuntime:
             batch_size=self.settings.consumer_batch_size,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
         )
+
+    def document(self, publications: list[Publication]) -> None:
+        document_publications(self.broker, publications)
 
     def add_background(self, task: Callable[[], Awaitable[None]]) -> None:
         """A loop that runs as long as the service (cycle timer, delivery workers...)."""

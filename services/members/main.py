@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from services.members.entrypoints.http import admin_router
-from services.members.entrypoints.messaging import subscriptions
+from services.members.entrypoints.messaging import publications, subscriptions
 from services.members.service_layer.registry import sync_seed
 from shared.http import create_app
 from shared.seed import Seed
@@ -28,6 +28,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         log.info("seed loaded: %d member(s) registered or changed", changed)
     for subscription in subscriptions(settings):
         runtime.subscribe(subscription)
+    runtime.document(publications(settings))
     app = create_app(
         "members",
         runtime.health,

@@ -1,7 +1,7 @@
 """Events owned by the procurement service, on `alliance.procurement.events`.
 
-- `alliance.catalog_item.listed` (key: sku) when a SKU is new or its name, category or unit
-  changed; the members service learns the SKUs it may admit from it.
+- `alliance.catalog_item.listed` (key: sku) when a SKU is new to the alliance or its category
+  or unit changed; the members service learns the SKUs it may admit from it.
 - `alliance.cycle.closed` (key: cycle_id) once per close, with its counts.
 - `alliance.joint_order.<status>` (key: supplier_id) for each step of an order's life:
   placed, confirmed, rejected, escalated (unanswered past `order_answer_timeout_s`).

@@ -23,6 +23,7 @@ import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
+from pydantic import BaseModel
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -56,6 +57,26 @@ class Subscription:
     group_id: str
     handler: BatchHandler
     description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A topic a service publishes to (through its outbox), for its AsyncAPI document."""
+
+    topic: str
+    description: str
+    schema: type[BaseModel]
+
+
+def document_publications(broker: KafkaBroker, publications: Sequence[Publication]) -> None:
+    """Declare what the outbox relay publishes, so the AsyncAPI document shows it."""
+    for publication in publications:
+        broker.publisher(
+            publication.topic,
+            title=f"{publication.topic}:publish",
+            description=publication.description,
+            schema=publication.schema,
+        )
 
 
 def to_inbound(record: ConsumerRecord) -> InboundRecord:

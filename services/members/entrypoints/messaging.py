@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from services.members.service_layer.admission import admit_batch
 from shared import topics
-from shared.messaging.consumer import Subscription
+from shared.events.members import MemberProfile, PurchaseRequestAdmitted
+from shared.events.notices import MemberNoticeRequested
+from shared.messaging.consumer import Publication, Subscription
 from shared.settings import Settings
 
 GROUP = "alliance-members"
@@ -23,4 +25,25 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             handler=admit,
             description="Signed purchase requests and cancellations from member ERPs (contract v1)",
         )
+    ]
+
+
+def publications(settings: Settings) -> list[Publication]:
+    return [
+        Publication(
+            settings.topic(topics.ADMITTED_REQUESTS),
+            "Admitted requests for procurement (alliance.purchase_request.admitted, keyed by SKU) and "
+            "the command alliance.purchase_request.withdraw when a member cancels",
+            PurchaseRequestAdmitted,
+        ),
+        Publication(
+            settings.topic(topics.MEMBER_EVENTS),
+            "The registry's changes (alliance.member.registered / .updated), keyed by member",
+            MemberProfile,
+        ),
+        Publication(
+            settings.topic(topics.MEMBER_NOTICES),
+            "What to tell a member about its own request (accepted, rejected), keyed by member",
+            MemberNoticeRequested,
+        ),
     ]

@@ -1,0 +1,42 @@
+"""The operators' commands talk to the services' admin APIs through this one client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import typer
+
+from shared.settings import ServiceName, Settings
+
+TIMEOUT_S = 120.0
+"""A cycle close over a large open demand takes seconds; the API answers once it committed."""
+
+
+def call(service: ServiceName, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    """Call `<service>`'s admin API with ALLIANCE_ADMIN_TOKEN; a refusal prints why and exits 1."""
+    settings = Settings()
+    if settings.admin_token is None:
+        typer.echo("ALLIANCE_ADMIN_TOKEN is not set: the admin API needs it", err=True)
+        raise typer.Exit(2)
+    base = f"http://{settings.http_host}:{settings.http_port(service)}/admin"
+    headers = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+    try:
+        response = httpx.request(method, base + path, json=body, params=params, headers=headers, timeout=TIMEOUT_S)
+    except httpx.HTTPError as error:
+        typer.echo(f"{service} is not reachable at {base} ({type(error).__name__}); is it running?", err=True)
+        raise typer.Exit(1) from None
+    if response.is_error:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        shown = detail if isinstance(detail, str) else json.dumps(detail, indent=2)
+        typer.echo(f"{service} refused ({response.status_code}): {shown}", err=True)
+        raise typer.Exit(1)
+    return response.json()
+
+
+def show(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -1,0 +1,130 @@
+"""`alliance notifications ...`: the notifications admin API from the command line.
+
+It talks to the service on http://127.0.0.1:$ALLIANCE_NOTIFICATIONS_PORT with the bearer token
+$ALLIANCE_ADMIN_TOKEN. Output is one line per item with aligned columns; `--json` prints what the
+API returned, for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from shared.settings import Settings
+
+notifications_app = typer.Typer(
+    help="Notices to members: deliveries, dead notices, sending them again, the delivery log.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many lines.")]
+
+
+def _request(method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    settings = Settings()
+    if settings.admin_token is None:
+        typer.echo("ALLIANCE_ADMIN_TOKEN is not set: the admin API needs it", err=True)
+        raise typer.Exit(2)
+    base = f"http://127.0.0.1:{settings.notifications_port}/admin"
+    headers = {"authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+    try:
+        response = httpx.request(method, base + path, params=params, headers=headers, timeout=15)
+    except httpx.HTTPError as exc:
+        typer.echo(f"cannot reach the notifications service at {base} ({type(exc).__name__}): is it running?", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        typer.echo(f"{response.status_code}: {detail}", err=True)
+        raise typer.Exit(1)
+    return response.json()
+
+
+def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> None:
+    text = [[("-" if v is None else str(v)) for v in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in text) for i in range(len(header))]
+    for row in text:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _deliveries(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no deliveries")
+        return
+    _table(
+        [
+            (r["notice_id"], r["member_id"], r["notice_type"], r["channel"], r["status"], r["attempts"],
+             r["last_status_code"], r["last_error"])
+            for r in rows
+        ],
+        ("NOTICE", "MEMBER", "TYPE", "CHANNEL", "STATUS", "ATTEMPTS", "LAST CODE", "LAST ERROR"),
+    )
+
+
+@notifications_app.command("list")
+def list_deliveries(
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="pending, held, digested, delivered, dead or discarded."),
+    ] = None,
+    member: Annotated[str | None, typer.Option("--member", help="Only this member's.")] = None,
+    limit: LimitOption = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Deliveries of the most recent notices, newest first."""
+    params = {"limit": limit, **({"status": status} if status else {}), **({"member_id": member} if member else {})}
+    _deliveries(_request("GET", "/deliveries", params), as_json)
+
+
+@notifications_app.command()
+def dead(limit: LimitOption = 100, as_json: JsonOption = False) -> None:
+    """Dead notices: every attempt failed within the retry horizon. `retry` sends one again."""
+    _deliveries(_request("GET", "/deliveries", {"status": "dead", "limit": limit}), as_json)
+
+
+@notifications_app.command()
+def retry(notice_id: Annotated[str, typer.Argument(help="The notice (= delivery) id.")]) -> None:
+    """Send a dead notice again, with the same delivery id and a fresh retry horizon."""
+    answer = _request("POST", f"/notices/{notice_id}/retry")
+    typer.echo(f"notice {answer['notice_id']}: {answer['requeued']} dead delivery(ies) sent again")
+
+
+@notifications_app.command()
+def discard(notice_id: Annotated[str, typer.Argument(help="The notice (= delivery) id.")]) -> None:
+    """Give up on a dead notice once the member was told another way; it stops counting as dead."""
+    answer = _request("POST", f"/notices/{notice_id}/discard")
+    typer.echo(f"notice {answer['notice_id']}: {answer['discarded']} dead delivery(ies) discarded")
+
+
+@notifications_app.command()
+def log(
+    member_id: Annotated[str, typer.Argument(help="The member whose delivery log to show.")],
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """A member's delivery log, newest first: every attempt with its status code or error and latency."""
+    rows = _request("GET", f"/members/{member_id}/log", {"limit": limit})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(f"no deliveries logged for {member_id}")
+        return
+    _table(
+        [
+            (r["logged_at"], r["notice_id"], r["notice_type"], r["channel"], r["attempt"], r["outcome"],
+             r["status_code"], r["error"], None if r["latency_ms"] is None else f"{r['latency_ms']:.0f} ms")
+            for r in rows
+        ],
+        ("AT", "NOTICE", "TYPE", "CHANNEL", "ATTEMPT", "OUTCOME", "CODE", "ERROR", "LATENCY"),
+    )

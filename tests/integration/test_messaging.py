@@ -1,0 +1,140 @@
+"""The at-least-once machinery of shared/messaging against the real broker and database:
+outbox across a paused broker, inbox against redelivery, poison records to the dead-letter
+topic while the partition moves on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import Sequence
+
+import asyncpg
+import pytest
+from faststream.kafka import KafkaBroker
+
+from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from shared.messaging.consumer import Subscription, subscribe
+from shared.messaging.envelope import Undecodable, decode, event_message, new_event
+from shared.messaging.outbox import OutboxRelay
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import REASON_HEADER, SOURCE_OFFSET_HEADER, UnitOfWork
+from shared.runtime.embedded_kafka import EmbeddedKafka
+from shared.runtime.ports import free_port
+from shared.runtime.topics import create_topics
+from tests.support.backends import scratch_directory
+from tests.support.kafka import kafka_producer, wait_for_records
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(fresh_database):
+    pool = await create_pool(fresh_database, 4)
+    await apply_migrations(pool, SHARED_MIGRATIONS)
+    await pool.execute("CREATE TABLE effects (event_id text PRIMARY KEY, applied integer NOT NULL DEFAULT 1)")
+    yield pool
+    await pool.close()
+
+
+def unit_of_work(pool: asyncpg.Pool, relay: OutboxRelay | None = None) -> UnitOfWork:
+    return UnitOfWork(pool, "dead-letters-t", "quarantine-t", relay.wake if relay else lambda: None)
+
+
+async def apply_effects(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
+    """A consumer whose effect must happen once per event id, whatever the redelivery."""
+    events = []
+    for record in records:
+        try:
+            events.append(decode(record.value))
+        except Undecodable as error:
+            uow.dead_letter(record, error.reason, error.detail)
+    for event in events:
+        if event.type != "thing.happened":
+            raise ValueError(f"no handler for {event.type}")
+    first_seen = await uow.claim("test-consumer", [e.id for e in events])
+    for event_id in first_seen:
+        await uow.conn.execute(
+            "INSERT INTO effects (event_id) VALUES ($1)"
+            " ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1",
+            event_id,
+        )
+
+
+async def test_inbox_gives_one_effect_for_a_redelivered_event(pool):
+    event = new_event("thing.happened", "test", {"n": 1})
+    record = InboundRecord("t", 0, 0, b"k", event_message("t", "k", event).value)
+    for _ in range(3):
+        async with unit_of_work(pool) as uow:
+            await apply_effects(uow, [record, record])
+    assert await pool.fetchval("SELECT applied FROM effects WHERE event_id = $1", event.id) == 1
+
+
+async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool, kafka_bootstrap):
+    topic = f"poison-{os.urandom(4).hex()}"
+    await create_topics(kafka_bootstrap, [topic, "dead-letters-t"], partitions=1)
+    relay = OutboxRelay(pool, kafka_bootstrap)
+    await relay.start()
+    relay_task = asyncio.create_task(relay.run())
+    broker = KafkaBroker(kafka_bootstrap, enable_idempotence=False)
+    subscribe(broker, Subscription(topic, f"g-{topic}", apply_effects, "test"), lambda: unit_of_work(pool, relay),
+              batch_size=100, fetch_max_wait_ms=50)
+    good = [new_event("thing.happened", "test", {"n": n}) for n in range(5)]
+    async with kafka_producer(kafka_bootstrap) as producer:
+        await producer.send_and_wait(topic, event_message(topic, "k", good[0]).value, key=b"k")
+        await producer.send_and_wait(topic, b"\x00\x9f not json", key=b"k", headers=[("trace", b"\x01\x02")])
+        await producer.send_and_wait(topic, json.dumps({"valid": "json", "wrong": "shape"}).encode(), key=b"k")
+        await producer.send_and_wait(topic, event_message(topic, "k", new_event("unknown.type", "t", {})).value, key=b"k")
+        for event in good[1:]:
+            await producer.send_and_wait(topic, event_message(topic, "k", event).value, key=b"k")
+    await broker.start()
+    try:
+        dead = await wait_for_records(kafka_bootstrap, "dead-letters-t", 3, timeout=40)
+        for _ in range(100):
+            if await pool.fetchval("SELECT count(*) FROM effects") == 5:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+        relay_task.cancel()
+        await relay.stop()
+    by_offset = {int(dict(r.headers)[SOURCE_OFFSET_HEADER]): r for r in dead if r.value}
+    assert dict(by_offset[1].headers)[REASON_HEADER] == b"not_utf8"
+    assert by_offset[1].value == b"\x00\x9f not json" and dict(by_offset[1].headers)["trace"] == b"\x01\x02"
+    assert dict(by_offset[2].headers)[REASON_HEADER] == b"not_cloudevent"
+    assert dict(by_offset[3].headers)[REASON_HEADER] == b"handler_error"
+    assert {r["event_id"] for r in await pool.fetch("SELECT event_id FROM effects")} == {e.id for e in good}
+
+
+async def test_outbox_survives_a_paused_broker(pool):
+    with scratch_directory("alliance-paused-broker-") as directory:
+        broker = EmbeddedKafka(free_port(), directory / "kafka.log")
+        broker.start()
+        try:
+            await create_topics(broker.bootstrap, ["paused-t"], partitions=1)
+            relay = OutboxRelay(pool, broker.bootstrap, max_backoff=1.0)
+            await relay.start()
+            relay_task = asyncio.create_task(relay.run())
+            assert broker.process is not None
+            os.kill(broker.process.pid, signal.SIGSTOP)
+            try:
+                event = new_event("thing.happened", "test", {"while": "paused"})
+                async with unit_of_work(pool, relay) as uow:
+                    await uow.conn.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
+                    uow.publish(event_message("paused-t", "k", event))
+                await asyncio.sleep(3)
+                assert await pool.fetchval("SELECT count(*) FROM outbox") == 1  # kept, not dropped
+            finally:
+                os.kill(broker.process.pid, signal.SIGCONT)
+            records = await wait_for_records(broker.bootstrap, "paused-t", 1, timeout=60)
+            assert json.loads(records[0].value)["id"] == event.id
+            for _ in range(100):
+                if await pool.fetchval("SELECT count(*) FROM outbox") == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+            relay_task.cancel()
+            await relay.stop()
+        finally:
+            broker.stop()
