@@ -1,0 +1,21 @@
+# The operator's entry points. Each target bootstraps .venv first (again whenever
+# pyproject.toml changes), so a fresh clone needs nothing but python3 >= 3.11.
+
+PYTHON ?= python3
+VENV := .venv
+SEED ?= seeds/demo.yaml
+
+.PHONY: venv run test
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+run: venv
+	$(VENV)/bin/alliance run --seed $(SEED)
+
+test: venv
+	$(VENV)/bin/python -m pytest -q
