@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 
 from pydantic import BaseModel
 
@@ -11,12 +11,9 @@ from shared.events.notices import MEMBER_NOTICE_REQUESTED, MemberNoticeRequested
 from shared.messaging.envelope import event_message, new_event
 from shared.messaging.records import OutboundMessage
 
-_NOTICE_NAMESPACE = uuid.UUID("6f1c1b8e-4a47-4c0e-9d51-2f3a52c8a001")
-
-
 def notice_id(*parts: str) -> str:
     """A deterministic id, so a redelivered cause asks for the same notice, stored once."""
-    return str(uuid.uuid5(_NOTICE_NAMESPACE, "\x1f".join(parts)))
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def member_notice(
