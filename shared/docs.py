@@ -26,8 +26,8 @@ def _never_called():  # type: ignore[no-untyped-def]
 def asyncapi_document(service: str, settings: Settings) -> str:
     messaging = importlib.import_module(f"services.{service}.entrypoints.messaging")
     broker = KafkaBroker("kafka:9092")
-    for subscription in messaging.subscriptions(settings):
-        subscribe(broker, subscription, _never_called, batch_size=1, fetch_max_wait_ms=1)
+    subscribe(broker, messaging.subscriptions(settings), f"alliance-{service}", _never_called,
+              batch_size=1, fetch_max_wait_ms=1)
     document_publications(broker, messaging.publications(settings))
     main = importlib.import_module(f"services.{service}")
     specification = AsyncAPI(

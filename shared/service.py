@@ -88,10 +88,17 @@ class ServiceRuntime:
             on_outbox_written=self.relay.wake,
         )
 
-    def subscribe(self, subscription: Subscription) -> None:
+    @property
+    def group_id(self) -> str:
+        """The service's consumer group; prefixed like its topics, so deployments sharing a
+        broker never join each other's groups."""
+        return f"{self.settings.topic_prefix}alliance-{self.name}"
+
+    def subscribe(self, subscriptions: list[Subscription]) -> None:
         subscribe(
             self.broker,
-            subscription,
+            subscriptions,
+            self.group_id,
             self.unit_of_work,
             batch_size=self.settings.consumer_batch_size,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,

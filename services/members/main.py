@@ -26,8 +26,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         async with runtime.unit_of_work() as uow:
             changed = await sync_seed(uow, settings.topic_prefix, seed, grace)
         log.info("seed loaded: %d member(s) registered or changed", changed)
-    for subscription in subscriptions(settings):
-        runtime.subscribe(subscription)
+    runtime.subscribe(subscriptions(settings))
     runtime.document(publications(settings))
     app = create_app(
         "members",

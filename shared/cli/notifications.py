@@ -19,10 +19,13 @@ from shared.settings import Settings
 notifications_app = typer.Typer(
     help="Notices to members: deliveries, dead notices, sending them again, the delivery log.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,  # rich tracebacks show local variables, the token included
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
-LimitOption = Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many lines.")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=1, max=1000, help="At most this many lines.")
+]
 
 
 def _request(method: str, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -35,7 +38,10 @@ def _request(method: str, path: str, params: dict[str, Any] | None = None) -> An
     try:
         response = httpx.request(method, base + path, params=params, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
-        typer.echo(f"cannot reach the notifications service at {base} ({type(exc).__name__}): is it running?", err=True)
+        typer.echo(
+            f"cannot reach the notifications service at {base} ({type(exc).__name__}): is it running?",
+            err=True,
+        )
         raise typer.Exit(1) from None
     if response.status_code >= 400:
         try:
@@ -51,7 +57,9 @@ def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> None:
     text = [[("-" if v is None else str(v)) for v in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in text) for i in range(len(header))]
     for row in text:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 def _deliveries(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -63,8 +71,16 @@ def _deliveries(rows: list[dict[str, Any]], as_json: bool) -> None:
         return
     _table(
         [
-            (r["notice_id"], r["member_id"], r["notice_type"], r["channel"], r["status"], r["attempts"],
-             r["last_status_code"], r["last_error"])
+            (
+                r["notice_id"],
+                r["member_id"],
+                r["notice_type"],
+                r["channel"],
+                r["status"],
+                r["attempts"],
+                r["last_status_code"],
+                r["last_error"],
+            )
             for r in rows
         ],
         ("NOTICE", "MEMBER", "TYPE", "CHANNEL", "STATUS", "ATTEMPTS", "LAST CODE", "LAST ERROR"),
@@ -82,7 +98,11 @@ def list_deliveries(
     as_json: JsonOption = False,
 ) -> None:
     """Deliveries of the most recent notices, newest first."""
-    params = {"limit": limit, **({"status": status} if status else {}), **({"member_id": member} if member else {})}
+    params = {
+        "limit": limit,
+        **({"status": status} if status else {}),
+        **({"member_id": member} if member else {}),
+    }
     _deliveries(_request("GET", "/deliveries", params), as_json)
 
 
@@ -122,8 +142,17 @@ def log(
         return
     _table(
         [
-            (r["logged_at"], r["notice_id"], r["notice_type"], r["channel"], r["attempt"], r["outcome"],
-             r["status_code"], r["error"], None if r["latency_ms"] is None else f"{r['latency_ms']:.0f} ms")
+            (
+                r["logged_at"],
+                r["notice_id"],
+                r["notice_type"],
+                r["channel"],
+                r["attempt"],
+                r["outcome"],
+                r["status_code"],
+                r["error"],
+                None if r["latency_ms"] is None else f"{r['latency_ms']:.0f} ms",
+            )
             for r in rows
         ],
         ("AT", "NOTICE", "TYPE", "CHANNEL", "ATTEMPT", "OUTCOME", "CODE", "ERROR", "LATENCY"),

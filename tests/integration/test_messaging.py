@@ -78,7 +78,7 @@ async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool,
     await relay.start()
     relay_task = asyncio.create_task(relay.run())
     broker = KafkaBroker(kafka_bootstrap, enable_idempotence=False)
-    subscribe(broker, Subscription(topic, f"g-{topic}", apply_effects, "test"), lambda: unit_of_work(pool, relay),
+    subscribe(broker, [Subscription(topic, apply_effects, "test")], f"g-{topic}", lambda: unit_of_work(pool, relay),
               batch_size=100, fetch_max_wait_ms=50)
     good = [new_event("thing.happened", "test", {"n": n}) for n in range(5)]
     async with kafka_producer(kafka_bootstrap) as producer:

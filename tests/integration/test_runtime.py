@@ -1,5 +1,6 @@
-"""The embedded runtime: PostgreSQL state across restarts, idempotent topics, and `alliance run`
-refusing to start (exit code 2, nothing started) on a bad seed or a port in use.
+"""The embedded runtime: PostgreSQL state across restarts, idempotent topics, `alliance run`
+refusing to start (exit code 2, nothing started) on a bad seed or a port in use, and
+`alliance run` supervising the real services: restart after a crash, no orphan after a stop.
 
 Every run here uses its own ports and data directory, so it never meets a developer's platform.
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +27,7 @@ from shared.runtime.ports import free_port
 from shared.runtime.supervisor import alliance_executable
 from shared.runtime.topics import create_topics
 from shared.settings import database_url_for
-from tests.support.backends import scratch_directory
+from tests.support.backends import drop_database, scratch_directory
 
 pytestmark = pytest.mark.integration
 DEMO_SEED = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
@@ -163,3 +166,65 @@ async def test_a_service_database_can_be_created_on_the_configured_server(
         conn = await asyncpg.connect(database_url_for(postgres_server_url, "postgres"))
         await conn.execute(f'DROP DATABASE "{name}"')
         await conn.close()
+
+
+def wait_for_text(path: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} not in the log of `alliance run`:\n{path.read_text()[-5000:]}")
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.e2e
+def test_run_restarts_a_killed_service_and_stops_everything_on_sigterm() -> None:
+    tag = uuid.uuid4().hex[:8]
+    with scratch_directory("alliance-test-run-") as scratch:
+        env = isolated_environment(scratch / "data")
+        if external := os.environ.get("ALLIANCE_DATABASE_URL"):
+            env["ALLIANCE_DATABASE_URL"] = external  # the supervisor's external-database path
+            env["ALLIANCE_DATABASE_PREFIX"] = f"t{tag}_"
+        log = scratch / "run.log"
+        with log.open("wb") as output:
+            run = subprocess.Popen(
+                [alliance_executable(), "run", "--seed", str(DEMO_SEED)],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for_text(log, "The alliance platform is up", run, timeout=180)
+            supervisor = psutil.Process(run.pid)
+            members = next(
+                child for child in supervisor.children() if "members" in child.cmdline()[2:]
+            )
+            members.kill()
+            wait_for_text(log, "members was killed by SIGKILL", run, timeout=30)
+            wait_for_text(log, "restart 1", run, timeout=30)
+            family = supervisor.children(recursive=True)
+
+            run.send_signal(signal.SIGTERM)
+            assert run.wait(timeout=90) == 0, log.read_text()[-5000:]
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+            if external:
+                asyncio.run(drop_databases(external, f"t{tag}_"))
+        assert "everything stopped" in log.read_text()
+        assert [p.pid for p in family if not gone(p)] == [], "no orphan may outlive the run"
+
+
+async def drop_databases(server_url: str, prefix: str) -> None:
+    for service in ("members", "procurement", "notifications"):
+        await drop_database(server_url, f"{prefix}{service}")

@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from shared.runtime.ports import free_port
 
@@ -102,12 +104,35 @@ class _Mailbox:
 
 
 class SmtpSink:
-    """An aiosmtpd server on a free port that keeps every message it accepts."""
+    """An aiosmtpd server on a free port that keeps every message it accepts.
 
-    def __init__(self) -> None:
+    With `credentials`, it requires SMTP AUTH with exactly those (over plain text: a test).
+    """
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.port = free_port()
         self._mailbox = _Mailbox()
-        self._controller = Controller(self._mailbox, hostname="127.0.0.1", port=self.port)
+        self.logins: list[str] = []
+        options: dict[str, Any] = {}
+        if credentials is not None:
+            options = {
+                "authenticator": self._authenticator(credentials),
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self._controller = Controller(
+            self._mailbox, hostname="127.0.0.1", port=self.port, **options
+        )
+
+    def _authenticator(self, credentials: tuple[str, str]) -> Callable[..., AuthResult]:
+        def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:  # type: ignore[no-untyped-def]
+            login = auth_data.login.decode()
+            valid = (login, auth_data.password.decode()) == credentials
+            if valid:
+                self.logins.append(login)
+            return AuthResult(success=valid)
+
+        return authenticate
 
     @property
     def messages(self) -> list[tuple[list[str], EmailMessage]]:
@@ -123,7 +148,9 @@ class SmtpSink:
         self._controller.stop()
 
 
-async def eventually(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+async def eventually(
+    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> None:
     """Wait until `check()` holds; fail naming `what` otherwise."""
     deadline = time.monotonic() + timeout
     while not check():

@@ -10,8 +10,6 @@ from shared.events.notices import MemberNoticeRequested
 from shared.messaging.consumer import Publication, Subscription
 from shared.settings import Settings
 
-GROUP = "alliance-members"
-"""One consumer group per subscription: a group spanning two topics rebalances both on every join."""
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
@@ -23,13 +21,11 @@ def subscriptions(settings: Settings) -> list[Subscription]:
     return [
         Subscription(
             topic=settings.topic(topics.PURCHASE_REQUESTS),
-            group_id=f"{GROUP}.admission",
             handler=admit,
             description="Signed purchase requests and cancellations from member ERPs (contract v1)",
         ),
         Subscription(
             topic=settings.topic(topics.PROCUREMENT_EVENTS),
-            group_id=f"{GROUP}.catalog",
             handler=learn_catalog_batch,
             description="The catalog's SKUs (alliance.catalog_item.listed), so unknown SKUs are refused",
         ),

@@ -1,0 +1,121 @@
+"""Helpers for testing notifications: the records the producing services would publish, the
+admin API and metrics of a running service, and a webhook verifier written from the contract
+(hmac and hashlib, not shared.signing, so a bug there cannot hide a bug in the service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from shared import topics
+from shared.events.members import MEMBER_REGISTERED, MemberProfile
+from shared.messaging.envelope import event_message, new_event
+from shared.messaging.notices import member_notice
+from shared.messaging.records import OutboundMessage
+from tests.support.kafka import kafka_producer
+from tests.support.receivers import ReceivedRequest
+from tests.support.services import Platform, ServiceProcess
+
+FAST = {
+    "ALLIANCE_NOTIFICATIONS_BACKOFF_BASE_S": "0.2",
+    "ALLIANCE_NOTIFICATIONS_BACKOFF_CAP_S": "0.5",
+    "ALLIANCE_NOTIFICATIONS_POLL_INTERVAL_S": "0.1",
+}
+"""Small backoff so retries happen within a test's patience."""
+
+
+def secret_of(member_id: str) -> str:
+    return f"webhook-secret-of-{member_id}"
+
+
+def profile(
+    running: Platform,
+    member_id: str,
+    webhook_url: str | None,
+    email: str | None = None,
+    locale: str = "de",
+) -> OutboundMessage:
+    member = MemberProfile(
+        member_id=member_id,
+        name=f"{member_id} GmbH",
+        status="active",
+        region="DE",
+        email=email,
+        locale=locale,  # type: ignore[arg-type]
+        webhook_url=webhook_url,
+        webhook_secret=secret_of(member_id) if webhook_url else None,
+    )
+    event = new_event(MEMBER_REGISTERED, "alliance/members", member)
+    return event_message(running.topic(topics.MEMBER_EVENTS), member_id, event)
+
+
+def notice(
+    running: Platform, member_id: str, notice_type: str, data: Any, cause: str
+) -> OutboundMessage:
+    return member_notice(
+        running.topic_prefix, "alliance/procurement", member_id, notice_type, data, cause
+    )
+
+
+def notice_id_of(message: OutboundMessage) -> str:
+    return json.loads(message.value)["id"]
+
+
+async def publish(running: Platform, messages: Sequence[OutboundMessage]) -> None:
+    async with kafka_producer(running.kafka_bootstrap) as producer:
+        sent = [await producer.send(m.topic, m.value, key=m.key) for m in messages]
+        await asyncio.gather(*sent)
+
+
+async def admin_get(service: ServiceProcess, path: str, **params: Any) -> Any:
+    async with service.admin() as client:
+        response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def wait_for_members(service: ServiceProcess, member_ids: set[str]) -> None:
+    deadline = time.monotonic() + 30
+    while {m["member_id"] for m in await admin_get(service, "/members")} < member_ids:
+        assert time.monotonic() < deadline, "member profiles not projected within 30 s"
+        await asyncio.sleep(0.1)
+
+
+async def metric(service: ServiceProcess, name: str, **labels: str) -> float:
+    async with service.admin() as client:
+        text = (await client.get(f"{service.url}/metrics")).text
+    selector = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    pattern = re.escape(f"{name}{{{selector}}}" if labels else name) + r" (\S+)"
+    found = re.search(r"^" + pattern + "$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def verified_event(request: ReceivedRequest, secret: str) -> dict[str, Any]:
+    """Check a webhook the way the contract tells a member's receiver to; return its CloudEvent."""
+    fields = dict(part.split("=", 1) for part in request.headers["alliance-signature"].split(","))
+    timestamp = int(fields["t"])
+    assert abs(time.time() - timestamp) <= 300
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + request.body, hashlib.sha256
+    ).hexdigest()
+    assert hmac.compare_digest(expected, fields["v1"]), "the signature does not verify"
+    event = json.loads(request.body)
+    assert event["specversion"] == "1.0" and event["source"] == "alliance"
+    assert event["datacontenttype"] == "application/json"
+    assert event["id"] == request.headers["alliance-delivery-id"]
+    return event
+
+
+async def operator_view(service: ServiceProcess) -> list[str]:
+    """All an operator sees of the service: its log, its admin API's lists, its metrics."""
+    async with service.admin() as client:
+        answers = [(await client.get(path)).text for path in ("/members", "/deliveries")]
+        answers.append((await client.get(f"{service.url}/metrics")).text)
+    return [service.log(), *answers]
