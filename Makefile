@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV := .venv
 SEED ?= seeds/demo.yaml
+DURATION ?= 120
 
-.PHONY: venv run test
+.PHONY: venv run test demo docs bench
 
 venv: $(VENV)/.installed
 
@@ -19,3 +20,9 @@ run: venv
 
 test: venv
 	$(VENV)/bin/python -m pytest -q
+
+demo: venv
+	$(VENV)/bin/python -m demo --duration $(DURATION)
+
+docs: venv
+	$(VENV)/bin/python -m shared.docs

@@ -1,0 +1,7 @@
+"""`make demo`: the alliance at work for a couple of minutes, with simulated member ERPs,
+suppliers and member webhook receivers that use only the external contract (docs/contract.md).
+
+Modules: `scenario` (who takes part, and the seed file), `platform` (`alliance run` as a child
+process), `participants` (ERPs and suppliers on Kafka), `receiver` (the members' webhooks),
+`scoreboard` (what they all observed), `view` (the live terminal view and the summary).
+"""

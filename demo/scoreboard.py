@@ -1,0 +1,191 @@
+"""What the participants observed, counted where they observed it: the ERPs count what they
+sent, the suppliers the orders they received, the members' receivers the notices they got.
+The demo's numbers come only from these outside views, never from the platform's databases.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.contract import to_cents
+
+RequestKey = tuple[str, str]
+"""(member_id, request_id): request ids are unique per member only."""
+
+CLOSING_NOTICES = {"purchase_request.ordered", "purchase_request.unfulfillable", "purchase_request.cancelled"}
+RATE_WINDOW_S = 5.0
+
+
+@dataclass(frozen=True)
+class Line:
+    """A placed request as its member knows it."""
+
+    quantity: int
+    unit_price: Decimal
+    standalone_unit_price: Decimal | None
+    """The best price the member would have had alone; None if it could not have bought alone."""
+
+    @property
+    def savings(self) -> Decimal:
+        if self.standalone_unit_price is None:
+            return Decimal(0)
+        return (self.standalone_unit_price - self.unit_price) * self.quantity
+
+
+@dataclass
+class Scoreboard:
+    started: float = field(default_factory=time.monotonic)
+    moments: list[tuple[float, str]] = field(default_factory=list)
+    """(seconds since start, what happened): the story the live view tells."""
+
+    requests_sent: int = 0
+    cancellations_sent: int = 0
+    alerts_raised: int = 0
+    submitted: set[RequestKey] = field(default_factory=set)
+    _recent_sends: deque[float] = field(default_factory=deque)
+
+    notices: Counter[str] = field(default_factory=Counter)
+    accepted: set[RequestKey] = field(default_factory=set)
+    closed: set[RequestKey] = field(default_factory=set)
+    ordered: dict[RequestKey, Line] = field(default_factory=dict)
+    resourced: dict[RequestKey, tuple[datetime, Decimal]] = field(default_factory=dict)
+    """The latest re-sourcing of a request (by event time: webhooks may arrive out of order)."""
+    unfulfillable: set[RequestKey] = field(default_factory=set)
+    rejection_reasons: Counter[str] = field(default_factory=Counter)
+    unfulfillable_reasons: Counter[str] = field(default_factory=Counter)
+    ordered_with_standalone: int = 0
+    ordered_rational: int = 0
+    """`purchase_request.ordered` notices with unit_price <= standalone_unit_price."""
+    bad_signatures: int = 0
+    duplicate_deliveries: int = 0
+    foreign_notices: int = 0
+    """Notices naming a request the receiving member never sent: must stay 0."""
+
+    orders_received: set[str] = field(default_factory=set)
+    orders_confirmed: int = 0
+    orders_rejected: int = 0
+    orders_cancelled: int = 0
+    unsigned_orders: int = 0
+    cycles_closed: int = 0
+
+    def note(self, text: str) -> None:
+        self.moments.append((time.monotonic() - self.started, text))
+
+    def request_sent(self, member_id: str, request_id: str) -> None:
+        now = time.monotonic()
+        self.requests_sent += 1
+        self.submitted.add((member_id, request_id))
+        self._recent_sends.append(now)
+        while self._recent_sends and self._recent_sends[0] < now - RATE_WINDOW_S:
+            self._recent_sends.popleft()
+
+    def requests_per_second(self) -> float:
+        now = time.monotonic()
+        window = min(RATE_WINDOW_S, max(now - self.started, 1e-9))
+        return sum(1 for t in self._recent_sends if t >= now - window) / window
+
+    @property
+    def open_demand(self) -> int:
+        return len(self.accepted - self.closed)
+
+    @property
+    def orders_unanswered(self) -> int:
+        return len(self.orders_received) - self.orders_confirmed - self.orders_rejected
+
+    def notice(self, member_id: str, event: dict[str, Any]) -> None:
+        """One webhook notice (a CloudEvent), already authenticated and deduplicated."""
+        notice_type, data = event["type"], event["data"]
+        self.notices[notice_type] += 1
+        if notice_type == "risk_alert.notice":
+            return
+        key = (member_id, data["request_id"])
+        if key not in self.submitted:
+            self.foreign_notices += 1
+            return
+        if notice_type == "purchase_request.accepted":
+            self.accepted.add(key)
+        elif notice_type == "purchase_request.rejected":
+            self.rejection_reasons[data["reason"]] += 1
+        elif notice_type == "purchase_request.unfulfillable":
+            self.unfulfillable_reasons[data["reason"]] += 1
+            self.unfulfillable.add(key)
+        elif notice_type == "purchase_request.ordered":
+            self._ordered(key, data)
+        elif notice_type == "purchase_request.resourced":
+            at = datetime.fromisoformat(event["time"])
+            if key not in self.resourced or self.resourced[key][0] < at:
+                self.resourced[key] = (at, Decimal(data["unit_price"]))
+        if notice_type in CLOSING_NOTICES:
+            self.closed.add(key)
+
+    def _ordered(self, key: RequestKey, data: dict[str, Any]) -> None:
+        standalone = data.get("standalone_unit_price")
+        line = Line(
+            data["quantity"], Decimal(data["unit_price"]), None if standalone is None else Decimal(standalone)
+        )
+        self.ordered[key] = line
+        if line.standalone_unit_price is not None:
+            self.ordered_with_standalone += 1
+            self.ordered_rational += line.unit_price <= line.standalone_unit_price
+
+    def lines(self) -> list[Line]:
+        """The placed requests as they stand: at their re-sourced price, without the unfulfillable."""
+        return [
+            Line(line.quantity, self.resourced[key][1], line.standalone_unit_price)
+            if key in self.resourced
+            else line
+            for key, line in self.ordered.items()
+            if key not in self.unfulfillable
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable result; the live view and the summary table show parts of it."""
+        lines = self.lines()
+        alone = [
+            (line, line.standalone_unit_price) for line in lines if line.standalone_unit_price is not None
+        ]
+        standalone_spend = sum((standalone * line.quantity for line, standalone in alone), Decimal(0))
+        savings = sum((line.savings for line in lines), Decimal(0))
+        return {
+            "elapsed_seconds": round(time.monotonic() - self.started, 1),
+            "requests_sent": self.requests_sent,
+            "cancellations_sent": self.cancellations_sent,
+            "requests_accepted": len(self.accepted),
+            "requests_rejected": dict(self.rejection_reasons),
+            "requests_placed": len(lines),
+            "requests_resourced": self.notices["purchase_request.resourced"],
+            "requests_unfulfillable": dict(self.unfulfillable_reasons),
+            "requests_cancelled": self.notices["purchase_request.cancelled"],
+            "open_demand": self.open_demand,
+            "cycles_closed": self.cycles_closed,
+            "orders_received_by_suppliers": len(self.orders_received),
+            "orders_confirmed": self.orders_confirmed,
+            "orders_rejected": self.orders_rejected,
+            "orders_cancelled": self.orders_cancelled,
+            "spend_eur": str(to_cents(sum((line.unit_price * line.quantity for line in lines), Decimal(0)))),
+            "savings_eur": str(to_cents(savings)),
+            "savings_percent": (
+                round(float(savings / standalone_spend * 100), 2) if standalone_spend else None
+            ),
+            "lines_with_standalone_price": len(alone),
+            "lines_only_possible_jointly": len(lines) - len(alone),
+            "individually_rational_share": (
+                self.ordered_rational / self.ordered_with_standalone if self.ordered_with_standalone else None
+            ),
+            "ordered_notices_with_standalone_price": self.ordered_with_standalone,
+            "lines_above_standalone_after_resourcing": sum(
+                line.unit_price > standalone for line, standalone in alone
+            ),
+            "alerts_raised": self.alerts_raised,
+            "alerts_routed": self.notices["risk_alert.notice"],
+            "notices": dict(self.notices),
+            "webhook_bad_signatures": self.bad_signatures,
+            "webhook_duplicate_deliveries": self.duplicate_deliveries,
+            "foreign_notices": self.foreign_notices,
+            "unsigned_supplier_orders": self.unsigned_orders,
+        }

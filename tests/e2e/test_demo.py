@@ -1,0 +1,106 @@
+"""`make demo` end to end: the demo starts the platform on its generated seed, its simulated
+ERPs, suppliers and webhook receivers trade through it, and it ends, on time or on Ctrl-C,
+with a summary and nothing left running.
+
+Each run has its own ports and data directory (and no other ALLIANCE_* setting), so it never
+meets a developer's platform.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from shared.runtime.ports import free_port, port_is_free
+from tests.support.backends import scratch_directory
+
+pytestmark = pytest.mark.e2e
+REPOSITORY = Path(__file__).resolve().parents[2]
+PORTS = ("members", "procurement", "notifications", "embedded_kafka", "embedded_postgres")
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    with scratch_directory("alliance-test-demo-") as directory:
+        yield directory
+
+
+def demo(scratch: Path, *args: str) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
+    ports = {name: free_port() for name in PORTS}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLIANCE_")}
+    env.update({f"ALLIANCE_{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    summary = scratch / "summary.json"
+    command = [sys.executable, "-m", "demo", "--dir", str(scratch / "demo"), "--summary-json", str(summary)]
+    with (scratch / "demo.out").open("wb") as output:
+        process = subprocess.Popen(
+            [*command, *args], cwd=REPOSITORY, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    return process, ports, summary
+
+
+def finished(process: subprocess.Popen[bytes], scratch: Path, timeout: float) -> None:
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    assert code == 0, (scratch / "demo.out").read_text(errors="replace")[-5000:]
+
+
+def assert_nothing_left(scratch: Path, ports: dict[str, int], summary: dict[str, object]) -> None:
+    assert summary["platform_exit_code"] == 0
+    assert not psutil.pid_exists(summary["platform_pid"])  # type: ignore[arg-type]
+    mentioning = [
+        " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["cmdline"])
+        if str(scratch) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert mentioning == [], "services and PostgreSQL name the demo directory; none may outlive it"
+    assert [name for name, port in ports.items() if not port_is_free("127.0.0.1", port)] == []
+
+
+def test_the_demo_trades_saves_and_stops_everything(scratch: Path) -> None:
+    process, ports, summary_path = demo(scratch, "--duration", "40")
+    finished(process, scratch, timeout=400)
+    summary = json.loads(summary_path.read_text())
+
+    assert summary["interrupted"] is False
+    assert summary["requests_sent"] > 0 and summary["requests_accepted"] > 0
+    assert summary["requests_placed"] > 0 and summary["orders_received_by_suppliers"] > 0
+    assert float(summary["savings_eur"]) > 0
+    assert summary["individually_rational_share"] == 1.0
+    assert summary["cycles_closed"] >= 1
+    integrity = ("webhook_bad_signatures", "foreign_notices", "unsigned_supplier_orders")
+    assert {key: summary[key] for key in integrity} == dict.fromkeys(integrity, 0)
+    assert_nothing_left(scratch, ports, summary)
+
+
+def test_ctrl_c_ends_the_demo_early_with_a_summary_and_stops_the_platform(scratch: Path) -> None:
+    process, ports, summary_path = demo(scratch, "--duration", "600")
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{ports['procurement']}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    time.sleep(5)  # some trading
+    process.send_signal(signal.SIGINT)
+    finished(process, scratch, timeout=120)
+    summary = json.loads(summary_path.read_text())
+
+    assert summary["interrupted"] is True
+    assert summary["requests_sent"] > 0
+    assert_nothing_left(scratch, ports, summary)
