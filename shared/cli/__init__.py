@@ -125,3 +125,17 @@ async def _until_signalled(work: Awaitable[None]) -> None:
     except asyncio.CancelledError:
         if not task.cancelled():
             raise
+
+
+def _register_operator_groups() -> None:
+    from shared.cli.members import members_app
+    from shared.cli.notifications import notifications_app
+    from shared.cli.procurement import cycle_app, suppliers_app
+
+    app.add_typer(members_app, name="members")
+    app.add_typer(suppliers_app, name="suppliers")
+    app.add_typer(cycle_app, name="cycle")
+    app.add_typer(notifications_app, name="notifications")
+
+
+_register_operator_groups()

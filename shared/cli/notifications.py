@@ -11,10 +11,9 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from shared.settings import Settings
+from shared.cli.admin_client import call
 
 notifications_app = typer.Typer(
     help="Notices to members: deliveries, dead notices, sending them again, the delivery log.",
@@ -26,31 +25,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON a
 LimitOption = Annotated[
     int, typer.Option("--limit", min=1, max=1000, help="At most this many lines.")
 ]
-
-
-def _request(method: str, path: str, params: dict[str, Any] | None = None) -> Any:
-    settings = Settings()
-    if settings.admin_token is None:
-        typer.echo("ALLIANCE_ADMIN_TOKEN is not set: the admin API needs it", err=True)
-        raise typer.Exit(2)
-    base = f"http://127.0.0.1:{settings.notifications_port}/admin"
-    headers = {"authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
-    try:
-        response = httpx.request(method, base + path, params=params, headers=headers, timeout=15)
-    except httpx.HTTPError as exc:
-        typer.echo(
-            f"cannot reach the notifications service at {base} ({type(exc).__name__}): is it running?",
-            err=True,
-        )
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"{response.status_code}: {detail}", err=True)
-        raise typer.Exit(1)
-    return response.json()
 
 
 def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> None:
@@ -103,26 +77,26 @@ def list_deliveries(
         **({"status": status} if status else {}),
         **({"member_id": member} if member else {}),
     }
-    _deliveries(_request("GET", "/deliveries", params), as_json)
+    _deliveries(call("notifications", "GET", "/deliveries", params=params), as_json)
 
 
 @notifications_app.command()
 def dead(limit: LimitOption = 100, as_json: JsonOption = False) -> None:
     """Dead notices: every attempt failed within the retry horizon. `retry` sends one again."""
-    _deliveries(_request("GET", "/deliveries", {"status": "dead", "limit": limit}), as_json)
+    _deliveries(call("notifications", "GET", "/deliveries", params={"status": "dead", "limit": limit}), as_json)
 
 
 @notifications_app.command()
 def retry(notice_id: Annotated[str, typer.Argument(help="The notice (= delivery) id.")]) -> None:
     """Send a dead notice again, with the same delivery id and a fresh retry horizon."""
-    answer = _request("POST", f"/notices/{notice_id}/retry")
+    answer = call("notifications", "POST", f"/notices/{notice_id}/retry")
     typer.echo(f"notice {answer['notice_id']}: {answer['requeued']} dead delivery(ies) sent again")
 
 
 @notifications_app.command()
 def discard(notice_id: Annotated[str, typer.Argument(help="The notice (= delivery) id.")]) -> None:
     """Give up on a dead notice once the member was told another way; it stops counting as dead."""
-    answer = _request("POST", f"/notices/{notice_id}/discard")
+    answer = call("notifications", "POST", f"/notices/{notice_id}/discard")
     typer.echo(f"notice {answer['notice_id']}: {answer['discarded']} dead delivery(ies) discarded")
 
 
@@ -133,7 +107,7 @@ def log(
     as_json: JsonOption = False,
 ) -> None:
     """A member's delivery log, newest first: every attempt with its status code or error and latency."""
-    rows = _request("GET", f"/members/{member_id}/log", {"limit": limit})
+    rows = call("notifications", "GET", f"/members/{member_id}/log", params={"limit": limit})
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -1,0 +1,207 @@
+"""Benchmark of a whole cycle close: 100k open requests over 1k SKUs and 20 suppliers.
+
+The demand is loaded straight into a fresh procurement database (COPY), then the service's own
+`close_cycle` runs as in production: load, solve every SKU, write orders,
+deliveries, request states and the outbox in one transaction. Publishing is then timed
+separately: the outbox relay sends every record (orders and members' notices) to the broker.
+
+Run alone it starts the embedded broker and PostgreSQL, unless ALLIANCE_KAFKA_BOOTSTRAP and
+ALLIANCE_DATABASE_URL name real ones: `.venv/bin/python bench/cycle_close_bench.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import asyncpg  # noqa: E402
+
+from services.procurement.adapters.repository import SuppliersRepository  # noqa: E402
+from services.procurement.domain.catalog import CatalogItem, Supplier  # noqa: E402
+from services.procurement.domain.optimizer import Tier  # noqa: E402
+from services.procurement.main import MIGRATIONS  # noqa: E402
+from services.procurement.service_layer.cycle import CloseOptions, close_cycle  # noqa: E402
+from shared import topics  # noqa: E402
+from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool  # noqa: E402
+from shared.messaging.outbox import OutboxRelay  # noqa: E402
+from shared.messaging.unit_of_work import UnitOfWork  # noqa: E402
+from shared.runtime.topics import create_topics  # noqa: E402
+from shared.settings import database_url_for  # noqa: E402
+
+COUNTRIES = ("DE", "AT", "NL", "BE", "FR", "PL", "CZ", "IT")
+CENT = Decimal("0.01")
+SHARE = 0.7
+
+
+def _suppliers(rng: random.Random, skus: int, suppliers: int, per_sku: Counter[int]) -> list[Supplier]:
+    """Each SKU offered by 2-5 suppliers, three all-units tiers sized on its expected volume."""
+    items: dict[int, list[CatalogItem]] = {s: [] for s in range(suppliers)}
+    for sku in range(skus):
+        volume = max(per_sku[sku], 1) * 30
+        for s in rng.sample(range(suppliers), rng.randint(2, min(5, suppliers))):
+            base = Decimal(rng.randint(400, 5000)) / 100
+            first = max(2, int(volume * rng.uniform(0.05, 0.15)))
+            second = max(first + 1, int(volume * rng.uniform(0.25, 0.45)))
+            items[s].append(
+                CatalogItem(
+                    sku=f"SKU-{sku:05d}",
+                    name=f"Item {sku}",
+                    category=f"cat-{sku % 12}",
+                    unit="piece",
+                    capacity_per_cycle=max(1, int(volume * rng.uniform(0.6, 1.2))),
+                    min_order_quantity=rng.choice((1, 10, 25)),
+                    tiers=(
+                        Tier(1, base),
+                        Tier(first, (base * Decimal("0.95")).quantize(CENT)),
+                        Tier(second, (base * Decimal("0.9")).quantize(CENT)),
+                    ),
+                )
+            )
+    return [
+        Supplier(
+            supplier_id=f"s-{s:02d}",
+            name=f"Supplier {s}",
+            regions=tuple(rng.sample(COUNTRIES, rng.randint(4, len(COUNTRIES)))),
+            lead_time_days=rng.randint(2, 10),
+            secret=f"bench-secret-{s}",
+            catalog=tuple(items[s]),
+        )
+        for s in range(suppliers)
+    ]
+
+
+async def _load(pool: asyncpg.Pool, rng: random.Random, requests: int, skus: int, suppliers: int) -> list[str]:
+    per_sku = Counter(rng.randrange(skus) for _ in range(requests))
+    catalog = _suppliers(rng, skus, suppliers, per_sku)
+    today = datetime.now(UTC).date()
+    rows = []
+    n = 0
+    for sku, count in per_sku.items():
+        for _ in range(count):
+            n += 1
+            ceiling = Decimal(rng.randint(500, 6000)) / 100 if rng.random() < 0.2 else None
+            rows.append((f"m-{rng.randint(1, 5000)}", f"r-{n}", f"SKU-{sku:05d}", rng.randint(1, 60),
+                         today + timedelta(days=rng.randint(3, 21)), ceiling, rng.choice(COUNTRIES)))
+    async with pool.acquire() as conn, conn.transaction():
+        for supplier in catalog:
+            await SuppliersRepository(conn).save(supplier)
+        await conn.copy_records_to_table(
+            "purchase_requests",
+            records=rows,
+            columns=("member_id", "request_id", "sku", "quantity", "needed_by", "max_unit_price", "country"),
+        )
+        await conn.execute("ANALYZE")
+    return [s.supplier_id for s in catalog]
+
+
+async def _drain(pool: asyncpg.Pool, bootstrap: str) -> int:
+    relay = OutboxRelay(pool, bootstrap, batch_size=5_000)
+    await relay.start()
+    sent = 0
+    try:
+        while True:
+            confirmed, failed = await relay.publish_batch()
+            sent += confirmed
+            if not confirmed and not failed:
+                return sent
+    finally:
+        await relay.stop()
+
+
+async def bench_cycle_close(
+    kafka_bootstrap: str, server_url: str, requests: int = 100_000, skus: int = 1_000, suppliers: int = 20
+) -> dict[str, object]:
+    """Load the demand into a fresh database, close one cycle, publish it; return the timings."""
+    database = f"bench_{uuid.uuid4().hex[:12]}"
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    admin = await asyncpg.connect(database_url_for(server_url, "postgres"))
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    pool = await create_pool(database_url_for(server_url, database), 4)
+    try:
+        await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
+        supplier_ids = await _load(pool, random.Random(11), requests, skus, suppliers)
+        await create_topics(kafka_bootstrap, topics.all_topics(prefix, supplier_ids), partitions=6)
+        options = CloseOptions(topic_prefix=prefix, max_supplier_share=SHARE, interval_seconds=3600)
+        uow = UnitOfWork(pool, prefix + topics.DEAD_LETTERS, prefix + topics.QUARANTINE)
+        started = time.perf_counter()
+        async with uow:
+            report = await close_cycle(uow, options, datetime.now(UTC) + timedelta(hours=1), "admin")
+        closed = time.perf_counter()
+        published = await _drain(pool, kafka_bootstrap)
+        finished = time.perf_counter()
+    finally:
+        await pool.close()
+        admin = await asyncpg.connect(database_url_for(server_url, "postgres"))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+    assert report is not None
+    return {
+        "requests": requests,
+        "skus": skus,
+        "suppliers": suppliers,
+        "close_seconds": closed - started,
+        "solve_seconds": report.solve_seconds,
+        "write_seconds": closed - started - report.solve_seconds,
+        "publish_seconds": finished - closed,
+        "total_seconds": finished - started,
+        "records_published": published,
+        "requests_placed": report.requests_placed,
+        "orders": report.orders,
+        "unfulfillable": report.unfulfillable,
+        "waiting": report.waiting,
+        "max_optimizer_gap": report.max_optimizer_gap,
+        "share_cap_relaxed": report.share_cap_relaxed,
+    }
+
+
+async def _main() -> None:
+    bootstrap = os.environ.get("ALLIANCE_KAFKA_BOOTSTRAP")
+    server_url = os.environ.get("ALLIANCE_DATABASE_URL")
+    with tempfile.TemporaryDirectory(prefix="alliance-bench-") as scratch:
+        broker = postgres = None
+        if not bootstrap:
+            from shared.runtime.embedded_kafka import EmbeddedKafka
+            from shared.runtime.ports import free_port
+
+            broker = EmbeddedKafka(free_port(), Path(scratch) / "kafka.log")
+            broker.start()
+            bootstrap = broker.bootstrap
+        if not server_url:
+            from shared.runtime.embedded_postgres import EmbeddedPostgres
+            from shared.runtime.ports import free_port
+
+            postgres = EmbeddedPostgres(Path(scratch) / "pg", free_port(), server_settings={"fsync": "off"})
+            postgres.start()
+            server_url = postgres.server_url
+        try:
+            result = await bench_cycle_close(bootstrap, server_url)
+        finally:
+            if broker:
+                broker.stop()
+            if postgres:
+                postgres.stop()
+    print(
+        f"cycle close: {result['requests']} requests, {result['skus']} SKUs, {result['suppliers']} suppliers: "
+        f"close {result['close_seconds']:.2f} s (solve {result['solve_seconds']:.2f} s, load+write "
+        f"{result['write_seconds']:.2f} s), publish {result['publish_seconds']:.2f} s "
+        f"({result['records_published']} records), total {result['total_seconds']:.2f} s; "
+        f"{result['requests_placed']} placed on {result['orders']} orders, {result['unfulfillable']} "
+        f"unfulfillable, {result['waiting']} waiting, max gap {result['max_optimizer_gap']:.4%}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())

@@ -1,0 +1,524 @@
+"""The notifications service's tables, read and written inside a unit of work's transaction.
+
+Delivery times are the database's clock (`clock_timestamp()`), so every instance of the
+service schedules, claims and expires by the same clock.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.notifications.domain.notices import Channel, DeliveryStatus, MemberChannels, Notice
+from services.notifications.domain.preferences import Preferences
+from shared.contract import Severity
+from shared.events.members import MemberProfile
+
+SMTP_ENDPOINT = "smtp"
+"""The endpoint key every e-mail shares: they all go through the one SMTP server."""
+
+
+def _channels(row: asyncpg.Record) -> MemberChannels:
+    return MemberChannels(
+        member_id=row["member_id"],
+        name=row["name"],
+        locale=row["locale"],
+        email=row["email"],
+        webhook_url=row["webhook_url"],
+        webhook_secret=row["webhook_secret"],
+        declared_min_risk_severity=Severity(row["min_risk_severity"]),
+    )
+
+
+def _notice(row: asyncpg.Record) -> Notice:
+    return Notice(
+        notice_id=row["notice_id"],
+        member_id=row["member_id"],
+        notice_type=row["notice_type"],
+        data=json.loads(row["data"]),
+        occurred_at=row["occurred_at"],
+    )
+
+
+class MemberChannelsRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def upsert(self, profiles: Sequence[tuple[MemberProfile, datetime]]) -> None:
+        """Apply profiles as of their event time; an older profile never replaces a newer one."""
+        await self._conn.executemany(
+            "INSERT INTO member_channels (member_id, name, locale, email, webhook_url, webhook_secret,"
+            " min_risk_severity, profile_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (member_id) DO UPDATE SET name = excluded.name, locale = excluded.locale,"
+            " email = excluded.email, webhook_url = excluded.webhook_url,"
+            " webhook_secret = excluded.webhook_secret, min_risk_severity = excluded.min_risk_severity,"
+            " profile_time = excluded.profile_time, updated_at = now()"
+            " WHERE member_channels.profile_time <= excluded.profile_time",
+            [
+                (
+                    p.member_id,
+                    p.name,
+                    p.locale,
+                    p.email,
+                    p.webhook_url,
+                    p.webhook_secret,
+                    p.interests.min_risk_severity.value,
+                    at,
+                )
+                for p, at in profiles
+            ],
+        )
+
+    async def add_missing(self, members: Sequence[MemberChannels]) -> int:
+        """Members no profile event has told us of yet (any event later replaces them); returns how many."""
+        rows = await self._conn.fetch(
+            "INSERT INTO member_channels (member_id, name, locale, email, webhook_url, webhook_secret,"
+            " min_risk_severity, profile_time)"
+            " SELECT *, '-infinity'::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::text[], $6::text[], $7::text[]) ON CONFLICT (member_id) DO NOTHING RETURNING member_id",
+            [m.member_id for m in members],
+            [m.name for m in members],
+            [m.locale for m in members],
+            [m.email for m in members],
+            [m.webhook_url for m in members],
+            [m.webhook_secret for m in members],
+            [m.declared_min_risk_severity.value for m in members],
+        )
+        return len(rows)
+
+    async def get_many(self, member_ids: Iterable[str]) -> dict[str, MemberChannels]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM member_channels WHERE member_id = ANY($1::text[])", list(set(member_ids))
+        )
+        return {r["member_id"]: _channels(r) for r in rows}
+
+    async def list(self) -> list[MemberChannels]:
+        return [
+            _channels(r)
+            for r in await self._conn.fetch("SELECT * FROM member_channels ORDER BY member_id")
+        ]
+
+
+class PreferencesRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def get_many(self, member_ids: Iterable[str]) -> dict[str, Preferences]:
+        """Every asked member, with the defaults where nothing was set."""
+        ids = list(set(member_ids))
+        rows = await self._conn.fetch(
+            "SELECT * FROM preferences WHERE member_id = ANY($1::text[])", ids
+        )
+        found = {
+            r["member_id"]: Preferences(
+                disabled_types=frozenset(r["disabled_types"]),
+                min_risk_severity=Severity(r["min_risk_severity"])
+                if r["min_risk_severity"]
+                else None,
+                daily_digest=r["daily_digest"],
+            )
+            for r in rows
+        }
+        return {member_id: found.get(member_id, Preferences()) for member_id in ids}
+
+    async def save(self, member_id: str, preferences: Preferences) -> None:
+        await self._conn.execute(
+            "INSERT INTO preferences (member_id, disabled_types, min_risk_severity, daily_digest)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (member_id) DO UPDATE SET"
+            " disabled_types = excluded.disabled_types, min_risk_severity = excluded.min_risk_severity,"
+            " daily_digest = excluded.daily_digest, updated_at = now()",
+            member_id,
+            sorted(preferences.disabled_types),
+            preferences.min_risk_severity.value if preferences.min_risk_severity else None,
+            preferences.daily_digest,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    notice_id: str
+    member_id: str
+    channel: Channel
+    status: DeliveryStatus
+    not_before: datetime | None
+    """None: due now (by the database's clock)."""
+
+
+class NoticesRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, notices: Sequence[Notice]) -> list[Notice]:
+        """Store the notices not stored yet; returns those (a redelivered request adds nothing)."""
+        unique = list({n.notice_id: n for n in notices}.values())
+        if not unique:
+            return []
+        rows = await self._conn.fetch(
+            "INSERT INTO notices (notice_id, member_id, notice_type, data, occurred_at)"
+            " SELECT i, m, t, d::jsonb, o FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::timestamptz[]) AS u(i, m, t, d, o) ON CONFLICT (notice_id) DO NOTHING RETURNING notice_id",
+            [n.notice_id for n in unique],
+            [n.member_id for n in unique],
+            [n.notice_type for n in unique],
+            [json.dumps(n.data) for n in unique],
+            [n.occurred_at for n in unique],
+        )
+        stored = {r["notice_id"] for r in rows}
+        return [n for n in unique if n.notice_id in stored]
+
+    async def unrouted(self, member_ids: Iterable[str] | None, limit: int) -> list[Notice]:
+        """Notices still waiting for their member's profile, of `member_ids` or of any known member."""
+        rows = await self._conn.fetch(
+            "SELECT n.* FROM notices n JOIN member_channels m USING (member_id)"
+            " WHERE n.routed_at IS NULL AND ($1::text[] IS NULL OR n.member_id = ANY($1::text[]))"
+            " ORDER BY n.stored_at LIMIT $2 FOR UPDATE OF n SKIP LOCKED",
+            None if member_ids is None else list(set(member_ids)),
+            limit,
+        )
+        return [_notice(r) for r in rows]
+
+    async def mark_routed(self, outcomes: Sequence[tuple[str, str | None]]) -> None:
+        """(notice_id, suppression reason or None when a channel carries it)."""
+        if outcomes:
+            await self._conn.execute(
+                "UPDATE notices SET routed_at = clock_timestamp(), suppressed = u.reason"
+                " FROM unnest($1::text[], $2::text[]) AS u(id, reason) WHERE notice_id = u.id",
+                [i for i, _ in outcomes],
+                [r for _, r in outcomes],
+            )
+
+    async def get(self, notice_id: str) -> tuple[Notice, dict[str, Any]] | None:
+        """The notice and its bookkeeping (stored_at, routed_at, suppressed)."""
+        row = await self._conn.fetchrow("SELECT * FROM notices WHERE notice_id = $1", notice_id)
+        if row is None:
+            return None
+        return _notice(row), {k: row[k] for k in ("stored_at", "routed_at", "suppressed")}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery leased to this instance for one attempt."""
+
+    delivery_id: int
+    lease_token: uuid.UUID
+    channel: Channel
+    attempts_before: int
+    stored_at: datetime
+    notice: Notice
+    member: MemberChannels | None
+
+    @property
+    def endpoint(self) -> str:
+        if self.channel is Channel.EMAIL:
+            return SMTP_ENDPOINT
+        return (self.member.webhook_url or "") if self.member else ""
+
+
+@dataclass(frozen=True, slots=True)
+class DueDigestItem:
+    delivery_id: int
+    member_id: str
+    notice: Notice
+
+
+class DeliveriesRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, deliveries: Sequence[NewDelivery], horizon_s: float) -> None:
+        if not deliveries:
+            return
+        await self._conn.execute(
+            "INSERT INTO deliveries (notice_id, member_id, channel, status, next_attempt_at, deadline)"
+            " SELECT i, m, c, s, coalesce(t, clock_timestamp()),"
+            "  coalesce(t, clock_timestamp()) + make_interval(secs => $6)"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS u(i, m, c, s, t)"
+            " ON CONFLICT (notice_id, channel) DO NOTHING",
+            [d.notice_id for d in deliveries],
+            [d.member_id for d in deliveries],
+            [d.channel.value for d in deliveries],
+            [d.status.value for d in deliveries],
+            [d.not_before for d in deliveries],
+            horizon_s,
+        )
+
+    async def claim(
+        self,
+        limit: int,
+        per_endpoint: int,
+        excluded_endpoints: Sequence[str],
+        webhook_lease_s: float,
+        email_lease_s: float,
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries, at most `per_endpoint` per endpoint, none of the excluded ones.
+
+        SKIP LOCKED lets instances claim side by side; the lease (not a held transaction)
+        keeps a claimed delivery theirs while they send, and expires if they die.
+        """
+        token = uuid.uuid4()
+        rows = await self._conn.fetch(
+            """
+            WITH due AS (
+                SELECT d.id, d.next_attempt_at,
+                       CASE WHEN d.channel = 'email' THEN $5 ELSE coalesce(m.webhook_url, '') END AS endpoint
+                FROM deliveries d LEFT JOIN member_channels m ON m.member_id = d.member_id
+                WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
+                  AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
+                  AND NOT (CASE WHEN d.channel = 'email' THEN $5 ELSE coalesce(m.webhook_url, '') END
+                           = ANY($3::text[]))
+                ORDER BY d.next_attempt_at
+                LIMIT $1 * 8
+            ), ranked AS (
+                SELECT id, row_number() OVER (PARTITION BY endpoint ORDER BY next_attempt_at) AS place
+                FROM due
+            ), picked AS (
+                SELECT d.id FROM deliveries d JOIN ranked r ON r.id = d.id
+                WHERE r.place <= $2 AND d.status = 'pending'
+                  AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
+                ORDER BY d.next_attempt_at
+                LIMIT $1
+                FOR UPDATE OF d SKIP LOCKED
+            )
+            UPDATE deliveries d
+               SET lease_token = $4, lease_until = clock_timestamp()
+                   + make_interval(secs => CASE WHEN d.channel = 'email' THEN $7::float8 ELSE $6::float8 END)
+              FROM picked p, notices n LEFT JOIN member_channels m ON m.member_id = n.member_id
+             WHERE d.id = p.id AND n.notice_id = d.notice_id
+            RETURNING d.id AS delivery_id, d.channel, d.attempts, n.notice_id, n.member_id, n.notice_type,
+                      n.data, n.occurred_at, n.stored_at, m.member_id AS known_member, m.name, m.locale,
+                      m.email, m.webhook_url, m.webhook_secret, m.min_risk_severity
+            """,
+            limit,
+            per_endpoint,
+            list(excluded_endpoints),
+            token,
+            SMTP_ENDPOINT,
+            webhook_lease_s,
+            email_lease_s,
+        )
+        return [
+            ClaimedDelivery(
+                delivery_id=r["delivery_id"],
+                lease_token=token,
+                channel=Channel(r["channel"]),
+                attempts_before=r["attempts"],
+                stored_at=r["stored_at"],
+                notice=_notice(r),
+                member=_channels(r) if r["known_member"] else None,
+            )
+            for r in rows
+        ]
+
+    async def record_delivered(
+        self, claimed: ClaimedDelivery, status_code: int | None, latency_ms: float
+    ) -> datetime | None:
+        """Mark it delivered if the lease is still ours; returns when, None if the lease was lost."""
+        delivered_at = await self._conn.fetchval(
+            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = clock_timestamp(),"
+            " last_status_code = $3, last_error = NULL, lease_token = NULL, lease_until = NULL"
+            " WHERE id = $1 AND lease_token = $2 RETURNING delivered_at",
+            claimed.delivery_id,
+            claimed.lease_token,
+            status_code,
+        )
+        await self._log(claimed, "delivered", status_code, None, latency_ms)
+        return delivered_at
+
+    async def record_failure(
+        self,
+        claimed: ClaimedDelivery,
+        status_code: int | None,
+        error: str,
+        latency_ms: float,
+        retry_in_s: float,
+    ) -> DeliveryStatus | None:
+        """Schedule the next attempt, or mark it dead when that would pass the deadline.
+
+        Returns the new status, None if the lease was lost to another instance.
+        """
+        status = await self._conn.fetchval(
+            "UPDATE deliveries SET attempts = attempts + 1, last_status_code = $3, last_error = $4,"
+            " lease_token = NULL, lease_until = NULL,"
+            " status = CASE WHEN clock_timestamp() + make_interval(secs => $5) > deadline"
+            "   THEN 'dead' ELSE 'pending' END,"
+            " dead_at = CASE WHEN clock_timestamp() + make_interval(secs => $5) > deadline"
+            "   THEN clock_timestamp() END,"
+            " next_attempt_at = clock_timestamp() + make_interval(secs => $5)"
+            " WHERE id = $1 AND lease_token = $2 RETURNING status",
+            claimed.delivery_id,
+            claimed.lease_token,
+            status_code,
+            error,
+            retry_in_s,
+        )
+        outcome = DeliveryStatus(status) if status else None
+        await self._log(
+            claimed,
+            "dead" if outcome is DeliveryStatus.DEAD else "failed",
+            status_code,
+            error,
+            latency_ms,
+        )
+        return outcome
+
+    async def release(self, claimed: ClaimedDelivery, retry_in_s: float) -> None:
+        """Give a claimed delivery back unattempted (its endpoint's circuit is open)."""
+        await self._conn.execute(
+            "UPDATE deliveries SET lease_token = NULL, lease_until = NULL,"
+            " next_attempt_at = clock_timestamp() + make_interval(secs => $3)"
+            " WHERE id = $1 AND lease_token = $2",
+            claimed.delivery_id,
+            claimed.lease_token,
+            retry_in_s,
+        )
+
+    async def expire_overdue(self, limit: int = 1000) -> list[str]:
+        """Pending deliveries past their deadline that no attempt is under way for: dead.
+
+        They happen when an endpoint's circuit stayed open until the horizon. Returns their channels.
+        """
+        rows = await self._conn.fetch(
+            """
+            WITH expired AS (
+                UPDATE deliveries SET status = 'dead', dead_at = clock_timestamp()
+                 WHERE id IN (SELECT id FROM deliveries
+                               WHERE status = 'pending' AND deadline < clock_timestamp()
+                                 AND (lease_until IS NULL OR lease_until < clock_timestamp())
+                               LIMIT $1 FOR UPDATE SKIP LOCKED)
+                RETURNING id, notice_id, member_id, channel, attempts
+            )
+            INSERT INTO delivery_log (delivery_id, notice_id, member_id, channel, attempt, outcome, error)
+            SELECT id, notice_id, member_id, channel, attempts, 'dead', 'retry horizon passed' FROM expired
+            RETURNING channel
+            """,
+            limit,
+        )
+        return [r["channel"] for r in rows]
+
+    async def requeue_dead(self, notice_id: str, horizon_s: float) -> int:
+        """Send a dead notice again, with a fresh horizon; returns how many deliveries were dead."""
+        rows = await self._conn.fetch(
+            """
+            WITH requeued AS (
+                UPDATE deliveries SET status = 'pending', next_attempt_at = clock_timestamp(),
+                       deadline = clock_timestamp() + make_interval(secs => $2), dead_at = NULL,
+                       lease_token = NULL, lease_until = NULL
+                 WHERE notice_id = $1 AND status = 'dead'
+                RETURNING id, notice_id, member_id, channel, attempts
+            )
+            INSERT INTO delivery_log (delivery_id, notice_id, member_id, channel, attempt, outcome, error)
+            SELECT id, notice_id, member_id, channel, attempts, 'requeued', 'sent again by an admin'
+              FROM requeued
+            RETURNING id
+            """,
+            notice_id,
+            horizon_s,
+        )
+        return len(rows)
+
+    async def discard_dead(self, notice_id: str) -> int:
+        """Give up on a dead notice for good; returns how many deliveries were dead."""
+        rows = await self._conn.fetch(
+            """
+            WITH discarded AS (
+                UPDATE deliveries SET status = 'discarded' WHERE notice_id = $1 AND status = 'dead'
+                RETURNING id, notice_id, member_id, channel, attempts
+            )
+            INSERT INTO delivery_log (delivery_id, notice_id, member_id, channel, attempt, outcome, error)
+            SELECT id, notice_id, member_id, channel, attempts, 'discarded', 'discarded by an admin'
+              FROM discarded
+            RETURNING id
+            """,
+            notice_id,
+        )
+        return len(rows)
+
+    async def take_due_digests(self, limit: int) -> list[DueDigestItem]:
+        """Held deliveries whose digest time has come, locked for this transaction."""
+        rows = await self._conn.fetch(
+            "SELECT d.id, n.* FROM deliveries d JOIN notices n USING (notice_id)"
+            " WHERE d.status = 'held' AND d.next_attempt_at <= clock_timestamp()"
+            " ORDER BY d.member_id, n.stored_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
+            limit,
+        )
+        return [
+            DueDigestItem(delivery_id=r["id"], member_id=r["member_id"], notice=_notice(r))
+            for r in rows
+        ]
+
+    async def mark_digested(self, delivery_ids: Sequence[int], digest_id: str) -> None:
+        await self._conn.execute(
+            "UPDATE deliveries SET status = 'digested', digest_id = $2 WHERE id = ANY($1::bigint[])",
+            list(delivery_ids),
+            digest_id,
+        )
+
+    async def counts(self) -> tuple[int, int]:
+        """(dead, pending) across all instances."""
+        row = await self._conn.fetchrow(
+            "SELECT (SELECT count(*) FROM deliveries WHERE status = 'dead') AS dead,"
+            " (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending"
+        )
+        assert row is not None
+        return row["dead"], row["pending"]
+
+    async def list(
+        self, status: str | None, member_id: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            "SELECT d.id, d.notice_id, d.member_id, n.notice_type, d.channel, d.status, d.attempts,"
+            " d.next_attempt_at, d.deadline, d.last_status_code, d.last_error, d.delivered_at, d.dead_at,"
+            " n.stored_at FROM deliveries d JOIN notices n USING (notice_id)"
+            " WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text IS NULL OR d.member_id = $2)"
+            " ORDER BY n.stored_at DESC, d.id DESC LIMIT $3",
+            status,
+            member_id,
+            limit,
+        )
+        return [dict(r) for r in rows]
+
+    async def of_notice(self, notice_id: str) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            "SELECT id, channel, status, attempts, next_attempt_at, deadline, last_status_code, last_error,"
+            " delivered_at, dead_at, digest_id FROM deliveries WHERE notice_id = $1 ORDER BY channel",
+            notice_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def log(self, member_id: str, limit: int) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            "SELECT l.id, l.notice_id, n.notice_type, l.channel, l.attempt, l.outcome, l.status_code, l.error,"
+            " l.latency_ms, l.logged_at FROM delivery_log l JOIN notices n USING (notice_id)"
+            " WHERE l.member_id = $1 ORDER BY l.id DESC LIMIT $2",
+            member_id,
+            limit,
+        )
+        return [dict(r) for r in rows]
+
+    async def _log(
+        self,
+        claimed: ClaimedDelivery,
+        outcome: str,
+        status_code: int | None,
+        error: str | None,
+        latency_ms: float,
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO delivery_log (delivery_id, notice_id, member_id, channel, attempt, outcome,"
+            " status_code, error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            claimed.delivery_id,
+            claimed.notice.notice_id,
+            claimed.notice.member_id,
+            claimed.channel.value,
+            claimed.attempts_before + 1,
+            outcome,
+            status_code,
+            error,
+            latency_ms,
+        )

@@ -1,0 +1,39 @@
+"""What the notifications service consumes: members' profiles, and notices to deliver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from services.notifications.service_layer.intake import (
+    project_member_profiles,
+    store_notice_requests,
+)
+from services.notifications.service_layer.routing import RoutingPolicy
+from shared import topics
+from shared.messaging.consumer import Subscription
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
+from shared.settings import Settings
+
+
+def subscriptions(
+    settings: Settings, policy: RoutingPolicy, wake: Callable[[], None]
+) -> list[Subscription]:
+    async def profiles(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
+        await project_member_profiles(uow, records, policy, wake)
+
+    async def notices(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
+        await store_notice_requests(uow, records, policy, wake)
+
+    return [
+        Subscription(
+            topic=settings.topic(topics.MEMBER_EVENTS),
+            handler=profiles,
+            description="Members' profiles: where and how to reach them (webhook, e-mail, locale)",
+        ),
+        Subscription(
+            topic=settings.topic(topics.MEMBER_NOTICES),
+            handler=notices,
+            description="What to tell one member: a contract webhook event, stored once and delivered",
+        ),
+    ]

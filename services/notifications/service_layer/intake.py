@@ -1,0 +1,99 @@
+"""Consuming what the other services want members told, and what members are.
+
+Notice requests are stored once per request id (deterministic per cause and member), so a
+redelivered batch stores and routes nothing twice. A request whose record key and member
+disagree is dead-lettered, never delivered: a notice must not reach the wrong member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from services.notifications.adapters.repository import MemberChannelsRepository, NoticesRepository
+from services.notifications.domain.notices import Notice
+from services.notifications.service_layer.routing import RoutingPolicy, route_notices, route_waiting
+from shared.contract import NOTICE_DATA
+from shared.events.members import MEMBER_REGISTERED, MEMBER_UPDATED, MemberProfile
+from shared.events.notices import MEMBER_NOTICE_REQUESTED, MemberNoticeRequested
+from shared.messaging.envelope import Undecodable, decode, validation_summary
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
+
+PROFILE_TYPES = frozenset({MEMBER_REGISTERED, MEMBER_UPDATED})
+
+
+async def store_notice_requests(
+    uow: UnitOfWork,
+    records: Sequence[InboundRecord],
+    policy: RoutingPolicy,
+    wake: Callable[[], None],
+) -> None:
+    notices: list[Notice] = []
+    for record in records:
+        try:
+            event = decode(record.value)
+        except Undecodable as error:
+            uow.dead_letter(record, error.reason, error.detail)
+            continue
+        if event.type != MEMBER_NOTICE_REQUESTED:
+            uow.dead_letter(
+                record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic"
+            )
+            continue
+        try:
+            request = MemberNoticeRequested.model_validate(event.data)
+            if request.notice_type not in NOTICE_DATA:
+                uow.dead_letter(
+                    record, "unknown_notice_type", f"{request.notice_type!r} is no contract notice"
+                )
+                continue
+            data = request.validated_data()
+        except ValidationError as error:
+            uow.dead_letter(record, "invalid_notice", validation_summary(error))
+            continue
+        if record.key_text != request.member_id:
+            uow.dead_letter(
+                record, "key_not_member", "the record key and the notice's member differ"
+            )
+            continue
+        notices.append(Notice(event.id, request.member_id, request.notice_type, data, event.time))
+    stored = await NoticesRepository(uow.conn).add(notices)
+    topic = records[0].topic
+    if len(stored) < len(notices):
+        uow.count_consumed(topic, "duplicate", len(notices) - len(stored))
+    if stored:
+        uow.count_consumed(topic, "processed", len(stored))
+        if await route_notices(uow, stored, policy):
+            uow.after_commit(wake)
+
+
+async def project_member_profiles(
+    uow: UnitOfWork,
+    records: Sequence[InboundRecord],
+    policy: RoutingPolicy,
+    wake: Callable[[], None],
+) -> None:
+    """Keep each member's channels current; route the notices that were waiting for them."""
+    profiles: list[tuple[MemberProfile, datetime]] = []
+    for record in records:
+        try:
+            event = decode(record.value)
+        except Undecodable as error:
+            uow.dead_letter(record, error.reason, error.detail)
+            continue
+        if event.type not in PROFILE_TYPES:
+            uow.count_consumed(record.topic, "ignored")
+            continue
+        try:
+            profiles.append((MemberProfile.model_validate(event.data), event.time))
+        except ValidationError as error:
+            uow.dead_letter(record, "invalid_member_profile", validation_summary(error))
+    if not profiles:
+        return
+    await MemberChannelsRepository(uow.conn).upsert(profiles)
+    uow.count_consumed(records[0].topic, "processed", len(profiles))
+    if await route_waiting(uow, policy, [p.member_id for p, _ in profiles]):
+        uow.after_commit(wake)

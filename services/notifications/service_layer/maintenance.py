@@ -1,0 +1,50 @@
+"""Periodic work beside the dispatcher: give up on overdue deliveries, route notices that
+waited for their member, make due digests, and export the database-wide gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from services.notifications.adapters import metrics
+from services.notifications.adapters.repository import DeliveriesRepository
+from services.notifications.service_layer.digests import make_due_digests
+from services.notifications.service_layer.routing import RoutingPolicy, route_waiting
+from shared.messaging.consumer import TRANSIENT_ERRORS
+from shared.messaging.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+async def maintain_once(unit_of_work: Callable[[], UnitOfWork], policy: RoutingPolicy) -> bool:
+    """One round; returns whether new deliveries became due."""
+    async with unit_of_work() as uow:
+        for channel in await DeliveriesRepository(uow.conn).expire_overdue():
+            uow.after_commit(lambda channel=channel: metrics.NOTICES.labels(channel, "dead").inc())
+    async with unit_of_work() as uow:
+        routed = await route_waiting(uow, policy)
+    async with unit_of_work() as uow:
+        digests = await make_due_digests(uow, policy)
+    async with unit_of_work() as uow:
+        dead, pending = await DeliveriesRepository(uow.conn).counts()
+    metrics.DEAD.set(dead)
+    metrics.PENDING.set(pending)
+    return bool(routed or digests)
+
+
+async def maintain(
+    unit_of_work: Callable[[], UnitOfWork],
+    policy: RoutingPolicy,
+    wake: Callable[[], None],
+    export_circuits: Callable[[], None],
+    interval_s: float,
+) -> None:
+    while True:
+        try:
+            if await maintain_once(unit_of_work, policy):
+                wake()
+        except TRANSIENT_ERRORS as exc:
+            log.warning("maintenance round failed (%s); trying again", type(exc).__name__)
+        export_circuits()
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,83 @@
+"""Turning stored notices into deliveries, by the member's channels and preferences.
+
+A notice whose member is not known yet (its profile event not consumed yet) stays unrouted
+and is routed as soon as the profile arrives; a background sweep catches any that a race
+between the two consumers left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from services.notifications.adapters.repository import (
+    DeliveriesRepository,
+    MemberChannelsRepository,
+    NewDelivery,
+    NoticesRepository,
+    PreferencesRepository,
+)
+from services.notifications.domain.notices import Channel, DeliveryStatus, Notice
+from services.notifications.domain.preferences import DigestSchedule, Suppression, route
+from shared.messaging.unit_of_work import UnitOfWork
+
+SWEEP_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingPolicy:
+    horizon_s: float
+    email_enabled: bool
+    digest: DigestSchedule
+
+
+async def route_notices(uow: UnitOfWork, notices: Sequence[Notice], policy: RoutingPolicy) -> int:
+    """Create the deliveries of the notices whose member is known; returns how many are due now."""
+    members = await MemberChannelsRepository(uow.conn).get_many(n.member_id for n in notices)
+    known = [n for n in notices if n.member_id in members]
+    preferences = await PreferencesRepository(uow.conn).get_many(n.member_id for n in known)
+    digest_at = policy.digest.next_after(datetime.now(UTC))
+    deliveries: list[NewDelivery] = []
+    outcomes: list[tuple[str, str | None]] = []
+    for notice in known:
+        decision = route(
+            notice.notice_type,
+            notice.data,
+            members[notice.member_id],
+            preferences[notice.member_id],
+            policy.email_enabled,
+        )
+        if isinstance(decision, Suppression):
+            outcomes.append((notice.notice_id, decision.value))
+            continue
+        outcomes.append((notice.notice_id, None))
+        for choice in decision:
+            held = choice.held_for_digest
+            deliveries.append(
+                NewDelivery(
+                    notice_id=notice.notice_id,
+                    member_id=notice.member_id,
+                    channel=choice.channel,
+                    status=DeliveryStatus.HELD if held else DeliveryStatus.PENDING,
+                    not_before=digest_at if held else None,
+                )
+            )
+    await DeliveriesRepository(uow.conn).add(deliveries, policy.horizon_s)
+    await NoticesRepository(uow.conn).mark_routed(outcomes)
+    return sum(1 for d in deliveries if d.status is DeliveryStatus.PENDING)
+
+
+async def route_waiting(
+    uow: UnitOfWork, policy: RoutingPolicy, member_ids: Sequence[str] | None = None
+) -> int:
+    """Route notices that arrived before their member's profile (of `member_ids`, or of anyone)."""
+    waiting = await NoticesRepository(uow.conn).unrouted(member_ids, SWEEP_BATCH)
+    return await route_notices(uow, waiting, policy) if waiting else 0
+
+
+def email_delivery(notice: Notice) -> NewDelivery:
+    """A digest is e-mail only and due at once: it was the held notices' scheduled time."""
+    return NewDelivery(
+        notice.notice_id, notice.member_id, Channel.EMAIL, DeliveryStatus.PENDING, None
+    )

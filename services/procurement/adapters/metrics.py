@@ -1,0 +1,52 @@
+"""The procurement service's business metrics; the ops dashboards use exactly these names.
+
+Gauges are recomputed from the database (see `service_layer.watch`), so every instance of a
+scaled-out service reports the same value; counters move only after their transaction commits.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OPEN_DEMAND_QUANTITY = Gauge(
+    "alliance_open_demand_quantity", "Quantity of open purchase requests, by category", ["category"]
+)
+OPEN_DEMAND_REQUESTS = Gauge(
+    "alliance_open_demand_requests", "Open purchase requests, by category", ["category"]
+)
+CYCLES_CLOSED = Counter("alliance_cycles_closed", "Order cycles closed")
+CYCLE_DURATION = Histogram(
+    "alliance_cycle_duration_seconds",
+    "Time to close a cycle: load, solve, write (publishing is the outbox relay's)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+OPTIMIZER_DURATION = Histogram(
+    "alliance_optimizer_duration_seconds",
+    "Time the optimizer took for one SKU's decision",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+OPTIMIZER_GAP = Gauge(
+    "alliance_optimizer_gap",
+    "Largest relative cost gap to the proven bound among the last close's SKU decisions",
+)
+ORDERS = Counter("alliance_orders", "Joint orders, by status reached", ["status"])
+for _status in ("placed", "confirmed", "rejected", "cancelled", "escalated"):
+    ORDERS.labels(_status)  # every status shows from the start, at 0
+ORDERS_AWAITING_ANSWER = Gauge(
+    "alliance_orders_awaiting_answer", "Placed joint orders the supplier has not answered yet"
+)
+ORDERS_UNANSWERED = Gauge(
+    "alliance_orders_unanswered", "Placed joint orders unanswered past order_answer_timeout_s"
+)
+BUNDLED_QUANTITY = Counter("alliance_bundled_quantity", "Quantity placed on joint orders")
+SAVINGS_EUR = Counter(
+    "alliance_savings_eur", "Members' savings against ordering alone, in EUR"
+)
+SUPPLIER_SHARE_RELAXED = Counter(
+    "alliance_supplier_share_relaxed",
+    "SKU decisions where no assignment met max_supplier_share and the cap was dropped",
+)
+UNFULFILLABLE_REQUESTS = Counter(
+    "alliance_unfulfillable_requests", "Requests members were told are unfulfillable", ["reason"]
+)
+RESOURCED_QUANTITY = Counter(
+    "alliance_resourced_quantity", "Quantity moved to another supplier after a rejection"
+)

@@ -1,0 +1,215 @@
+"""Joint orders: what the optimizer's decisions become for suppliers and members.
+
+One order per supplier and decision round (a cycle close, or the re-sourcing of a rejected
+order), one line per SKU, one delivery per placed request. Amounts stay exact `Decimal`s;
+the order's total is the sum of its lines by construction, and cents appear only on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from services.procurement.domain.demand import OpenRequest, can_wait_for
+from services.procurement.domain.optimizer import Decision, Offer, Placement, UnplacedReason, savings
+from shared.contract import Delivery as ContractDelivery
+from shared.contract import JointOrderPlaced
+from shared.contract import OrderLine as ContractOrderLine
+from shared.contract import ShipTo
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One placed request on an order line."""
+
+    member_id: str
+    request_id: str
+    quantity: int
+    needed_by: date
+    ship_to: ShipTo | None
+    unit_price: Decimal
+    standalone_unit_price: Decimal | None
+
+    @property
+    def savings(self) -> Decimal:
+        return savings(self.quantity, self.unit_price, self.standalone_unit_price)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    line_id: str
+    sku: str
+    unit_price: Decimal
+    deliveries: tuple[Delivery, ...]
+
+    @property
+    def quantity(self) -> int:
+        return sum(d.quantity for d in self.deliveries)
+
+    @property
+    def amount(self) -> Decimal:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True, slots=True)
+class JointOrder:
+    order_id: str
+    supplier_id: str
+    cycle_id: str
+    lines: tuple[OrderLine, ...]
+    replaces_order_id: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    def deliveries(self) -> Iterable[tuple[OrderLine, Delivery]]:
+        for line in self.lines:
+            for delivery in line.deliveries:
+                yield line, delivery
+
+    def placed_event(self) -> JointOrderPlaced:
+        """The contract's `joint_order.placed` data (amounts rounded to cents here only)."""
+        return JointOrderPlaced(
+            order_id=self.order_id,
+            supplier_id=self.supplier_id,
+            cycle_id=self.cycle_id,
+            total=self.total,
+            lines=[
+                ContractOrderLine(
+                    line_id=line.line_id,
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    deliveries=[  # built from validated rows: not validated again, one per request
+                        ContractDelivery.model_construct(
+                            member_id=d.member_id,
+                            ship_to=d.ship_to,
+                            quantity=d.quantity,
+                            needed_by=d.needed_by,
+                        )
+                        for d in line.deliveries
+                    ],
+                )
+                for line in self.lines
+            ],
+        )
+
+
+def placed_suppliers(decisions: Iterable[Decision]) -> list[str]:
+    """The suppliers that get an order from these decisions, sorted (one order id each)."""
+    return sorted({order.supplier_id for d in decisions for order in d.supplier_orders})
+
+
+def assemble_orders(
+    cycle_id: str,
+    decisions: Mapping[str, Decision],
+    requests: Mapping[str, Sequence[OpenRequest]],
+    order_ids: Mapping[str, str],
+    replaces_order_id: str | None = None,
+) -> list[JointOrder]:
+    """Turn per-SKU decisions into one order per supplier, lines sorted by SKU."""
+    lines: dict[str, list[OrderLine]] = {}
+    for sku in sorted(decisions):
+        by_key = {r.key: r for r in requests[sku]}
+        per_supplier: dict[str, list[Delivery]] = {}
+        prices: dict[str, Decimal] = {}
+        for key, placement in decisions[sku].placements.items():
+            per_supplier.setdefault(placement.supplier_id, []).append(
+                _delivery(by_key[key], placement)
+            )
+            prices[placement.supplier_id] = placement.unit_price
+        for supplier_id, deliveries in per_supplier.items():
+            order_lines = lines.setdefault(supplier_id, [])
+            line_id = f"{order_ids[supplier_id]}-{len(order_lines) + 1}"
+            order_lines.append(OrderLine(line_id, sku, prices[supplier_id], tuple(deliveries)))
+    return [
+        JointOrder(order_ids[s], s, cycle_id, tuple(lines[s]), replaces_order_id)
+        for s in sorted(lines)
+    ]
+
+
+def _delivery(request: OpenRequest, placement: Placement) -> Delivery:
+    return Delivery(
+        member_id=request.member_id,
+        request_id=request.request_id,
+        quantity=request.quantity,
+        needed_by=request.needed_by,
+        ship_to=request.ship_to,
+        unit_price=placement.unit_price,
+        standalone_unit_price=placement.standalone_unit_price,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Leftovers:
+    """The requests a close did not place: those that can wait for the next close, and those
+    that cannot, with the reason the optimizer gave for not placing them now."""
+
+    waiting: tuple[OpenRequest, ...]
+    unfulfillable: tuple[tuple[OpenRequest, UnplacedReason], ...]
+
+
+def sort_leftovers(
+    decision: Decision,
+    requests: Sequence[OpenRequest],
+    offers: Sequence[Offer],
+    next_order_date: date,
+) -> Leftovers:
+    waiting: list[OpenRequest] = []
+    unfulfillable: list[tuple[OpenRequest, UnplacedReason]] = []
+    for request in requests:
+        reason = decision.unplaced.get(request.key)
+        if reason is None:
+            continue
+        if can_wait_for(request, offers, next_order_date):
+            waiting.append(request)
+        else:
+            unfulfillable.append((request, reason))
+    return Leftovers(tuple(waiting), tuple(unfulfillable))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """A joint order as stored, without its lines: what answers and escalation act on."""
+
+    order_id: str
+    supplier_id: str
+    cycle_id: str
+    status: OrderStatus
+    total: Decimal
+    quantity: int
+    placed_at: datetime
+    replaces_order_id: str | None = None
+    answered_at: datetime | None = None
+    expected_delivery: date | None = None
+    rejection_reason: str | None = None
+    escalated_at: datetime | None = None
+
+
+class AnswerOutcome(StrEnum):
+    APPLY = "apply"
+    REPEATED = "repeated"
+    """The same answer again (a supplier's retry): nothing changes."""
+    CONFLICT = "conflict"
+    """A different answer to an order already answered: kept for ops, not applied."""
+
+
+def judge_answer(current: OrderStatus, answer: OrderStatus) -> AnswerOutcome:
+    """A supplier answers a placed order once; the first answer stands."""
+    if current is OrderStatus.PLACED:
+        return AnswerOutcome.APPLY
+    return AnswerOutcome.REPEATED if current is answer else AnswerOutcome.CONFLICT

@@ -1,0 +1,123 @@
+"""Composition root of the procurement service: wires its handlers, loops and API to the runtime.
+
+Test hook: `ALLIANCE_TEST_CLOSE_DELAY_S` (seconds, default 0) makes every cycle close pause
+after it has written everything and before it commits, so tests can kill the process in the
+middle of a close. It is read here only and has no use in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from services.procurement.adapters.repository import SuppliersRepository
+from services.procurement.domain.schedule import next_close_at, slot_of
+from services.procurement.entrypoints.http import admin_router
+from services.procurement.entrypoints.messaging import publications, subscriptions
+from services.procurement.service_layer.catalog import sync_seed
+from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
+from services.procurement.service_layer.watch import escalate_overdue, refresh_gauges
+from shared import topics
+from shared.http import create_app
+from shared.runtime.topics import create_topics
+from shared.seed import Cycle, Seed
+from shared.service import ServiceRuntime
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+TEST_CLOSE_DELAY_ENV = "ALLIANCE_TEST_CLOSE_DELAY_S"
+DEFAULT_CYCLE = Cycle(interval_seconds=3600, max_supplier_share=0.7)
+WATCH_INTERVAL_S = 5.0
+_DATABASE_AWAY = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def serve(settings: Settings, seed: Seed | None) -> None:
+    runtime = ServiceRuntime("procurement", settings, MIGRATIONS)
+    await runtime.open()
+    grace = timedelta(seconds=settings.secret_grace_s)
+    cycle = seed.cycle if seed is not None else DEFAULT_CYCLE
+    if seed is None:
+        log.warning("no seed: cycles close every %d s, max_supplier_share %.2f", cycle.interval_seconds,
+                    cycle.max_supplier_share)
+    else:
+        async with runtime.unit_of_work() as uow:
+            changed = await sync_seed(uow, settings.topic_prefix, seed, grace)
+        log.info("seed loaded: %d supplier(s) added or changed", changed)
+
+    async def ensure_supplier_topics(*supplier_ids: str) -> None:
+        names = [settings.topic(topics.supplier_orders(s)) for s in supplier_ids]
+        await create_topics(
+            settings.kafka_bootstrap or "", names, settings.topic_partitions, settings.topic_replication_factor
+        )
+
+    async with runtime.unit_of_work() as uow:
+        known = [s.supplier_id for s in await SuppliersRepository(uow.conn).list()]
+    await ensure_supplier_topics(*known)
+
+    options = CloseOptions(
+        topic_prefix=settings.topic_prefix,
+        max_supplier_share=cycle.max_supplier_share,
+        interval_seconds=cycle.interval_seconds,
+        pause_before_commit_s=float(os.environ.get(TEST_CLOSE_DELAY_ENV, "0") or 0),
+    )
+
+    async def close(trigger: Trigger, slot: int | None = None) -> CycleReport | None:
+        now = datetime.now(UTC)
+        async with runtime.unit_of_work() as uow:
+            report = await close_cycle(
+                uow, options, next_close_at(now, cycle.interval_seconds), trigger, slot, now
+            )
+        if report is not None:
+            log.info(
+                "%s closed (%s): %d of %d requests placed on %d orders, %d unfulfillable, %d waiting",
+                report.cycle_id, trigger, report.requests_placed, report.requests_considered,
+                report.orders, report.unfulfillable, report.waiting,
+            )
+        return report
+
+    async def close_now() -> CycleReport:
+        report = await close("admin")
+        assert report is not None  # only scheduled closes can find their slot taken
+        return report
+
+    async def close_on_schedule() -> None:
+        """Close each schedule slot at its start; the slot is recorded, so one instance closes it."""
+        while True:
+            due = next_close_at(datetime.now(UTC), cycle.interval_seconds)
+            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            try:
+                await close("schedule", slot_of(due, cycle.interval_seconds))
+            except Exception:
+                log.exception("the scheduled close at %s failed; its requests wait for the next", due)
+
+    async def keep_watch() -> None:
+        timeout = timedelta(seconds=settings.order_answer_timeout_s)
+        pause = min(WATCH_INTERVAL_S, max(0.5, settings.order_answer_timeout_s / 4))
+        while True:
+            try:
+                async with runtime.unit_of_work() as uow:
+                    await escalate_overdue(uow, settings.topic_prefix, timeout)
+                async with runtime.unit_of_work() as uow:
+                    await refresh_gauges(uow)
+            except _DATABASE_AWAY as error:
+                log.warning("watch skipped a round: database unavailable (%s)", type(error).__name__)
+            await asyncio.sleep(pause)
+
+    runtime.add_background(close_on_schedule)
+    runtime.add_background(keep_watch)
+    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share))
+    runtime.document(publications(settings))
+    app = create_app(
+        "procurement",
+        runtime.health,
+        settings.admin_token,
+        [admin_router(runtime.unit_of_work, close_now, settings.topic_prefix, grace, ensure_supplier_topics)],
+        description="Bundles open demand into joint orders per cycle; suppliers answer them.",
+    )
+    await runtime.run(app)

@@ -1,0 +1,99 @@
+"""Catalog commands: the seed and the admin API change suppliers only through `upsert_supplier`,
+so a change is saved, its secret rotated with grace, and its SKUs announced together."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from services.procurement.adapters.repository import SuppliersRepository
+from services.procurement.domain.catalog import CatalogItem, Supplier, check_consistent
+from services.procurement.domain.optimizer import Tier
+from shared import seed, topics
+from shared.events.procurement import CATALOG_ITEM_LISTED, SOURCE, CatalogItemListed
+from shared.messaging.envelope import event_message, new_event
+from shared.messaging.unit_of_work import UnitOfWork
+
+
+def supplier_from_seed(entry: seed.Supplier) -> Supplier:
+    assert entry.secret is not None  # the seed resolved secret_env into secret
+    return Supplier(
+        supplier_id=entry.id,
+        name=entry.name,
+        regions=tuple(entry.regions),
+        lead_time_days=entry.lead_time_days,
+        secret=entry.secret.get_secret_value(),
+        catalog=tuple(
+            sorted(
+                (
+                    CatalogItem(
+                        sku=item.sku,
+                        name=item.name,
+                        category=item.category,
+                        unit=item.unit,
+                        capacity_per_cycle=item.capacity_per_cycle,
+                        min_order_quantity=item.min_order_quantity,
+                        tiers=tuple(Tier(t.min_quantity, t.unit_price) for t in item.tiers),
+                    )
+                    for item in entry.catalog
+                ),
+                key=lambda i: i.sku,
+            )
+        ),
+    )
+
+
+async def upsert_supplier(
+    uow: UnitOfWork,
+    topic_prefix: str,
+    wanted: Supplier,
+    grace: timedelta,
+    now: datetime | None = None,
+    check_catalog: bool = True,
+) -> tuple[Supplier, bool]:
+    """Create or update a supplier; returns it as stored and whether anything changed.
+
+    A new secret becomes current at once and the previous one keeps verifying for `grace`.
+    Raises CatalogConflict when a SKU would mean something else than at another supplier.
+    """
+    now = now or datetime.now(UTC)
+    repository = SuppliersRepository(uow.conn)
+    suppliers = await repository.list()
+    if check_catalog:
+        check_consistent(wanted, suppliers)
+    current = next((s for s in suppliers if s.supplier_id == wanted.supplier_id), None)
+    merged = wanted
+    if current is not None:
+        rotated = current.rotated(wanted.secret, now, grace)
+        merged = replace(
+            wanted,
+            secret=rotated.secret,
+            previous_secret=rotated.previous_secret,
+            previous_secret_valid_until=rotated.previous_secret_valid_until,
+        )
+        if merged == current:
+            return current, False
+    await repository.save(merged)
+    listed = {item.sku: item for s in suppliers for item in s.catalog}
+    for item in merged.catalog:
+        known = listed.get(item.sku)
+        if known is None or (known.category, known.unit) != (item.category, item.unit):
+            announced = CatalogItemListed(sku=item.sku, category=item.category, name=item.name, unit=item.unit)
+            event = new_event(CATALOG_ITEM_LISTED, SOURCE, announced)
+            uow.publish(event_message(topic_prefix + topics.PROCUREMENT_EVENTS, item.sku, event))
+    return merged, True
+
+
+async def sync_seed(uow: UnitOfWork, topic_prefix: str, entries: seed.Seed, grace: timedelta) -> int:
+    """Load the seed's suppliers; the same seed twice changes nothing. Returns how many changed.
+
+    The seed was checked for consistent SKUs as a whole; checking supplier by supplier would
+    refuse a seed that changes the category of a SKU two suppliers list.
+    """
+    changed = 0
+    for entry in entries.suppliers:
+        _, did_change = await upsert_supplier(
+            uow, topic_prefix, supplier_from_seed(entry), grace, check_catalog=False
+        )
+        changed += did_change
+    return changed

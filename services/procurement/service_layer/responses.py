@@ -1,0 +1,229 @@
+"""Supplier answers on `supplier.responses`: a confirmation is passed on to each member on the
+order; a rejection re-sources the order's requests at once among the SKU's other suppliers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ValidationError
+
+from services.procurement.adapters import metrics
+from services.procurement.adapters.repository import (
+    OrdersRepository,
+    RequestsRepository,
+    SuppliersRepository,
+    lock_decisions,
+)
+from services.procurement.adapters.solver import SkuProblem, solve_in_thread
+from services.procurement.domain.catalog import Supplier
+from services.procurement.domain.demand import OpenRequest, RequestStatus
+from services.procurement.domain.orders import (
+    AnswerOutcome,
+    OrderRecord,
+    OrderStatus,
+    assemble_orders,
+    judge_answer,
+    placed_suppliers,
+)
+from services.procurement.domain.resourcing import SUPPLIER_REJECTED, resourcing_offers
+from services.procurement.domain.responses import authenticate_response
+from services.procurement.service_layer.publishing import placed_messages, status_message, status_of
+from shared.contract import (
+    EventType,
+    JointOrderConfirmed,
+    JointOrderRejected,
+    PurchaseRequestConfirmed,
+    PurchaseRequestResourced,
+    PurchaseRequestUnfulfillable,
+)
+from shared.events.procurement import SOURCE
+from shared.messaging.envelope import Undecodable, decode, validation_summary
+from shared.messaging.notices import member_notice
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
+from shared.signing import SIGNATURE_HEADER
+
+INBOX = "procurement.responses"
+_ANSWERS: dict[str, tuple[type[BaseModel], OrderStatus]] = {
+    EventType.JOINT_ORDER_CONFIRMED: (JointOrderConfirmed, OrderStatus.CONFIRMED),
+    EventType.JOINT_ORDER_REJECTED: (JointOrderRejected, OrderStatus.REJECTED),
+}
+
+
+async def take_responses(
+    uow: UnitOfWork,
+    records: Sequence[InboundRecord],
+    topic_prefix: str,
+    max_supplier_share: float,
+    now: datetime | None = None,
+) -> None:
+    now = now or datetime.now(UTC)
+    suppliers: dict[str, Supplier | None] = {}
+    orders = OrdersRepository(uow.conn)
+    locked = False
+    for record in records:
+        try:
+            event = decode(record.value)
+        except Undecodable as error:
+            uow.dead_letter(record, error.reason, error.detail)
+            continue
+        answer = _ANSWERS.get(event.type)
+        if answer is None:
+            uow.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic")
+            continue
+        key = record.key_text
+        if key is not None and key not in suppliers:
+            suppliers[key] = await SuppliersRepository(uow.conn).get(key)
+        supplier = suppliers.get(key) if key is not None else None
+        order_id = event.data.get("order_id")
+        order = await orders.get(order_id) if isinstance(order_id, str) else None
+        failure = authenticate_response(
+            key, event.data, record.header(SIGNATURE_HEADER), record.value or b"", supplier, order, now
+        )
+        if failure is not None:
+            uow.quarantine(record, failure.value, f"event {event.id[:64]!r} refused: {failure.value}")
+            continue
+        assert supplier is not None and order is not None
+        if not await uow.claim(INBOX, [f"{supplier.supplier_id}:{event.id}"]):
+            uow.count_consumed(record.topic, "duplicate")
+            continue
+        model, status = answer
+        try:
+            data = model.model_validate(event.data)
+        except ValidationError as error:
+            uow.dead_letter(record, "invalid_payload", validation_summary(error))
+            continue
+        if status is OrderStatus.REJECTED and not locked:
+            await lock_decisions(uow.conn)  # re-sourcing uses capacity a close also decides on
+            locked = True
+            order = await orders.get(order.order_id)
+            assert order is not None
+        outcome = judge_answer(order.status, status)
+        if outcome is AnswerOutcome.REPEATED:
+            uow.count_consumed(record.topic, "duplicate")
+            continue
+        if outcome is AnswerOutcome.CONFLICT:
+            uow.dead_letter(
+                record, "conflicting_answer", f"order {order.order_id} was already {order.status.value}"
+            )
+            continue
+        if isinstance(data, JointOrderConfirmed):
+            await _confirm(uow, order, data, topic_prefix)
+        else:
+            assert isinstance(data, JointOrderRejected)
+            await _reject(uow, order, data, topic_prefix, max_supplier_share, now)
+        uow.count_consumed(record.topic, "processed")
+
+
+async def _confirm(uow: UnitOfWork, order: OrderRecord, data: JointOrderConfirmed, topic_prefix: str) -> None:
+    orders, requests = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+    await orders.record_answer(order.order_id, OrderStatus.CONFIRMED, expected_delivery=data.expected_delivery)
+    for request in await requests.on_order(order.order_id):
+        confirmed = PurchaseRequestConfirmed(
+            request_id=request.request_id, order_id=order.order_id, expected_delivery=data.expected_delivery
+        )
+        uow.publish(
+            member_notice(
+                topic_prefix,
+                SOURCE,
+                request.member_id,
+                EventType.PURCHASE_REQUEST_CONFIRMED,
+                confirmed,
+                f"{order.order_id}:{request.request_id}",
+            )
+        )
+    await requests.confirm_order(order.order_id)
+    answered = await orders.get(order.order_id)
+    assert answered is not None
+    skus = tuple(await orders.skus(order.order_id))
+    uow.publish(status_message(topic_prefix, status_of(answered, "confirmed", skus)))
+    uow.after_commit(lambda: metrics.ORDERS.labels("confirmed").inc())
+
+
+async def _reject(
+    uow: UnitOfWork,
+    order: OrderRecord,
+    data: JointOrderRejected,
+    topic_prefix: str,
+    max_supplier_share: float,
+    now: datetime,
+) -> None:
+    """Decide the rejected order's requests again without that supplier, in this transaction."""
+    orders, requests = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+    await orders.record_answer(order.order_id, OrderStatus.REJECTED, reason=data.reason)
+    await requests.exclude_supplier(order.order_id, order.supplier_id)
+    affected = await requests.on_order(order.order_id)
+    excluded = await requests.excluded_suppliers(order.order_id)
+    suppliers = await SuppliersRepository(uow.conn).list()
+    by_sku: dict[str, list[OpenRequest]] = {}
+    for request in affected:
+        by_sku.setdefault(request.sku, []).append(request)
+    problems = []
+    for sku, sku_requests in by_sku.items():
+        ordered = await orders.ordered_this_cycle(order.cycle_id, sku)
+        offers = resourcing_offers(suppliers, sku, excluded, ordered)
+        problems.append(SkuProblem(sku, tuple(offers), tuple(r.demand() for r in sku_requests)))
+    decisions = await solve_in_thread(problems, now.date(), max_supplier_share)
+
+    winners = placed_suppliers(decisions.values())
+    order_ids = dict(zip(winners, await orders.allocate_ids(len(winners)), strict=True))
+    new_orders = assemble_orders(order.cycle_id, decisions, by_sku, order_ids, order.order_id)
+    await orders.add(new_orders)
+    await requests.mark_ordered(new_orders)
+    secrets = {s.supplier_id: s.secret for s in suppliers}
+    for new_order in new_orders:
+        for message in placed_messages(topic_prefix, new_order, secrets[new_order.supplier_id]):
+            uow.publish(message)
+        for _, delivery in new_order.deliveries():
+            resourced = PurchaseRequestResourced(
+                request_id=delivery.request_id,
+                from_supplier_id=order.supplier_id,
+                to_supplier_id=new_order.supplier_id,
+                order_id=new_order.order_id,
+                unit_price=delivery.unit_price,
+                reason=SUPPLIER_REJECTED,
+            )
+            uow.publish(
+                member_notice(
+                    topic_prefix,
+                    SOURCE,
+                    delivery.member_id,
+                    EventType.PURCHASE_REQUEST_RESOURCED,
+                    resourced,
+                    f"{order.order_id}:{delivery.request_id}",
+                )
+            )
+    unplaced = [
+        (request, decisions[sku].unplaced[request.key])
+        for sku, sku_requests in by_sku.items()
+        for request in sku_requests
+        if request.key in decisions[sku].unplaced
+    ]
+    await requests.mark_decided([r for r, _ in unplaced], RequestStatus.UNFULFILLABLE, [why for _, why in unplaced])
+    for request, reason in unplaced:
+        uow.publish(
+            member_notice(
+                topic_prefix,
+                SOURCE,
+                request.member_id,
+                EventType.PURCHASE_REQUEST_UNFULFILLABLE,
+                PurchaseRequestUnfulfillable(request_id=request.request_id, reason=reason),
+                f"{order.order_id}:{request.request_id}",
+            )
+        )
+    rejected = await orders.get(order.order_id)
+    assert rejected is not None
+    uow.publish(
+        status_message(topic_prefix, status_of(rejected, "rejected", tuple(sorted(by_sku)), reason=data.reason))
+    )
+    moved = sum(o.quantity for o in new_orders)
+
+    def record() -> None:
+        metrics.ORDERS.labels("rejected").inc()
+        metrics.ORDERS.labels("placed").inc(len(new_orders))
+        metrics.RESOURCED_QUANTITY.inc(moved)
+        for _, reason in unplaced:
+            metrics.UNFULFILLABLE_REQUESTS.labels(reason).inc()
+
+    uow.after_commit(record)

@@ -1,0 +1,55 @@
+"""Keeping watch: orders unanswered too long are escalated, and the gauges follow the database.
+
+Every instance runs this; escalation is an UPDATE that marks each order once, so N instances
+escalate an order once, and the gauges read the same rows on each instance.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from services.procurement.adapters import metrics
+from services.procurement.adapters.repository import OrdersRepository, RequestsRepository
+from services.procurement.domain.orders import OrderRecord
+from services.procurement.service_layer.publishing import status_message, status_of
+from shared.messaging.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+_shown_categories: set[str] = set()
+
+
+async def escalate_overdue(
+    uow: UnitOfWork, topic_prefix: str, answer_timeout: timedelta, now: datetime | None = None
+) -> list[OrderRecord]:
+    """Escalate placed orders unanswered for longer than `answer_timeout` (each once)."""
+    now = now or datetime.now(UTC)
+    orders = OrdersRepository(uow.conn)
+    overdue = await orders.escalate_overdue(now - answer_timeout)
+    for order in overdue:
+        log.warning(
+            "order %s to supplier %s unanswered since %s: escalated",
+            order.order_id, order.supplier_id, order.placed_at.isoformat(),
+        )
+        reason = f"unanswered for more than {int(answer_timeout.total_seconds())} s"
+        status = status_of(order, "escalated", tuple(await orders.skus(order.order_id)), reason=reason)
+        uow.publish(status_message(topic_prefix, status))
+    if overdue:
+        uow.after_commit(lambda: metrics.ORDERS.labels("escalated").inc(len(overdue)))
+    return overdue
+
+
+async def refresh_gauges(uow: UnitOfWork) -> None:
+    demand = await RequestsRepository(uow.conn).open_demand_by_category()
+    awaiting, escalated = await OrdersRepository(uow.conn).answer_counts()
+    current = {category for category, _, _ in demand}
+    for category in _shown_categories - current:
+        metrics.OPEN_DEMAND_QUANTITY.labels(category).set(0)
+        metrics.OPEN_DEMAND_REQUESTS.labels(category).set(0)
+    for category, quantity, requests in demand:
+        metrics.OPEN_DEMAND_QUANTITY.labels(category).set(quantity)
+        metrics.OPEN_DEMAND_REQUESTS.labels(category).set(requests)
+    _shown_categories.update(current)
+    metrics.ORDERS_AWAITING_ANSWER.set(awaiting)
+    metrics.ORDERS_UNANSWERED.set(escalated)

@@ -1,0 +1,110 @@
+"""A cycle close is all or nothing: killed with SIGKILL in the middle, restarted, or raced by
+three instances at once, every request is placed exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from shared import topics
+from tests.integration.test_procurement import admitted, close, send, wait_for_open, wait_until
+from tests.support.kafka import wait_for_records
+from tests.support.seeds import item, member, supplier, write_seed
+from tests.support.services import platform
+
+pytestmark = pytest.mark.integration
+
+SKUS = ("BOARD-18MM", "BOARD-24MM", "BEAM-KVH")
+REQUESTS = [(f"m-{n % 7}", f"r-{n}", 5 + n % 40, SKUS[n % 3]) for n in range(150)]
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Path:
+    catalog = [item(sku, [(1, "10.00"), (100, "9.00"), (500, "8.50")]) for sku in SKUS]
+    return write_seed(
+        tmp_path / "seed.yaml",
+        [member("m-huber")],
+        [supplier("s-holz", catalog), supplier("s-wald", catalog, lead_time_days=4)],
+    )
+
+
+async def placements(running) -> Counter[tuple[str, str]]:
+    """How often each (member, request) sits on an order, from procurement's database."""
+    conn = await asyncpg.connect(running.database_url("procurement"))
+    try:
+        rows = await conn.fetch("SELECT member_id, request_id FROM deliveries")
+    finally:
+        await conn.close()
+    return Counter((r["member_id"], r["request_id"]) for r in rows)
+
+
+async def assert_placed_exactly_once(running) -> None:
+    expected = {(m, r) for m, r, _, _ in REQUESTS}
+    placed = await placements(running)
+    assert set(placed) == expected and set(placed.values()) == {1}
+    orders = []
+    for supplier_id in ("s-holz", "s-wald"):
+        topic = running.topic(topics.supplier_orders(supplier_id))
+        try:
+            orders += await wait_for_records(running.kafka_bootstrap, topic, 1, timeout=5)
+        except TimeoutError:
+            continue
+    delivered = sum(d["quantity"] for o in orders for line in json.loads(o.value)["data"]["lines"]
+                    for d in line["deliveries"])
+    assert delivered == sum(q for _, _, q, _ in REQUESTS)
+    notices = await wait_for_records(running.kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), len(REQUESTS))
+    ordered = Counter(
+        (json.loads(n.value)["data"]["member_id"], json.loads(n.value)["data"]["data"]["request_id"])
+        for n in {n.value: n for n in notices}.values()  # the outbox may resend a record, same bytes
+        if json.loads(n.value)["data"]["notice_type"] == "purchase_request.ordered"
+    )
+    assert set(ordered) == expected and set(ordered.values()) == {1}
+
+
+async def test_kill_9_in_the_middle_of_a_close_then_restart_places_every_request_once(
+    kafka_bootstrap, postgres_server_url, tmp_path, seed
+):
+    async with platform(kafka_bootstrap, postgres_server_url, tmp_path, ("s-holz", "s-wald")) as running:
+        slow = await running.start("procurement", seed, ALLIANCE_TEST_CLOSE_DELAY_S="30")
+        await send(running, topics.ADMITTED_REQUESTS, [admitted(m, r, q, sku) for m, r, q, sku in REQUESTS])
+        await wait_for_open(slow, len(REQUESTS))
+
+        closing = asyncio.create_task(close(slow))
+
+        async def paused() -> bool:
+            return "pausing" in slow.log()
+
+        await wait_until(paused, timeout=30, what="the close to reach its pause")
+        slow.kill()
+        with pytest.raises(httpx.HTTPError):
+            await closing
+        assert await placements(running) == Counter()  # nothing of the killed close remains
+
+        restarted = await running.start("procurement", seed)
+        await wait_for_open(restarted, len(REQUESTS))
+        report = await close(restarted)
+        assert report["requests_placed"] == len(REQUESTS)
+        assert (await close(restarted))["requests_considered"] == 0
+        await assert_placed_exactly_once(running)
+
+
+async def test_three_instances_closing_at_once_place_every_request_once(
+    kafka_bootstrap, postgres_server_url, tmp_path, seed
+):
+    async with platform(kafka_bootstrap, postgres_server_url, tmp_path, ("s-holz", "s-wald")) as running:
+        instances = [await running.start("procurement", seed, ALLIANCE_TEST_CLOSE_DELAY_S="1") for _ in range(3)]
+        try:
+            await send(running, topics.ADMITTED_REQUESTS, [admitted(m, r, q, sku) for m, r, q, sku in REQUESTS])
+            await wait_for_open(instances[0], len(REQUESTS))
+            reports = await asyncio.gather(*(close(instance) for instance in instances))
+            assert sorted(r["requests_placed"] for r in reports) == [0, 0, len(REQUESTS)]
+            await assert_placed_exactly_once(running)
+        finally:
+            for instance in instances:
+                instance.stop()

@@ -1,0 +1,133 @@
+"""Procurement's handlers against a real PostgreSQL, without a broker: the seed loads once,
+a changed seed updates and rotates secrets, demand is added once, withdrawals wait for nothing
+but an open request, and a close writes exactly what it publishes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from services.procurement.adapters.repository import SuppliersRepository
+from services.procurement.main import MIGRATIONS
+from services.procurement.service_layer.catalog import sync_seed
+from services.procurement.service_layer.cycle import CloseOptions, close_cycle
+from services.procurement.service_layer.demand import take_demand
+from shared import topics
+from shared.db import SHARED_MIGRATIONS, apply_migrations
+from shared.events.members import (
+    PURCHASE_REQUEST_ADMITTED,
+    WITHDRAW_PURCHASE_REQUEST,
+    PurchaseRequestAdmitted,
+    WithdrawPurchaseRequest,
+)
+from shared.messaging.envelope import encode, new_event
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
+from shared.seed import Seed
+from shared.signing import SIGNATURE_HEADER, verify
+
+pytestmark = pytest.mark.integration
+
+GRACE = timedelta(hours=1)
+NEEDED_BY = (datetime.now(UTC) + timedelta(days=30)).date()
+
+
+def seed(secret: str = "holz-1", price: str = "9.00") -> Seed:
+    return Seed.model_validate({
+        "cycle": {"interval_seconds": 3600},
+        "suppliers": [{
+            "id": "s-holz", "name": "Holz AG", "secret": secret, "regions": ["DE"], "lead_time_days": 3,
+            "catalog": [{"sku": "BOARD-18MM", "name": "Board", "category": "wood", "unit": "piece",
+                         "capacity_per_cycle": 1000, "tiers": [{"min_quantity": 1, "unit_price": "10.00"},
+                                                               {"min_quantity": 100, "unit_price": price}]}],
+        }],
+    })
+
+
+@pytest.fixture
+async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
+    await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def uow(pool: asyncpg.Pool) -> UnitOfWork:
+    return UnitOfWork(pool, topics.DEAD_LETTERS, topics.QUARANTINE)
+
+
+async def outbox(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return await pool.fetch("SELECT topic, key, value, header_names, header_values FROM outbox ORDER BY id")
+
+
+def record(event_type: str, data, offset: int) -> InboundRecord:
+    value = encode(new_event(event_type, "alliance/members", data))
+    return InboundRecord(topics.ADMITTED_REQUESTS, 0, offset, b"BOARD-18MM", value)
+
+
+async def test_the_same_seed_twice_changes_nothing_and_a_changed_one_rotates_the_secret(pool):
+    async with uow(pool) as work:
+        assert await sync_seed(work, "", seed(), GRACE) == 1
+    async with uow(pool) as work:
+        assert await sync_seed(work, "", seed(), GRACE) == 0
+    listed = [r for r in await outbox(pool) if r["topic"] == topics.PROCUREMENT_EVENTS]
+    assert [json.loads(r["value"])["data"]["sku"] for r in listed] == ["BOARD-18MM"]
+
+    async with uow(pool) as work:
+        assert await sync_seed(work, "", seed(secret="holz-2", price="8.50"), GRACE) == 1
+        holz = await SuppliersRepository(work.conn).get("s-holz")
+    assert holz is not None
+    assert holz.verification_secrets(datetime.now(UTC)) == ["holz-2", "holz-1"]
+    assert str(holz.catalog[0].tiers[1].unit_price) == "8.50"
+    assert len([r for r in await outbox(pool) if r["topic"] == topics.PROCUREMENT_EVENTS]) == 1
+
+
+async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_publishes_what_it_wrote(pool):
+    async with uow(pool) as work:
+        await sync_seed(work, "", seed(), GRACE)
+    await pool.execute("DELETE FROM outbox")
+    requests = [
+        PurchaseRequestAdmitted(request_id=f"r-{n}", member_id=f"m-{n % 2}", sku="BOARD-18MM", quantity=30,
+                                needed_by=NEEDED_BY, country="DE")
+        for n in range(4)
+    ]
+    batch = [record(PURCHASE_REQUEST_ADMITTED, r, n) for n, r in enumerate(requests)]
+    async with uow(pool) as work:
+        await take_demand(work, batch + [record(PURCHASE_REQUEST_ADMITTED, requests[0], 9)], "")
+    async with uow(pool) as work:
+        await take_demand(work, batch, "")  # redelivered: the inbox has them
+    assert await pool.fetchval("SELECT count(*) FROM purchase_requests WHERE status = 'open'") == 4
+
+    withdraw = WithdrawPurchaseRequest(request_id="r-3", member_id="m-1", sku="BOARD-18MM")
+    async with uow(pool) as work:
+        await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, withdraw, 10)], "")
+    options = CloseOptions(topic_prefix="", max_supplier_share=0.7, interval_seconds=3600)
+    async with uow(pool) as work:
+        report = await close_cycle(work, options, datetime.now(UTC) + timedelta(hours=1), "admin")
+    assert report is not None and (report.requests_placed, report.quantity_placed) == (3, 90)
+    late = WithdrawPurchaseRequest(request_id="r-0", member_id="m-0", sku="BOARD-18MM")
+    async with uow(pool) as work:
+        await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, late, 11)], "")
+
+    rows = await outbox(pool)
+    [order] = [r for r in rows if r["topic"] == topics.supplier_orders("s-holz")]
+    headers = dict(zip(order["header_names"], order["header_values"], strict=True))
+    assert verify(headers[SIGNATURE_HEADER], order["value"], ["holz-1"]) is None
+    assert json.loads(order["value"])["data"]["total"] == "900.00"
+    told = [json.loads(r["value"])["data"] for r in rows if r["topic"] == topics.MEMBER_NOTICES]
+    assert sorted((t["notice_type"], t["data"]["request_id"]) for t in told) == [
+        ("purchase_request.cancelled", "r-3"),
+        ("purchase_request.ordered", "r-0"),
+        ("purchase_request.ordered", "r-1"),
+        ("purchase_request.ordered", "r-2"),
+        ("purchase_request.rejected", "r-0"),
+    ]
+    deliveries = await pool.fetch("SELECT request_id, quantity, unit_price FROM deliveries ORDER BY request_id")
+    assert [(r["request_id"], r["quantity"], str(r["unit_price"])) for r in deliveries] == [
+        ("r-0", 30, "10.00"), ("r-1", 30, "10.00"), ("r-2", 30, "10.00")]

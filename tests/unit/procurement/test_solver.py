@@ -1,0 +1,28 @@
+"""Solving a cycle's SKUs: every SKU gets a decision, even when the cycle's budget is spent."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from services.procurement.adapters import solver
+from services.procurement.adapters.solver import SkuProblem, solve_problems
+from services.procurement.domain.optimizer import Demand, Offer, Tier
+
+TODAY = date(2026, 11, 21)
+
+
+def problem(sku: str) -> SkuProblem:
+    offer = Offer("s-1", frozenset({"DE"}), 2, 1000, 1, (Tier(1, Decimal("10.00")), Tier(100, Decimal("9.00"))))
+    demands = tuple(Demand(f"m/r{n}", "m", 30, date(2026, 12, 31), "DE") for n in range(5))
+    return SkuProblem(sku, (offer,), demands)
+
+
+def test_every_sku_is_decided_even_with_the_cycle_budget_spent(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(solver, "CYCLE_TIME_BUDGET_S", 0.0)
+    decisions = solve_problems([problem("A"), problem("B")], TODAY, 0.7)
+    assert sorted(decisions) == ["A", "B"]
+    assert all(d.placed_quantity == 150 and d.supplier_orders[0].unit_price == Decimal("9.00")
+               for d in decisions.values())
