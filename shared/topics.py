@@ -15,6 +15,8 @@ MEMBER_EVENTS = "alliance.members.events"
 """members -> all: registry changes (member registered/updated/suspended...), keyed by member."""
 ADMITTED_REQUESTS = "alliance.members.admitted-requests"
 """members -> procurement: admitted and withdrawn purchase requests, keyed by SKU."""
+RISK_REPORTS = "alliance.members.risk-reports"
+"""members -> procurement: members' authenticated risk alerts, keyed by alert id."""
 MEMBER_NOTICES = "alliance.notices"
 """members, procurement -> notifications: what to tell one member, keyed by member."""
 PROCUREMENT_EVENTS = "alliance.procurement.events"
@@ -35,6 +37,7 @@ def all_topics(prefix: str, supplier_ids: Iterable[str] = ()) -> list[str]:
         RISK_ALERTS,
         MEMBER_EVENTS,
         ADMITTED_REQUESTS,
+        RISK_REPORTS,
         MEMBER_NOTICES,
         PROCUREMENT_EVENTS,
         DEAD_LETTERS,

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from shared.contract import Severity, ShipTo
+from shared.contract import RiskAlertRaised, Severity, ShipTo
 from shared.events import InternalModel
 
 MEMBER_REGISTERED = "alliance.member.registered"
@@ -61,3 +61,25 @@ class WithdrawPurchaseRequest(InternalModel):
     request_id: str
     member_id: str
     sku: str
+
+
+RISK_ALERT_REPORTED = "alliance.risk_alert.reported"
+RISK_ALERT_WITHDRAWN = "alliance.risk_alert.withdrawn"
+
+
+class RiskAlertReported(InternalModel):
+    """A member's authenticated `risk_alert.raised`, forwarded to procurement's alert registry.
+
+    `reporter_member_id` lets procurement count distinct corroborating members; it never
+    leaves procurement (notices name no reporter).
+    """
+
+    reporter_member_id: str
+    alert: RiskAlertRaised
+
+
+class RiskAlertWithdrawn(InternalModel):
+    """A member's authenticated `risk_alert.resolved` for an alert it raised."""
+
+    reporter_member_id: str
+    alert_id: str

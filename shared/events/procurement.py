@@ -64,3 +64,35 @@ class JointOrderStatus(InternalModel):
     replaces_order_id: str | None = None
     expected_delivery: date | None = None
     reason: str | None = None
+
+
+RISK_EXPOSURE_ASSESSED = "alliance.risk_alert.exposure_assessed"
+
+
+class MemberExposure(InternalModel):
+    member_id: str
+    affected_request_ids: tuple[str, ...]
+    """This member's own requests inside the alert's scope (open, or on an order not yet
+    confirmed or delivered)."""
+
+
+class RiskExposureAssessed(InternalModel):
+    """Who is exposed to an alert, when it is raised (or first corroborated) and when it ends.
+
+    Keyed by alert_id on `alliance.procurement.events`. Notifications routes one
+    `risk_alert.notice` per member and status: to every exposed member, with its own request
+    ids, and to members whose interests include one of `categories` at or above their minimum
+    severity. The reporter is never named here, so no notice can name it.
+    """
+
+    alert_id: str
+    status: Literal["raised", "resolved"]
+    kind: str
+    severity: str
+    supplier_id: str | None = None
+    sku: str | None = None
+    region: str | None = None
+    summary: str
+    categories: tuple[str, ...]
+    """The catalog categories inside the scope (the SKU's, or all a supplier offers)."""
+    exposed: tuple[MemberExposure, ...]
