@@ -40,6 +40,7 @@ def members_from_seed(seed: Seed) -> list[MemberChannels]:
             if m.webhook and m.webhook.secret
             else None,
             declared_min_risk_severity=m.interests.min_risk_severity,
+            interest_categories=frozenset(m.interests.categories),
         )
         for m in seed.members
     ]

@@ -17,6 +17,7 @@ import asyncpg
 
 from services.notifications.domain.notices import Channel, DeliveryStatus, MemberChannels, Notice
 from services.notifications.domain.preferences import Preferences
+from services.notifications.domain.risk import Recipient
 from shared.contract import Severity
 from shared.events.members import MemberProfile
 
@@ -33,6 +34,7 @@ def _channels(row: asyncpg.Record) -> MemberChannels:
         webhook_url=row["webhook_url"],
         webhook_secret=row["webhook_secret"],
         declared_min_risk_severity=Severity(row["min_risk_severity"]),
+        interest_categories=frozenset(row["interest_categories"]),
     )
 
 
@@ -54,10 +56,12 @@ class MemberChannelsRepository:
         """Apply profiles as of their event time; an older profile never replaces a newer one."""
         await self._conn.executemany(
             "INSERT INTO member_channels (member_id, name, locale, email, webhook_url, webhook_secret,"
-            " min_risk_severity, profile_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " min_risk_severity, interest_categories, profile_time)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT (member_id) DO UPDATE SET name = excluded.name, locale = excluded.locale,"
             " email = excluded.email, webhook_url = excluded.webhook_url,"
             " webhook_secret = excluded.webhook_secret, min_risk_severity = excluded.min_risk_severity,"
+            " interest_categories = excluded.interest_categories,"
             " profile_time = excluded.profile_time, updated_at = now()"
             " WHERE member_channels.profile_time <= excluded.profile_time",
             [
@@ -69,6 +73,7 @@ class MemberChannelsRepository:
                     p.webhook_url,
                     p.webhook_secret,
                     p.interests.min_risk_severity.value,
+                    list(p.interests.categories),
                     at,
                 )
                 for p, at in profiles
@@ -77,11 +82,14 @@ class MemberChannelsRepository:
 
     async def add_missing(self, members: Sequence[MemberChannels]) -> int:
         """Members no profile event has told us of yet (any event later replaces them); returns how many."""
+        # unnest cannot take an array per member, so each member's categories travel as JSON.
         rows = await self._conn.fetch(
             "INSERT INTO member_channels (member_id, name, locale, email, webhook_url, webhook_secret,"
-            " min_risk_severity, profile_time)"
-            " SELECT *, '-infinity'::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-            " $5::text[], $6::text[], $7::text[]) ON CONFLICT (member_id) DO NOTHING RETURNING member_id",
+            " min_risk_severity, interest_categories, profile_time)"
+            " SELECT i, n, l, e, u, s, r, ARRAY(SELECT jsonb_array_elements_text(c::jsonb)),"
+            " '-infinity'::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::text[], $6::text[], $7::text[], $8::text[]) AS m(i, n, l, e, u, s, r, c)"
+            " ON CONFLICT (member_id) DO NOTHING RETURNING member_id",
             [m.member_id for m in members],
             [m.name for m in members],
             [m.locale for m in members],
@@ -89,6 +97,7 @@ class MemberChannelsRepository:
             [m.webhook_url for m in members],
             [m.webhook_secret for m in members],
             [m.declared_min_risk_severity.value for m in members],
+            [json.dumps(sorted(m.interest_categories)) for m in members],
         )
         return len(rows)
 
@@ -103,6 +112,14 @@ class MemberChannelsRepository:
             _channels(r)
             for r in await self._conn.fetch("SELECT * FROM member_channels ORDER BY member_id")
         ]
+
+    async def interested_in(self, categories: Iterable[str]) -> list[MemberChannels]:
+        """Members whose declared interests include at least one of the categories."""
+        rows = await self._conn.fetch(
+            "SELECT * FROM member_channels WHERE interest_categories && $1::text[] ORDER BY member_id",
+            list(set(categories)),
+        )
+        return [_channels(r) for r in rows]
 
 
 class PreferencesRepository:
@@ -201,6 +218,35 @@ class NoticesRepository:
         return _notice(row), {k: row[k] for k in ("stored_at", "routed_at", "suppressed")}
 
 
+class RiskRecipientsRepository:
+    """Who was told of each risk alert, for telling the same members of its resolution."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, alert_id: str, told: Sequence[tuple[Recipient, str]]) -> None:
+        """(recipient, id of the notice that told it); a member already told keeps its first notice."""
+        if told:
+            await self._conn.executemany(
+                "INSERT INTO risk_alert_recipients (alert_id, member_id, affected_request_ids, notice_id)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (alert_id, member_id) DO NOTHING",
+                [
+                    (alert_id, r.member_id, list(r.affected_request_ids), notice)
+                    for r, notice in told
+                ],
+            )
+
+    async def told_of(self, alert_id: str) -> list[Recipient]:
+        """The members told the alert was raised: its notice reached, or will reach, a channel."""
+        rows = await self._conn.fetch(
+            "SELECT r.member_id, r.affected_request_ids FROM risk_alert_recipients r"
+            " JOIN notices n USING (notice_id) WHERE r.alert_id = $1 AND n.suppressed IS NULL"
+            " ORDER BY r.member_id",
+            alert_id,
+        )
+        return [Recipient(r["member_id"], tuple(r["affected_request_ids"])) for r in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery leased to this instance for one attempt."""
@@ -292,7 +338,8 @@ class DeliveriesRepository:
              WHERE d.id = p.id AND n.notice_id = d.notice_id
             RETURNING d.id AS delivery_id, d.channel, d.attempts, n.notice_id, n.member_id, n.notice_type,
                       n.data, n.occurred_at, n.stored_at, m.member_id AS known_member, m.name, m.locale,
-                      m.email, m.webhook_url, m.webhook_secret, m.min_risk_severity
+                      m.email, m.webhook_url, m.webhook_secret, m.min_risk_severity,
+                      m.interest_categories
             """,
             limit,
             per_endpoint,

@@ -264,52 +264,77 @@ def _withdrawn(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     ]
 
 
+_RISK_SCOPES = {
+    "supplier_id": ("Lieferant", "supplier"),
+    "sku": ("Artikel", "item"),
+    "region": ("Region", "region"),
+}
+
+
 def _risk(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
+    """Raised: what the alert is, which own requests it touches (none: told out of interest),
+    what to do. Resolved: the all-clear for the same alert."""
     kind = _pick(_RISK_KINDS.get(d["kind"], (d["kind"], d["kind"])), lang)
     severity = _pick(_SEVERITIES.get(d["severity"], (d["severity"], d["severity"])), lang)
     resolved = d.get("status") == "resolved"
-    scope_names = {
-        "supplier_id": ("Lieferant", "supplier"),
-        "sku": ("Artikel", "item"),
-        "region": ("Region", "region"),
-    }
     scope = ", ".join(
-        f"{_pick(label, lang)} {d[key]}" for key, label in scope_names.items() if d.get(key)
+        f"{_pick(label, lang)} {d[key]}" for key, label in _RISK_SCOPES.items() if d.get(key)
     )
     requests = ", ".join(d["affected_request_ids"])
     if lang == "de":
         subject = f"{'Entwarnung' if resolved else 'Risikowarnung'} ({severity}): {kind}, {scope}"
-        lines = [
-            (
-                "die folgende Risikowarnung ist aufgehoben:"
-                if resolved
-                else "es gibt eine Risikowarnung:"
-            ),
+        if resolved:
+            return subject, [
+                "die folgende Risikowarnung ist aufgehoben.",
+                f"Art: {kind}, Schweregrad: {severity}, betrifft: {scope}.",
+                f"Beschreibung: {d['summary']}",
+                *([f"Sie betraf Ihre Bestellanforderungen: {requests}."] if requests else []),
+                "Was ist zu tun? Nichts; Ihre Planung kann wie vorgesehen weiterlaufen.",
+            ]
+        if requests:
+            return subject, [
+                "eine Risikowarnung betrifft Bestellanforderungen von Ihnen.",
+                f"Art: {kind}, Schweregrad: {severity}, betrifft: {scope}.",
+                f"Beschreibung: {d['summary']}",
+                f"Ihre betroffenen Bestellanforderungen: {requests}.",
+                "Was ist zu tun? Prüfen Sie, ob Sie diese Anforderungen absichern müssen, und halten "
+                "Sie Alternativen bereit. Der Verbund berücksichtigt die Warnung bei seinen "
+                "Bestellungen; ändert sich dadurch etwas an einer Ihrer Anforderungen, erhalten Sie "
+                "dazu eine eigene Nachricht.",
+            ]
+        return subject, [
+            "es gibt eine Risikowarnung in einer Warengruppe, für die Sie sich interessieren.",
             f"Art: {kind}, Schweregrad: {severity}, betrifft: {scope}.",
             f"Beschreibung: {d['summary']}",
-            f"Ihre betroffenen Bestellanforderungen: {requests or 'keine offenen'}.",
-            "Was ist zu tun? "
-            + (
-                "Nichts; Ihre Planung kann wie vorgesehen weiterlaufen."
-                if resolved
-                else "Prüfen Sie die betroffenen Anforderungen und halten Sie Alternativen bereit."
-            ),
+            "Keine Ihrer offenen Bestellanforderungen ist betroffen.",
+            "Was ist zu tun? Berücksichtigen Sie das Risiko bei Ihren nächsten Bestellanforderungen.",
         ]
-        return subject, lines
     subject = f"{'Resolved' if resolved else 'Risk alert'} ({severity}): {kind}, {scope}"
-    lines = [
-        ("the following risk alert is resolved:" if resolved else "there is a risk alert:"),
+    if resolved:
+        return subject, [
+            "the following risk alert is resolved.",
+            f"Kind: {kind}, severity: {severity}, concerns: {scope}.",
+            f"Summary: {d['summary']}",
+            *([f"It concerned your purchase requests: {requests}."] if requests else []),
+            "What to do: nothing; your planning can go ahead as intended.",
+        ]
+    if requests:
+        return subject, [
+            "a risk alert concerns purchase requests of yours.",
+            f"Kind: {kind}, severity: {severity}, concerns: {scope}.",
+            f"Summary: {d['summary']}",
+            f"Your affected purchase requests: {requests}.",
+            "What to do: check whether these requests need securing, and have alternatives ready. "
+            "The alliance takes the alert into account when it orders; if that changes anything "
+            "about one of your requests, you will get a message about it.",
+        ]
+    return subject, [
+        "there is a risk alert in a category you follow.",
         f"Kind: {kind}, severity: {severity}, concerns: {scope}.",
         f"Summary: {d['summary']}",
-        f"Your affected purchase requests: {requests or 'none open'}.",
-        "What to do: "
-        + (
-            "nothing; your planning can go ahead as intended."
-            if resolved
-            else "review the affected requests and have alternatives ready."
-        ),
+        "None of your open purchase requests is affected.",
+        "What to do: keep the risk in mind for your next purchase requests.",
     ]
-    return subject, lines
 
 
 _RENDERERS: dict[str, Callable[[dict[str, Any], str], tuple[str, list[str]]]] = {

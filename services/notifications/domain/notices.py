@@ -58,7 +58,7 @@ class Notice:
 
 @dataclass(frozen=True, slots=True)
 class MemberChannels:
-    """What notifications knows of a member: where and how to tell it, nothing more."""
+    """What notifications knows of a member: where and how to tell it, and which risks concern it."""
 
     member_id: str
     name: str
@@ -68,6 +68,8 @@ class MemberChannels:
     webhook_secret: str | None = field(repr=False)
     declared_min_risk_severity: Severity
     """From the member's registered interests; a preference set by an admin overrides it."""
+    interest_categories: frozenset[str] = frozenset()
+    """From the member's registered interests: risk alerts in these catalog categories concern it."""
 
 
 def webhook_body(notice: Notice) -> bytes:

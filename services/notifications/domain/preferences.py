@@ -1,8 +1,10 @@
 """A member's notification preferences and which channels a notice takes because of them.
 
-Type switches and the minimum risk severity apply to every channel. The daily digest is an
-e-mail matter: a member's ERP needs every event when it happens, a buyer's inbox does not,
-so informational notices wait for the digest only on the e-mail channel.
+Type switches and the minimum risk severity apply to every channel; the minimum severity
+spares a member alerts it only follows out of interest, never one naming its own requests
+(it has them at stake). The daily digest is an e-mail matter: a member's ERP needs every
+event when it happens, a buyer's inbox does not, so informational notices wait for the
+digest only on the e-mail channel.
 """
 
 from __future__ import annotations
@@ -49,10 +51,12 @@ def route(
     """The channels a notice goes out on, or why it goes out on none."""
     if notice_type in preferences.disabled_types:
         return Suppression.TYPE_DISABLED
-    if notice_type == EventType.RISK_ALERT_NOTICE:
-        threshold = preferences.min_risk_severity or member.declared_min_risk_severity
-        if _severity_rank(data.get("severity")) < threshold.rank:
-            return Suppression.BELOW_MIN_SEVERITY
+    if (
+        notice_type == EventType.RISK_ALERT_NOTICE
+        and not data.get("affected_request_ids")
+        and not reaches(data.get("severity"), risk_threshold(member, preferences))
+    ):
+        return Suppression.BELOW_MIN_SEVERITY
     routes: list[Route] = []
     if member.webhook_url:
         routes.append(Route(Channel.WEBHOOK))
@@ -62,12 +66,18 @@ def route(
     return routes or Suppression.NO_CHANNEL
 
 
-def _severity_rank(value: object) -> int:
+def risk_threshold(member: MemberChannels, preferences: Preferences) -> Severity:
+    """The least severe risk alert the member wants to hear of out of interest."""
+    return preferences.min_risk_severity or member.declared_min_risk_severity
+
+
+def reaches(severity: object, threshold: Severity) -> bool:
     """An unknown severity ranks highest: better told once too often than not at all."""
     try:
-        return Severity(str(value)).rank
+        rank = Severity(str(severity)).rank
     except ValueError:
-        return Severity.CRITICAL.rank
+        rank = Severity.CRITICAL.rank
+    return rank >= threshold.rank
 
 
 @dataclass(frozen=True, slots=True)

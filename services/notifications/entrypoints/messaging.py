@@ -1,4 +1,5 @@
-"""What the notifications service consumes: members' profiles, and notices to deliver."""
+"""What the notifications service consumes: members' profiles, notices to deliver, and
+procurement's risk exposure assessments."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from services.notifications.service_layer.intake import (
     project_member_profiles,
     store_notice_requests,
 )
+from services.notifications.service_layer.risk import route_risk_exposures
 from services.notifications.service_layer.routing import RoutingPolicy
 from shared import topics
 from shared.messaging.consumer import Subscription
@@ -25,6 +27,9 @@ def subscriptions(
     async def notices(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
         await store_notice_requests(uow, records, policy, wake)
 
+    async def risk_exposures(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
+        await route_risk_exposures(uow, records, policy, wake)
+
     return [
         Subscription(
             topic=settings.topic(topics.MEMBER_EVENTS),
@@ -35,5 +40,11 @@ def subscriptions(
             topic=settings.topic(topics.MEMBER_NOTICES),
             handler=notices,
             description="What to tell one member: a contract webhook event, stored once and delivered",
+        ),
+        Subscription(
+            topic=settings.topic(topics.PROCUREMENT_EVENTS),
+            handler=risk_exposures,
+            description="Risk exposure assessments: each alert told once to the exposed and the "
+            "interested members, and once more when it is resolved (other events skipped)",
         ),
     ]

@@ -1,0 +1,90 @@
+"""Turning procurement's risk exposure assessments into `risk_alert.notice`s.
+
+Procurement publishes, per alert, who is exposed when it is raised and when it is resolved.
+Notifications adds who is interested, stores one notice per member and status, remembers who
+was told, and routes the notices like any other (preferences, channels, delivery).
+Procurement's other events on the topic are not for notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from services.notifications.adapters.repository import (
+    MemberChannelsRepository,
+    NoticesRepository,
+    PreferencesRepository,
+    RiskRecipientsRepository,
+)
+from services.notifications.domain.notices import MemberChannels, Notice
+from services.notifications.domain.preferences import Preferences
+from services.notifications.domain.risk import raised_audience, risk_notice
+from services.notifications.service_layer.routing import RoutingPolicy, route_notices
+from shared.events.procurement import RISK_EXPOSURE_ASSESSED, RiskExposureAssessed
+from shared.messaging.envelope import Undecodable, decode, validation_summary
+from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
+
+
+async def route_risk_exposures(
+    uow: UnitOfWork,
+    records: Sequence[InboundRecord],
+    policy: RoutingPolicy,
+    wake: Callable[[], None],
+) -> None:
+    """One assessment at a time, so a resolution finds who its alert's raising told."""
+    due = 0
+    for record in records:
+        try:
+            event = decode(record.value)
+        except Undecodable as error:
+            uow.dead_letter(record, error.reason, error.detail)
+            continue
+        if event.type != RISK_EXPOSURE_ASSESSED:
+            uow.count_consumed(record.topic, "skipped")
+            continue
+        try:
+            exposure = RiskExposureAssessed.model_validate(event.data)
+        except ValidationError as error:
+            uow.dead_letter(record, "invalid_risk_exposure", validation_summary(error))
+            continue
+        concerned, stored = await tell(uow, exposure, event.time)
+        uow.count_consumed(record.topic, "duplicate" if concerned and not stored else "processed")
+        if stored:
+            due += await route_notices(uow, stored, policy)
+    if due:
+        uow.after_commit(wake)
+
+
+async def tell(
+    uow: UnitOfWork, exposure: RiskExposureAssessed, occurred_at: datetime
+) -> tuple[int, list[Notice]]:
+    """Store the assessment's notices that were not stored before.
+
+    Returns how many members it concerns and the newly stored notices (none when it came before).
+    """
+    recipients = RiskRecipientsRepository(uow.conn)
+    if exposure.status == "resolved":
+        audience = await recipients.told_of(exposure.alert_id)
+    else:
+        audience = raised_audience(exposure, await _interested(uow, exposure.categories))
+    stored = await NoticesRepository(uow.conn).add(
+        [risk_notice(exposure, recipient, occurred_at) for recipient in audience]
+    )
+    if exposure.status == "raised":
+        told = {notice.member_id: notice.notice_id for notice in stored}
+        await recipients.add(
+            exposure.alert_id, [(r, told[r.member_id]) for r in audience if r.member_id in told]
+        )
+    return len(audience), stored
+
+
+async def _interested(
+    uow: UnitOfWork, categories: Iterable[str]
+) -> list[tuple[MemberChannels, Preferences]]:
+    members = await MemberChannelsRepository(uow.conn).interested_in(categories)
+    preferences = await PreferencesRepository(uow.conn).get_many(m.member_id for m in members)
+    return [(member, preferences[member.member_id]) for member in members]
