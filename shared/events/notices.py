@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contract import NOTICE_DATA
 from shared.events import InternalModel
 
 MEMBER_NOTICE_REQUESTED = "alliance.member_notice.requested"
@@ -21,6 +20,20 @@ class MemberNoticeRequested(InternalModel):
     notice_type: str
     data: dict[str, Any]
 
-    def validated_data(self) -> dict[str, Any]:
-        """The data checked against the contract's model of that notice type."""
-        return NOTICE_DATA[self.notice_type].model_validate(self.data).model_dump(mode="json")
+
+MEMBER_NOTICES_REQUESTED = "alliance.member_notices.requested"
+
+
+class RequestedNotice(InternalModel):
+    notice_id: str
+    """Deterministic per (cause, member, type): the same cause always asks for the same notice."""
+    notice_type: str
+    data: dict[str, Any]
+
+
+class MemberNoticesRequested(InternalModel):
+    """Several notices for one member in one record: a cycle close tells each member about
+    all its requests at once, so it writes one record per member, not one per request."""
+
+    member_id: str
+    notices: tuple[RequestedNotice, ...]

@@ -7,7 +7,13 @@ import hashlib
 from pydantic import BaseModel
 
 from shared import topics
-from shared.events.notices import MEMBER_NOTICE_REQUESTED, MemberNoticeRequested
+from shared.events.notices import (
+    MEMBER_NOTICE_REQUESTED,
+    MEMBER_NOTICES_REQUESTED,
+    MemberNoticeRequested,
+    MemberNoticesRequested,
+    RequestedNotice,
+)
 from shared.messaging.envelope import event_message, new_event
 from shared.messaging.records import OutboundMessage
 
@@ -28,4 +34,21 @@ def member_notice(
         notice,
         event_id=notice_id(member_id, notice_type, cause_id),
     )
+    return event_message(topic_prefix + topics.MEMBER_NOTICES, member_id, event)
+
+
+def member_notices(
+    topic_prefix: str, source: str, member_id: str, notices: list[tuple[str, BaseModel, str]]
+) -> OutboundMessage:
+    """One record telling `member_id` several things: (notice_type, data, cause_id) each."""
+    requested = MemberNoticesRequested(
+        member_id=member_id,
+        notices=tuple(
+            RequestedNotice(notice_id=notice_id(member_id, notice_type, cause), notice_type=notice_type,
+                            data=data.model_dump(mode="json"))
+            for notice_type, data, cause in notices
+        ),
+    )
+    event_id = notice_id(member_id, *(n.notice_id for n in requested.notices))
+    event = new_event(MEMBER_NOTICES_REQUESTED, source, requested, event_id=event_id)
     return event_message(topic_prefix + topics.MEMBER_NOTICES, member_id, event)

@@ -34,7 +34,7 @@ from shared.contract import (
 from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
 from shared.messaging.envelope import encode, new_event
-from shared.messaging.notices import member_notice
+from shared.messaging.notices import member_notice, member_notices
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
 
@@ -116,6 +116,21 @@ async def test_a_notice_is_stored_once_and_waits_for_its_members_profile(
         ("email", "pending"),
         ("webhook", "pending"),
     ]
+
+
+async def test_a_batch_of_notices_for_one_member_is_stored_as_its_single_notices(
+    uow: UnitOfWorkFactory, pool: asyncpg.Pool
+) -> None:
+    await project(uow, profile_record("m-many"))
+    batch = member_notices("", "alliance/procurement", "m-many", [
+        (EventType.PURCHASE_REQUEST_ACCEPTED, PurchaseRequestAccepted(request_id=f"r-{n}"), f"c-{n}") for n in range(3)
+    ])
+    record = InboundRecord("notices", 0, 0, b"m-many", batch.value)
+    await store(uow, record, accepted("m-many", 1))  # the batch's second notice, also asked for alone
+    await store(uow, record)  # redelivered
+    rows = await pool.fetch("SELECT notice_id FROM notices ORDER BY notice_id")
+    assert len(rows) == 3, "one stored notice per request, whichever record asked for it"
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 3
 
 
 async def test_a_notice_whose_key_names_another_member_is_dead_lettered(

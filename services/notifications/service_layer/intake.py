@@ -17,7 +17,12 @@ from services.notifications.domain.notices import Notice
 from services.notifications.service_layer.routing import RoutingPolicy, route_notices, route_waiting
 from shared.contract import NOTICE_DATA
 from shared.events.members import MEMBER_REGISTERED, MEMBER_UPDATED, MemberProfile
-from shared.events.notices import MEMBER_NOTICE_REQUESTED, MemberNoticeRequested
+from shared.events.notices import (
+    MEMBER_NOTICE_REQUESTED,
+    MEMBER_NOTICES_REQUESTED,
+    MemberNoticeRequested,
+    MemberNoticesRequested,
+)
 from shared.messaging.envelope import Undecodable, decode, validation_summary
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
@@ -38,28 +43,39 @@ async def store_notice_requests(
         except Undecodable as error:
             uow.dead_letter(record, error.reason, error.detail)
             continue
-        if event.type != MEMBER_NOTICE_REQUESTED:
-            uow.dead_letter(
-                record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic"
-            )
-            continue
         try:
-            request = MemberNoticeRequested.model_validate(event.data)
-            if request.notice_type not in NOTICE_DATA:
+            if event.type == MEMBER_NOTICE_REQUESTED:
+                single = MemberNoticeRequested.model_validate(event.data)
+                member_id, requested = single.member_id, [(event.id, single.notice_type, single.data)]
+            elif event.type == MEMBER_NOTICES_REQUESTED:
+                several = MemberNoticesRequested.model_validate(event.data)
+                member_id = several.member_id
+                requested = [(n.notice_id, n.notice_type, n.data) for n in several.notices]
+            else:
                 uow.dead_letter(
-                    record, "unknown_notice_type", f"{request.notice_type!r} is no contract notice"
+                    record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic"
                 )
                 continue
-            data = request.validated_data()
+            unknown = [t for _, t, _ in requested if t not in NOTICE_DATA]
+            if unknown:
+                uow.dead_letter(record, "unknown_notice_type", f"{unknown[0]!r} is no contract notice")
+                continue
+            validated = [
+                (notice_id, notice_type, NOTICE_DATA[notice_type].model_validate(data).model_dump(mode="json"))
+                for notice_id, notice_type, data in requested
+            ]
         except ValidationError as error:
             uow.dead_letter(record, "invalid_notice", validation_summary(error))
             continue
-        if record.key_text != request.member_id:
+        if record.key_text != member_id:
             uow.dead_letter(
                 record, "key_not_member", "the record key and the notice's member differ"
             )
             continue
-        notices.append(Notice(event.id, request.member_id, request.notice_type, data, event.time))
+        notices.extend(
+            Notice(notice_id, member_id, notice_type, data, event.time)
+            for notice_id, notice_type, data in validated
+        )
     stored = await NoticesRepository(uow.conn).add(notices)
     topic = records[0].topic
     if len(stored) < len(notices):
