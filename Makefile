@@ -26,3 +26,6 @@ demo: venv
 
 docs: venv
 	$(VENV)/bin/python -m shared.docs
+
+bench: venv
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)

@@ -366,20 +366,21 @@ async def bench_platform(
 
 
 class _Counter:
-    """Procurement's open demand, counted at most every `interval` seconds (count(*) is not free)."""
+    """Procurement's open demand, counted at most every `interval` seconds (count(*) is not free);
+    `at` is when the current `value` was counted."""
 
     def __init__(self, conn: asyncpg.Connection, interval: float = 0.25) -> None:
         self._conn = conn
         self._interval = interval
         self.value = 0
-        self._at = 0.0
+        self.at = 0.0
         self._lock = asyncio.Lock()
 
     async def fresh(self) -> int:
         async with self._lock:
-            if time.perf_counter() - self._at >= self._interval:
+            if time.perf_counter() - self.at >= self._interval:
                 self.value = await self._conn.fetchval(f"SELECT count(*) FROM {OPEN_DEMAND}")
-                self._at = time.perf_counter()
+                self.at = time.perf_counter()
             return self.value
 
 
@@ -426,21 +427,22 @@ async def _measure_window(
 ) -> dict[str, object]:
     """Requests/s over `duration` seconds from the first one counted, plus the slowest and
     fastest 5-second stretches (sustained means no collapse along the way) and where the CPU went."""
-    joined = time.perf_counter()
+    producing_since = time.perf_counter()
     while (first := await counter.fresh()) == 0:
         if publishing.done():
             publishing.result()
-        if time.perf_counter() - joined > 120:
+        if time.perf_counter() - producing_since > 120:
             raise TimeoutError("nothing reached procurement's open demand within 120 s")
         await asyncio.sleep(0.05)
-    began = time.perf_counter()
+    began = counter.at
     cpu.start()
     samples = [(began, first)]
     while time.perf_counter() - began < duration:
         if publishing.done():
             publishing.result()
         await asyncio.sleep(0.5)
-        samples.append((time.perf_counter(), await counter.fresh()))
+        count = await counter.fresh()
+        samples.append((counter.at, count))
         if progress:
             elapsed = samples[-1][0] - began
             rate = (samples[-1][1] - first) / elapsed
@@ -455,7 +457,7 @@ async def _measure_window(
         "requests_per_s": round((last - first) / (ended - began)),
         "slowest_5s_per_s": round(min(stretches)) if stretches else None,
         "fastest_5s_per_s": round(max(stretches)) if stretches else None,
-        "group_join_s": round(began - joined, 1),
+        "first_counted_after_s": round(began - producing_since, 1),
         "cpu_cores": cpu_cores,
         "cpu_us_per_request": cost,
     }
