@@ -52,7 +52,9 @@ class Settings(BaseSettings):
 
     consumer_batch_size: int = 500
     consumer_fetch_max_wait_ms: int = 50
-    outbox_batch_size: int = 500
+    outbox_batch_size: int = Field(
+        default=1000, description="outbox rows per relay round (a consumed batch can write two per record)"
+    )
     outbox_poll_interval_s: float = 0.05
     db_pool_size: int = 8
     secret_grace_s: int = Field(
@@ -60,6 +62,12 @@ class Settings(BaseSettings):
     )
     order_answer_timeout_s: int = Field(
         default=86_400, ge=1, description="a joint order unanswered this long is escalated to ops"
+    )
+    risk_corroboration_members: int = Field(
+        default=2,
+        ge=1,
+        description="distinct members whose alerts with one scope make a member's alert act "
+        "(exclude or penalise), not only warn",
     )
 
     def topic(self, name: str) -> str:

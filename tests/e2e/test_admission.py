@@ -16,7 +16,7 @@ import pytest
 from shared import topics
 from shared.messaging.unit_of_work import REASON_HEADER
 from tests.support.erp import cloud_event, signed
-from tests.support.kafka import kafka_producer, wait_for_records
+from tests.support.kafka import kafka_producer, wait_for_notices, wait_for_records
 from tests.support.seeds import MEMBER_SECRETS, item, member, supplier, write_seed
 from tests.support.services import platform
 
@@ -85,12 +85,8 @@ async def test_every_admission_outcome(kafka_bootstrap, postgres_server_url, tmp
         admitted_event = next(json.loads(r.value) for r in admitted if r.value.find(b".admitted") > 0)
         assert admitted_event["data"]["request_id"] == "r-ok" and admitted_event["data"]["country"] == "DE"
 
-        notices = await wait_for_records(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 7)
-        told = sorted(
-            (r.key.decode(), json.loads(r.value)["data"]["notice_type"], json.loads(r.value)["data"]["data"].get("reason"),
-             json.loads(r.value)["data"]["data"]["request_id"])
-            for r in notices
-        )
+        notices = await wait_for_notices(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 7)
+        told = sorted((member_id, kind, data.get("reason"), data["request_id"]) for member_id, kind, data in notices)
         assert told == sorted([
             ("m-huber", "purchase_request.accepted", None, "r-ok"),
             ("m-huber", "purchase_request.accepted", None, "r-ok"),  # told again, never bundled twice
@@ -100,7 +96,7 @@ async def test_every_admission_outcome(kafka_bootstrap, postgres_server_url, tmp
             ("m-berg", "purchase_request.rejected", "member_suspended", "r-susp"),
             ("m-huber", "purchase_request.rejected", "unknown_request", "r-never"),
         ])
-        invalid = next(json.loads(r.value)["data"]["data"] for r in notices if b"invalid_payload" in r.value)
+        invalid = next(data for _, _, data in notices if data.get("reason") == "invalid_payload")
         assert "quantity" in invalid["detail"]
 
         quarantined = await wait_for_records(kafka_bootstrap, running.topic(topics.QUARANTINE), 6)
@@ -114,7 +110,7 @@ async def test_every_admission_outcome(kafka_bootstrap, postgres_server_url, tmp
         assert {header(r, "alliance-source-topic") for r in dead} == {running.topic(topics.PURCHASE_REQUESTS)}
 
         await asyncio.sleep(2)  # nothing more trickles in: each outcome happened exactly once
-        assert len(await wait_for_records(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 7)) == 7
+        assert len(await wait_for_notices(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 7)) == 7
         assert len(await wait_for_records(kafka_bootstrap, running.topic(topics.ADMITTED_REQUESTS), 2)) == 2
 
         metrics = httpx.get(f"{running.services['members'].url}/metrics").text
@@ -168,8 +164,8 @@ async def test_malformed_flood_with_valid_requests_interleaved(kafka_bootstrap, 
         rejected_expected = sum(1 for n in range(1000) if n % 8 in (1, 3, 7))
         quarantined_expected = sum(1 for n in range(1000) if n % 8 in (5, 6))
         dead_expected = 1000 - rejected_expected - quarantined_expected
-        notices = await wait_for_records(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 100 + rejected_expected, 60)
-        assert sum(b"purchase_request.rejected" in r.value for r in notices) == rejected_expected
+        notices = await wait_for_notices(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 100 + rejected_expected, 60)
+        assert sum(kind == "purchase_request.rejected" for _, kind, _ in notices) == rejected_expected
         quarantined = await wait_for_records(kafka_bootstrap, running.topic(topics.QUARANTINE), quarantined_expected, 60)
         assert all(dict(r.headers).get(REASON_HEADER) for r in quarantined)
         dead = await wait_for_records(kafka_bootstrap, running.topic(topics.DEAD_LETTERS), dead_expected, 60)
@@ -193,13 +189,12 @@ async def test_suspension_and_secret_rotation_through_the_admin_api(kafka_bootst
                 record("m-maier", request("m-maier", "while-suspended")),
             ]:
                 await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
-            await wait_for_records(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 3)
+            await wait_for_notices(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 3)
             await asyncio.sleep(4.5)
             key, value, headers = record("m-huber", request("m-huber", "old-after-grace"))
             await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
-        notices = await wait_for_records(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 3)
-        told = sorted((json.loads(r.value)["data"]["data"]["request_id"], json.loads(r.value)["data"]["notice_type"])
-                      for r in notices)
+        notices = await wait_for_notices(kafka_bootstrap, running.topic(topics.MEMBER_NOTICES), 3)
+        told = sorted((data["request_id"], kind) for _, kind, data in notices)
         assert told == [("new-secret", "purchase_request.accepted"), ("old-in-grace", "purchase_request.accepted"),
                         ("while-suspended", "purchase_request.rejected")]
         quarantined = await wait_for_records(kafka_bootstrap, running.topic(topics.QUARANTINE), 1)

@@ -76,3 +76,39 @@ async def wait_for_records(
     finally:
         await consumer.stop()
     return records
+
+
+def notices_told(records: Sequence[ConsumerRecord]) -> list[tuple[str, str, dict]]:
+    """(member_id, notice_type, data) of every notice asked for on `alliance.notices`, whether
+    one per record or several for one member in one record."""
+    import json
+
+    from shared.events.notices import MEMBER_NOTICE_REQUESTED
+
+    told = []
+    for record in records:
+        event = json.loads(record.value)
+        data = event["data"]
+        if event["type"] == MEMBER_NOTICE_REQUESTED:
+            told.append((data["member_id"], data["notice_type"], data["data"]))
+        else:
+            told.extend((data["member_id"], n["notice_type"], n["data"]) for n in data["notices"])
+    return told
+
+
+async def wait_for_notices(
+    bootstrap: str, topic: str, count: int, timeout: float = 30.0
+) -> list[tuple[str, str, dict]]:
+    """Read `alliance.notices` until it has asked for `count` notices; return them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    records: list[ConsumerRecord] = []
+    while len(told := notices_told(records)) < count:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise TimeoutError(f"{topic} asked for {len(told)} of {count} notices in {timeout:.0f} s")
+        try:
+            records = await wait_for_records(bootstrap, topic, len(records) + 1, timeout=min(remaining, 5))
+        except TimeoutError:
+            continue
+    return told

@@ -3,8 +3,11 @@ member's records in their partition order."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from pydantic import BaseModel
 
 from services.members.adapters import metrics
 from services.members.adapters.repository import AdmittedRequests, CatalogRepository, MembersRepository
@@ -32,7 +35,7 @@ from shared.events.members import (
     WithdrawPurchaseRequest,
 )
 from shared.messaging.envelope import Undecodable, decode, event_message, new_event
-from shared.messaging.notices import member_notice, notice_id
+from shared.messaging.notices import member_notices, notice_id
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.signing import SIGNATURE_HEADER
@@ -82,6 +85,7 @@ async def admit_batch(
     known = await AdmittedRequests(uow.conn).fingerprints(request_keys)
     skus = await CatalogRepository(uow.conn).skus(str(e.data.get("sku", "")) for _, e, _ in fresh)
     new_rows: list[tuple[str, str, str, bytes]] = []
+    outcomes = _Outcomes(records[0].topic)
     for record, event, member in fresh:
         key = (member.member_id, str(event.data.get("request_id", "")))
         if event.type == EventType.PURCHASE_REQUEST_SUBMITTED:
@@ -93,20 +97,48 @@ async def admit_batch(
                 new_rows.append((member.member_id, verdict.request_id, verdict.request.sku, verdict.fingerprint))
         else:
             verdict = assess_cancellation(event.data, member, key in known)
-        _act(uow, record, event, member, verdict, known.get(key), topic_prefix)
+        _act(uow, event, member, verdict, known.get(key), topic_prefix, outcomes)
     await AdmittedRequests(uow.conn).add(new_rows)
+    outcomes.record(uow, topic_prefix)
+
+
+class _Outcomes:
+    """What a batch decided, written once per batch: one notice record per member (not per
+    request) and one metric update per counter, which keeps the hot path short."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.notices: dict[str, list[tuple[str, BaseModel, str]]] = defaultdict(list)
+        self.consumed: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter()
+        self.admitted = 0
+        self.cancelled = 0
+
+    def record(self, uow: UnitOfWork, topic_prefix: str) -> None:
+        for member_id, notices in self.notices.items():
+            uow.publish(member_notices(topic_prefix, SOURCE, member_id, notices))
+        for outcome, count in self.consumed.items():
+            uow.count_consumed(self.topic, outcome, count)
+        uow.after_commit(self._export_metrics)
+
+    def _export_metrics(self) -> None:
+        metrics.REQUESTS_ADMITTED.inc(self.admitted)
+        metrics.REQUESTS_CANCELLED.inc(self.cancelled)
+        for reason, count in self.rejections.items():
+            metrics.REQUESTS_REJECTED.labels(reason).inc(count)
 
 
 def _act(
     uow: UnitOfWork,
-    record: InboundRecord,
     event: CloudEvent,
     member: Member,
     verdict: Verdict,
     admitted: tuple[bytes, str] | None,
     topic_prefix: str,
+    outcomes: _Outcomes,
 ) -> None:
     cause = f"{member.member_id}:{event.id}"
+    told = outcomes.notices[member.member_id]
     if verdict.outcome is Outcome.ACCEPTED:
         request = verdict.request
         assert request is not None
@@ -121,18 +153,15 @@ def _act(
                 new_event(PURCHASE_REQUEST_ADMITTED, SOURCE, admitted_event, event_id=notice_id(cause, "admitted")),
             )
         )
-        uow.after_commit(metrics.REQUESTS_ADMITTED.inc)
+        outcomes.admitted += 1
     if verdict.outcome in (Outcome.ACCEPTED, Outcome.RESUBMITTED):
-        uow.publish(member_notice(topic_prefix, SOURCE, member.member_id, EventType.PURCHASE_REQUEST_ACCEPTED,
-                                  PurchaseRequestAccepted(request_id=verdict.request_id), cause))
-        uow.count_consumed(record.topic, "processed")
+        told.append((EventType.PURCHASE_REQUEST_ACCEPTED, PurchaseRequestAccepted(request_id=verdict.request_id), cause))
+        outcomes.consumed["processed"] += 1
     elif verdict.outcome is Outcome.REJECTED:
         rejection = PurchaseRequestRejected(request_id=verdict.request_id, reason=verdict.reason, detail=verdict.detail)
-        uow.publish(member_notice(topic_prefix, SOURCE, member.member_id, EventType.PURCHASE_REQUEST_REJECTED,
-                                  rejection, cause))
-        uow.count_consumed(record.topic, "rejected")
-        reason = verdict.reason
-        uow.after_commit(lambda: metrics.REQUESTS_REJECTED.labels(reason).inc())
+        told.append((EventType.PURCHASE_REQUEST_REJECTED, rejection, cause))
+        outcomes.consumed["rejected"] += 1
+        outcomes.rejections[verdict.reason] += 1
     elif verdict.outcome is Outcome.CANCELLATION:
         assert verdict.cancellation is not None and admitted is not None
         command = WithdrawPurchaseRequest(
@@ -145,5 +174,5 @@ def _act(
                 new_event(WITHDRAW_PURCHASE_REQUEST, SOURCE, command, event_id=notice_id(cause, "withdraw")),
             )
         )
-        uow.count_consumed(record.topic, "processed")
-        uow.after_commit(metrics.REQUESTS_CANCELLED.inc)
+        outcomes.consumed["processed"] += 1
+        outcomes.cancelled += 1
