@@ -6,54 +6,21 @@ from ALLIANCE_ADMIN_TOKEN, print what the API answers, and exit 1 when it refuse
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 import yaml
 
-from shared.settings import Settings
+from shared.cli.admin_client import call, show
 
 suppliers_app = typer.Typer(help="The alliance's suppliers and their catalogs.", no_args_is_help=True)
 cycle_app = typer.Typer(help="Order cycles: close the current one now.", no_args_is_help=True)
 
-TIMEOUT_S = 120.0
-"""A close over a large open demand takes seconds; the API answers when it has committed."""
-
-
-def _call(method: str, path: str, body: Any = None) -> Any:
-    settings = Settings()
-    base = f"http://{settings.http_host}:{settings.procurement_port}/admin"
-    if settings.admin_token is None:
-        typer.echo("ALLIANCE_ADMIN_TOKEN is not set: the admin API needs it", err=True)
-        raise typer.Exit(1)
-    headers = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
-    try:
-        response = httpx.request(method, base + path, json=body, headers=headers, timeout=TIMEOUT_S)
-    except httpx.HTTPError as error:
-        typer.echo(f"procurement is not reachable at {base} ({type(error).__name__}); is it running?", err=True)
-        raise typer.Exit(1) from None
-    if response.is_error:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        shown = detail if isinstance(detail, str) else json.dumps(detail, indent=2)
-        typer.echo(f"procurement refused ({response.status_code}): {shown}", err=True)
-        raise typer.Exit(1)
-    return response.json()
-
-
-def _show(document: Any) -> None:
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
-
 @suppliers_app.command("list")
 def list_suppliers() -> None:
     """One line per supplier: id, name, regions, lead time, SKUs."""
-    for supplier in _call("GET", "/suppliers"):
+    for supplier in call("procurement", "GET", "/suppliers"):
         skus = ", ".join(item["sku"] for item in supplier["catalog"]) or "-"
         typer.echo(
             f"{supplier['supplier_id']}\t{supplier['name']}\t{','.join(supplier['regions'])}\t"
@@ -64,7 +31,7 @@ def list_suppliers() -> None:
 @suppliers_app.command("show")
 def show_supplier(supplier_id: Annotated[str, typer.Argument(help="The supplier's id.")]) -> None:
     """A supplier with its catalog and tiers (never its secret), as JSON."""
-    _show(_call("GET", f"/suppliers/{supplier_id}"))
+    show(call("procurement", "GET", f"/suppliers/{supplier_id}"))
 
 
 @suppliers_app.command("upsert")
@@ -82,14 +49,14 @@ def upsert_supplier(
     if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
         typer.echo(f"{file}: expected one supplier (a mapping with an id), as in the seed", err=True)
         raise typer.Exit(1)
-    result = _call("PUT", f"/suppliers/{entry['id']}", entry)
+    result = call("procurement", "PUT", f"/suppliers/{entry['id']}", entry)
     typer.echo(f"supplier {entry['id']} {'saved' if result['changed'] else 'unchanged'}")
 
 
 @cycle_app.command("close")
 def close_cycle() -> None:
     """Close the current order cycle now and print what it decided."""
-    report = _call("POST", "/cycles/close")
+    report = call("procurement", "POST", "/cycles/close")
     typer.echo(
         f"{report['cycle_id']}: {report['requests_placed']} of {report['requests_considered']} requests "
         f"placed on {report['orders']} order(s) ({report['quantity_placed']} units, savings "
