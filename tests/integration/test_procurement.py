@@ -290,8 +290,7 @@ async def test_suppliers_through_the_admin_api_and_cli_never_show_a_secret(
         env = {**running.env(), "ALLIANCE_PROCUREMENT_PORT": port}
 
         def cli(*args: str, token: str = ADMIN_TOKEN) -> subprocess.CompletedProcess[str]:
-            code = "from shared.cli import app; from shared.cli.procurement import suppliers_app, cycle_app;" \
-                   "app.add_typer(suppliers_app, name='suppliers'); app.add_typer(cycle_app, name='cycle'); app()"
+            code = "from shared.cli import main; main()"
             return subprocess.run([sys.executable, "-c", code, *args], env={**env, "ALLIANCE_ADMIN_TOKEN": token},
                                   capture_output=True, text=True, timeout=60)
 
