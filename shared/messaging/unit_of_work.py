@@ -7,13 +7,15 @@ unless the transaction commits; after the commit the relay is woken to publish a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from types import TracebackType
 
 import asyncpg
 
 from shared import metrics
+from shared.contract import CloudEvent
 from shared.messaging import inbox
+from shared.messaging.envelope import Undecodable, decode
 from shared.messaging.outbox import add_to_outbox
 from shared.messaging.records import InboundRecord, OutboundMessage
 
@@ -106,6 +108,19 @@ class UnitOfWork:
 
     async def claim(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
         return await inbox.claim(self.conn, consumer, event_ids)
+
+    def decode(self, record: InboundRecord, accepted_types: Collection[str]) -> CloudEvent | None:
+        """The record's event when it is one this consumer takes; otherwise it is
+        dead-lettered with the reason and None is returned."""
+        try:
+            event = decode(record.value)
+        except Undecodable as error:
+            self.dead_letter(record, error.reason, error.detail)
+            return None
+        if event.type not in accepted_types:
+            self.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on {record.topic}")
+            return None
+        return event
 
     def dead_letter(self, record: InboundRecord, reason: str, detail: str) -> None:
         """A record no handler can use: kept with its reason, its partition moves on."""

@@ -34,7 +34,7 @@ from shared.events.members import (
     PurchaseRequestAdmitted,
     WithdrawPurchaseRequest,
 )
-from shared.messaging.envelope import Undecodable, decode, event_message, new_event
+from shared.messaging.envelope import event_message, new_event
 from shared.messaging.notices import member_notices, notice_id
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
@@ -47,17 +47,7 @@ async def admit_batch(
     uow: UnitOfWork, records: Sequence[InboundRecord], topic_prefix: str, now: datetime | None = None
 ) -> None:
     now = now or datetime.now(UTC)
-    decoded: list[tuple[InboundRecord, CloudEvent]] = []
-    for record in records:
-        try:
-            event = decode(record.value)
-        except Undecodable as error:
-            uow.dead_letter(record, error.reason, error.detail)
-            continue
-        if event.type not in ADMISSION_TYPES:
-            uow.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic")
-            continue
-        decoded.append((record, event))
+    decoded = [(record, event) for record in records if (event := uow.decode(record, ADMISSION_TYPES))]
 
     members = await MembersRepository(uow.conn).get_many(r.key_text for r, _ in decoded if r.key_text)
     authentic: list[tuple[InboundRecord, CloudEvent, Member]] = []
