@@ -21,6 +21,8 @@ from services.procurement.entrypoints.http import admin_router
 from services.procurement.entrypoints.messaging import publications, subscriptions
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
+from services.procurement.service_layer.resourcing import DecisionOptions
+from services.procurement.service_layer.risk import expire_alerts
 from services.procurement.service_layer.watch import escalate_overdue, refresh_gauges
 from shared import topics
 from shared.http import create_app
@@ -64,8 +66,10 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         topic_prefix=settings.topic_prefix,
         max_supplier_share=cycle.max_supplier_share,
         interval_seconds=cycle.interval_seconds,
+        risk_corroboration_members=settings.risk_corroboration_members,
         pause_before_commit_s=float(os.environ.get(TEST_CLOSE_DELAY_ENV, "0") or 0),
     )
+    decisions = DecisionOptions(settings.topic_prefix, cycle.max_supplier_share, settings.risk_corroboration_members)
 
     async def close(trigger: Trigger, slot: int | None = None) -> CycleReport | None:
         now = datetime.now(UTC)
@@ -104,7 +108,9 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
                 async with runtime.unit_of_work() as uow:
                     await escalate_overdue(uow, settings.topic_prefix, timeout)
                 async with runtime.unit_of_work() as uow:
-                    await refresh_gauges(uow)
+                    await expire_alerts(uow, decisions, datetime.now(UTC))
+                async with runtime.unit_of_work() as uow:
+                    await refresh_gauges(uow, settings.risk_corroboration_members)
             except _DATABASE_AWAY as error:
                 log.warning("watch skipped a round: database unavailable (%s)", type(error).__name__)
             await asyncio.sleep(pause)
@@ -117,7 +123,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         "procurement",
         runtime.health,
         settings.admin_token,
-        [admin_router(runtime.unit_of_work, close_now, settings.topic_prefix, grace, ensure_supplier_topics)],
+        [admin_router(runtime.unit_of_work, close_now, settings.topic_prefix, grace, ensure_supplier_topics,
+                      decisions)],
         description="Bundles open demand into joint orders per cycle; suppliers answer them.",
     )
     await runtime.run(app)

@@ -4,7 +4,10 @@
   or unit changed; the members service learns the SKUs it may admit from it.
 - `alliance.cycle.closed` (key: cycle_id) once per close, with its counts.
 - `alliance.joint_order.<status>` (key: supplier_id) for each step of an order's life:
-  placed, confirmed, rejected, escalated (unanswered past `order_answer_timeout_s`).
+  placed, confirmed, rejected, escalated (unanswered past `order_answer_timeout_s`), cancelled
+  (by the alliance, when a critical risk alert covers an unconfirmed order).
+- `alliance.risk_alert.exposure_assessed` (key: the alert's key) when an alert is raised and
+  when it ends: who is exposed, for notifications to warn.
 They carry no member data: what a member is told goes to that member alone, as a notice.
 """
 
@@ -22,11 +25,13 @@ JOINT_ORDER_PLACED = "alliance.joint_order.placed"
 JOINT_ORDER_CONFIRMED = "alliance.joint_order.confirmed"
 JOINT_ORDER_REJECTED = "alliance.joint_order.rejected"
 JOINT_ORDER_ESCALATED = "alliance.joint_order.escalated"
+JOINT_ORDER_CANCELLED = "alliance.joint_order.cancelled"
 JOINT_ORDER_EVENT_TYPES = {
     "placed": JOINT_ORDER_PLACED,
     "confirmed": JOINT_ORDER_CONFIRMED,
     "rejected": JOINT_ORDER_REJECTED,
     "escalated": JOINT_ORDER_ESCALATED,
+    "cancelled": JOINT_ORDER_CANCELLED,
 }
 
 SOURCE = "alliance/procurement"
@@ -52,12 +57,13 @@ class CycleClosed(InternalModel):
 
 
 class JointOrderStatus(InternalModel):
-    """One step of a joint order's life; `reason` says why it was rejected or escalated."""
+    """One step of a joint order's life; `reason` says why it was rejected, escalated or
+    cancelled."""
 
     order_id: str
     supplier_id: str
     cycle_id: str
-    status: Literal["placed", "confirmed", "rejected", "escalated"]
+    status: Literal["placed", "confirmed", "rejected", "escalated", "cancelled"]
     total: Decimal
     quantity: int
     skus: tuple[str, ...]
@@ -77,12 +83,13 @@ class MemberExposure(InternalModel):
 
 
 class RiskExposureAssessed(InternalModel):
-    """Who is exposed to an alert, when it is raised (or first corroborated) and when it ends.
+    """Who is exposed to an alert: once when it is raised, once more when it ends.
 
-    Keyed by alert_id on `alliance.procurement.events`. Notifications routes one
-    `risk_alert.notice` per member and status: to every exposed member, with its own request
-    ids, and to members whose interests include one of `categories` at or above their minimum
-    severity. The reporter is never named here, so no notice can name it.
+    Keyed by alert_id on `alliance.procurement.events`; `alert_id` is procurement's key of the
+    alert (a hash of who raised it and its id), the same in both events and naming nobody.
+    Notifications routes one `risk_alert.notice` per member and status: to every exposed member,
+    with its own request ids, and to members whose interests include one of `categories` at or
+    above their minimum severity. The reporter is never named here, so no notice can name it.
     """
 
     alert_id: str

@@ -31,7 +31,7 @@ from shared.messaging.envelope import encode, new_event
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
 from tests.support.erp import cloud_event, signed
-from tests.support.kafka import kafka_producer, wait_for_records
+from tests.support.kafka import notices_told, kafka_producer, wait_for_records
 from tests.support.seeds import item, member, supplier, write_seed
 from tests.support.services import ADMIN_TOKEN, Platform, ServiceProcess, platform
 
@@ -88,12 +88,7 @@ async def close(service: ServiceProcess) -> dict[str, Any]:
 
 def notices_of(records, notice_type: str) -> list[tuple[str, dict[str, Any]]]:
     """(member_id, data) of the notices of one type."""
-    found = []
-    for record in records:
-        event = json.loads(record.value)
-        if event["data"]["notice_type"] == notice_type:
-            found.append((event["data"]["member_id"], event["data"]["data"]))
-    return found
+    return [(member_id, data) for member_id, kind, data in notices_told(records) if kind == notice_type]
 
 
 async def notices_until(running: Platform, notice_type: str, count: int, timeout: float = 30.0):

@@ -23,7 +23,7 @@ from shared.events.members import (
     RiskAlertReported,
     RiskAlertWithdrawn,
 )
-from shared.messaging.envelope import Undecodable, decode, event_message, new_event
+from shared.messaging.envelope import event_message, new_event
 from shared.messaging.notices import notice_id
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
@@ -42,17 +42,12 @@ async def forward_member_alerts(
         if member is None:
             uow.count_consumed(record.topic, "skipped")
             continue
-        try:
-            event = decode(record.value)
-        except Undecodable as error:
-            uow.dead_letter(record, error.reason, error.detail)
+        event = uow.decode(record, RISK_ALERT_TYPES)
+        if event is None:
             continue
         failure = authenticate_reporter(record.header(SIGNATURE_HEADER), record.value or b"", member, now)
         if failure is not None:
             uow.quarantine(record, failure.value, f"event {event.id[:64]!r} failed authentication: {failure.value}")
-            continue
-        if event.type not in RISK_ALERT_TYPES:
-            uow.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic")
             continue
         # Only authenticated events claim inbox ids, so a forgery can't pre-empt a genuine one.
         cause = f"{member.member_id}:{event.id}"

@@ -27,8 +27,13 @@ OPTIMIZER_GAP = Gauge(
     "alliance_optimizer_gap",
     "Largest relative cost gap to the proven bound among the last close's SKU decisions",
 )
-ORDERS = Counter("alliance_orders", "Joint orders, by status reached", ["status"])
-for _status in ("placed", "confirmed", "rejected", "cancelled", "escalated"):
+ORDERS = Counter(
+    "alliance_orders",
+    "Joint orders, by status reached (escalated: unanswered too long; risk_flagged: confirmed, but "
+    "inside a critical risk alert's scope)",
+    ["status"],
+)
+for _status in ("placed", "confirmed", "rejected", "cancelled", "escalated", "risk_flagged"):
     ORDERS.labels(_status)  # every status shows from the start, at 0
 ORDERS_AWAITING_ANSWER = Gauge(
     "alliance_orders_awaiting_answer", "Placed joint orders the supplier has not answered yet"
@@ -48,5 +53,17 @@ UNFULFILLABLE_REQUESTS = Counter(
     "alliance_unfulfillable_requests", "Requests members were told are unfulfillable", ["reason"]
 )
 RESOURCED_QUANTITY = Counter(
-    "alliance_resourced_quantity", "Quantity moved to another supplier after a rejection"
+    "alliance_resourced_quantity",
+    "Quantity moved to another order after a rejection or a cancellation for a critical risk alert",
+)
+RISK_ALERTS = Counter(
+    "alliance_risk_alerts", "Risk alerts raised, by kind, severity and source", ["kind", "severity", "source"]
+)
+ACTIVE_ALERTS = Gauge(
+    "alliance_active_alerts",
+    "Risk alerts in force that procurement acts on (trusted, or corroborated), by severity",
+    ["severity"],
+)
+EXCLUDED_SUPPLIERS = Gauge(
+    "alliance_excluded_suppliers", "Suppliers a critical risk alert in force excludes (in its scope)"
 )

@@ -32,7 +32,8 @@ _REQUEST_COLUMNS = (
 )
 _ORDER_COLUMNS = (
     "order_id, supplier_id, cycle_id, status, total, quantity, placed_at, replaces_order_id,"
-    " answered_at, expected_delivery, rejection_reason, escalated_at"
+    " answered_at, expected_delivery, rejection_reason, escalated_at, cancelled_at,"
+    " cancellation_reason, risk_flagged_at, risk_flag"
 )
 
 
@@ -91,6 +92,10 @@ def _order(row: asyncpg.Record) -> OrderRecord:
         expected_delivery=row["expected_delivery"],
         rejection_reason=row["rejection_reason"],
         escalated_at=row["escalated_at"],
+        cancelled_at=row["cancelled_at"],
+        cancellation_reason=row["cancellation_reason"],
+        risk_flagged_at=row["risk_flagged_at"],
+        risk_flag=row["risk_flag"],
     )
 
 
@@ -361,15 +366,37 @@ class OrdersRepository:
         )
 
     async def ordered_this_cycle(self, cycle_id: str, sku: str) -> dict[str, int]:
-        """Units of `sku` each supplier carries on this cycle's orders it has not rejected."""
+        """Units of `sku` each supplier carries on this cycle's orders still standing (neither
+        rejected nor cancelled)."""
         rows = await self._conn.fetch(
             "SELECT o.supplier_id, sum(l.quantity) AS quantity FROM orders o"
             " JOIN order_lines l USING (order_id)"
-            " WHERE o.cycle_id = $1 AND l.sku = $2 AND o.status <> 'rejected' GROUP BY 1",
+            " WHERE o.cycle_id = $1 AND l.sku = $2 AND o.status NOT IN ('rejected', 'cancelled')"
+            " GROUP BY 1",
             cycle_id,
             sku,
         )
         return {r["supplier_id"]: r["quantity"] for r in rows}
+
+    async def cancel(self, order_id: str, reason: str) -> OrderRecord | None:
+        """Cancel an order the supplier has not answered yet; None when it already has."""
+        row = await self._conn.fetchrow(
+            f"UPDATE orders SET status = 'cancelled', cancelled_at = now(), cancellation_reason = $2"
+            f" WHERE order_id = $1 AND status = 'placed' RETURNING {_ORDER_COLUMNS}",
+            order_id,
+            reason,
+        )
+        return _order(row) if row else None
+
+    async def flag_risk(self, order_ids: Sequence[str], flag: str) -> list[OrderRecord]:
+        """Flag confirmed orders for ops, each once; returns those flagged now."""
+        rows = await self._conn.fetch(
+            f"UPDATE orders SET risk_flagged_at = now(), risk_flag = $2"
+            f" WHERE order_id = ANY($1::text[]) AND risk_flagged_at IS NULL RETURNING {_ORDER_COLUMNS}",
+            list(order_ids),
+            flag,
+        )
+        return [_order(r) for r in rows]
 
     async def escalate_overdue(self, placed_before: datetime) -> list[OrderRecord]:
         """Mark placed orders unanswered since before `placed_before`, each once."""
@@ -389,15 +416,21 @@ class OrdersRepository:
         return row["awaiting"], row["escalated"]
 
     async def list(
-        self, status: OrderStatus | None = None, escalated: bool | None = None, limit: int = 100
+        self,
+        status: OrderStatus | None = None,
+        escalated: bool | None = None,
+        limit: int = 100,
+        risk_flagged: bool | None = None,
     ) -> list[OrderRecord]:
         rows = await self._conn.fetch(
             f"SELECT {_ORDER_COLUMNS} FROM orders WHERE ($1::text IS NULL OR status = $1)"
             " AND ($2::boolean IS NULL OR (escalated_at IS NOT NULL) = $2)"
+            " AND ($4::boolean IS NULL OR (risk_flagged_at IS NOT NULL) = $4)"
             " ORDER BY placed_at DESC, order_id DESC LIMIT $3",
             status.value if status else None,
             escalated,
             limit,
+            risk_flagged,
         )
         return [_order(r) for r in rows]
 

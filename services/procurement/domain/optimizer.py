@@ -12,9 +12,10 @@ Rules and the interpretation chosen where the brief left room
   is ``max(min_order_quantity, first tier min_quantity, 1)``; its total is 0 or in
   ``[effective minimum, capacity_per_cycle]``.
 * Eligibility of a supplier for a request: it serves the request's country, ``order_date + lead time``
-  is on or before ``needed_by``, and its risk is not ``excluded``. A ``high`` risk supplier is a last
-  resort *per request*: it is eligible only when no ``ok`` supplier serves that request's country in
-  time (price and capacity of the ``ok`` suppliers do not matter for this test).
+  is on or before ``needed_by``, and its risk for that country (``Offer.risk_in``) is not ``excluded``.
+  A ``high`` risk supplier is a last resort *per request*: it is eligible only when no ``ok`` supplier
+  serves that request's country in time (price and capacity of the ``ok`` suppliers do not matter for
+  this test).
 * Standalone price of a request: the lowest unit price any eligible supplier would charge for the
   request's quantity ordered alone (quantity within that supplier's minimum order and capacity, price
   within ``max_unit_price``). ``None`` when it could not be ordered alone.
@@ -154,6 +155,9 @@ class Offer:
     min_order_quantity: int
     tiers: tuple[Tier, ...]
     risk: RiskLevel = RiskLevel.OK
+    regional_risk: tuple[tuple[str, RiskLevel], ...] = ()
+    """(country, risk) pairs that replace ``risk`` for requests shipping to that country (a risk
+    alert may cover one region of a supplier only)."""
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -165,6 +169,13 @@ class Offer:
                 raise ValueError(f"offer {self.supplier_id}: tiers must be sorted by min_quantity")
             if upper.unit_price > lower.unit_price:
                 raise ValueError(f"offer {self.supplier_id}: tier prices must not rise with quantity")
+
+    def risk_in(self, country: str) -> RiskLevel:
+        """The offer's risk for a request shipping to ``country``."""
+        for region, level in self.regional_risk:
+            if region == country:
+                return level
+        return self.risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +356,7 @@ def _bands(offer: Offer, capacity: int, units: tuple[int, ...]) -> tuple[_Band, 
 def _prepare(
     offers: Sequence[Offer], demands: Sequence[Demand], order_date: date, share: Fraction
 ) -> tuple[_Instance, dict[int, UnplacedReason]]:
-    usable = tuple(o for o in offers if o.risk is not RiskLevel.EXCLUDED)
+    usable = tuple(o for o in offers if o.risk is not RiskLevel.EXCLUDED or o.regional_risk)
     places = _price_places(usable)
     units = tuple(tuple(int(t.unit_price.scaleb(places)) for t in o.tiers) for o in usable)
     pricing = _RequestPricing(usable, units)
@@ -360,9 +371,11 @@ def _prepare(
             in_time = [
                 s
                 for s, offer in enumerate(usable)
-                if demand.country in offer.regions and arrival[s] <= demand.needed_by
+                if demand.country in offer.regions
+                and arrival[s] <= demand.needed_by
+                and offer.risk_in(demand.country) is not RiskLevel.EXCLUDED
             ]
-            safe = [s for s in in_time if usable[s].risk is RiskLevel.OK]
+            safe = [s for s in in_time if usable[s].risk_in(demand.country) is RiskLevel.OK]
             eligible = eligible_by_route[route] = tuple(safe or in_time)
         priced = pricing.price(eligible, demand.quantity, demand.max_unit_price)
         if isinstance(priced, UnplacedReason):

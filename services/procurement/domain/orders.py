@@ -25,6 +25,8 @@ class OrderStatus(StrEnum):
     PLACED = "placed"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    """By the alliance, before the supplier confirmed it (a critical risk alert covers it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,11 @@ class OrderRecord:
     expected_delivery: date | None = None
     rejection_reason: str | None = None
     escalated_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancellation_reason: str | None = None
+    risk_flagged_at: datetime | None = None
+    risk_flag: str | None = None
+    """Why ops should look at this confirmed order: a critical risk alert covers it."""
 
 
 class AnswerOutcome(StrEnum):

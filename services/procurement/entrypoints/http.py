@@ -1,18 +1,22 @@
-"""The procurement admin API (bearer token): suppliers, cycles and orders for admins and ops.
+"""The procurement admin API (bearer token): suppliers, cycles, orders and risk alerts for
+admins and ops.
 
 Responses never contain a secret; a supplier shows only until when a rotated-out secret
-still verifies.
+still verifies. Alerts show who raised them (ops need it); nothing here reaches members.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from services.procurement.adapters.alerts import AlertsRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
     OrdersRepository,
@@ -21,10 +25,14 @@ from services.procurement.adapters.repository import (
 )
 from services.procurement.domain.catalog import CatalogConflict, Supplier
 from services.procurement.domain.orders import OrderRecord, OrderStatus
+from services.procurement.domain.risk import OPS_REPORTER, AlertSource, AlertStatus, effective_alerts, effects
 from services.procurement.service_layer.catalog import supplier_from_seed, upsert_supplier
 from services.procurement.service_layer.cycle import CycleReport
+from services.procurement.service_layer.resourcing import DecisionOptions
+from services.procurement.service_layer.risk import ALERT_ID_REUSED, AlertRefused, raise_alert, resolve_alert
 from shared import seed
-from shared.contract import to_cents
+from shared.contract import CountryCode, Identifier, RiskAlertRaised, RiskKind, Severity, to_cents
+from shared.messaging.envelope import validation_summary
 from shared.messaging.unit_of_work import UnitOfWork
 
 
@@ -129,6 +137,10 @@ class OrderView(BaseModel):
     expected_delivery: date | None
     rejection_reason: str | None
     escalated_at: datetime | None
+    cancelled_at: datetime | None
+    cancellation_reason: str | None
+    risk_flagged_at: datetime | None
+    risk_flag: str | None
 
     @classmethod
     def of(cls, order: OrderRecord) -> OrderView:
@@ -145,6 +157,10 @@ class OrderView(BaseModel):
             expected_delivery=order.expected_delivery,
             rejection_reason=order.rejection_reason,
             escalated_at=order.escalated_at,
+            cancelled_at=order.cancelled_at,
+            cancellation_reason=order.cancellation_reason,
+            risk_flagged_at=order.risk_flagged_at,
+            risk_flag=order.risk_flag,
         )
 
 
@@ -165,12 +181,88 @@ class DemandView(BaseModel):
     requests: int
 
 
+class RaiseAlert(BaseModel):
+    """An alert raised by ops: the contract's `risk_alert.raised` data, `alert_id` optional."""
+
+    alert_id: Identifier | None = None
+    supplier_id: Identifier | None = None
+    sku: str | None = None
+    region: CountryCode | None = None
+    kind: RiskKind
+    severity: Severity
+    summary: str
+    valid_until: datetime | None = None
+
+
+class AlertChangeView(BaseModel):
+    at: datetime
+    change: str
+    detail: str | None
+
+
+class AlertView(BaseModel):
+    alert_key: str
+    alert_id: str
+    source: str
+    reporter: str
+    supplier_id: str | None
+    sku: str | None
+    region: str | None
+    kind: str
+    severity: str
+    summary: str
+    valid_until: datetime | None
+    trusted: bool
+    status: str
+    effective: bool
+    """Whether procurement acts on it now (trusted, or corroborated), not only warns."""
+    raised_at: datetime
+    ended_at: datetime | None
+    exposed_members: int
+    """How many members were told of it when it was raised (never who)."""
+    history: list[AlertChangeView]
+
+
+async def _alert_views(
+    registry: AlertsRepository, rows: Sequence[asyncpg.Record], corroboration: int
+) -> list[AlertView]:
+    acting = effective_alerts(effects(await registry.active(), datetime.now(UTC), corroboration))
+    keys = [r["alert_key"] for r in rows]
+    history = await registry.history(keys)
+    exposed = await registry.exposed_counts(keys)
+    return [
+        AlertView(
+            alert_key=row["alert_key"],
+            alert_id=row["alert_id"],
+            source=row["source"],
+            reporter=row["reporter"],
+            supplier_id=row["supplier_id"],
+            sku=row["sku"],
+            region=row["region"],
+            kind=row["kind"],
+            severity=row["severity"],
+            summary=row["summary"],
+            valid_until=row["valid_until"],
+            trusted=row["trusted"],
+            status=row["status"],
+            effective=row["alert_key"] in acting,
+            raised_at=row["raised_at"],
+            ended_at=row["ended_at"],
+            exposed_members=exposed.get(row["alert_key"], 0),
+            history=[AlertChangeView(at=h["at"], change=h["change"], detail=h["detail"])
+                     for h in history.get(row["alert_key"], [])],
+        )
+        for row in rows
+    ]
+
+
 def admin_router(
     unit_of_work: Callable[[], UnitOfWork],
     close_now: Callable[[], Awaitable[CycleReport]],
     topic_prefix: str,
     default_grace: timedelta,
     ensure_supplier_topic: Callable[[str], Awaitable[None]],
+    decisions: DecisionOptions,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -233,15 +325,17 @@ def admin_router(
         "/orders",
         response_model=list[OrderView],
         tags=["orders"],
-        description="Newest first. `escalated=true` lists the orders escalated for want of an answer.",
+        description="Newest first. `escalated=true` lists the orders escalated for want of an answer, "
+        "`risk_flagged=true` the confirmed orders a critical risk alert covers.",
     )
     async def list_orders(
         status: OrderStatus | None = None,
         escalated: bool | None = None,
+        risk_flagged: bool | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[OrderView]:
         async with unit_of_work() as uow:
-            orders = await OrdersRepository(uow.conn).list(status, escalated, limit)
+            orders = await OrdersRepository(uow.conn).list(status, escalated, limit, risk_flagged)
         return [OrderView.of(o) for o in orders]
 
     @router.get("/orders/{order_id}", response_model=OrderDetail, tags=["orders"])
@@ -262,4 +356,75 @@ def admin_router(
             ],
         )
 
+    @router.post(
+        "/alerts",
+        response_model=AlertView,
+        status_code=201,
+        tags=["risk"],
+        summary="Raise a risk alert as ops",
+        description="Effective at once. Critical: the scope is excluded from new decisions, its "
+        "unconfirmed orders are cancelled and re-sourced, confirmed ones flagged. High: the scope is "
+        "a last resort. Exposed members are warned. The same alert_id and content again changes nothing.",
+    )
+    async def raise_ops_alert(body: RaiseAlert) -> AlertView:
+        fields = body.model_dump(exclude_none=True, mode="json")
+        fields.setdefault("alert_id", f"ops-{uuid.uuid4().hex[:12]}")
+        try:
+            raised = RiskAlertRaised.model_validate(fields)
+        except ValidationError as error:
+            raise HTTPException(422, validation_summary(error)) from None
+        try:
+            async with unit_of_work() as uow:
+                await _check_scope_known(uow, raised)
+                await raise_alert(uow, decisions, AlertSource.OPS, OPS_REPORTER, raised, datetime.now(UTC))
+        except AlertRefused as refused:
+            raise HTTPException(409 if refused.reason == ALERT_ID_REUSED else 422, refused.detail) from None
+        return await _one_alert(raised.alert_id)
+
+    @router.post(
+        "/alerts/{reference}/resolve",
+        response_model=AlertView,
+        tags=["risk"],
+        summary="Resolve an alert (an ops alert_id, or any alert's alert_key)",
+        description="It stops acting at once; the members told of it are told it is resolved. "
+        "Resolving an alert that has ended already changes nothing.",
+    )
+    async def resolve(reference: str) -> AlertView:
+        async with unit_of_work() as uow:
+            row = await AlertsRepository(uow.conn).find(reference)
+            if row is None:
+                raise HTTPException(404, f"no alert {reference!r}")
+            await resolve_alert(uow, decisions, row["alert_key"], datetime.now(UTC))
+        return await _one_alert(row["alert_key"])
+
+    @router.get("/alerts", response_model=list[AlertView], tags=["risk"], summary="Alerts, newest first, with history")
+    async def list_alerts(
+        state: AlertStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[AlertView]:
+        async with unit_of_work() as uow:
+            registry = AlertsRepository(uow.conn)
+            return await _alert_views(registry, await registry.listing(state, limit), decisions.corroboration)
+
+    @router.get("/alerts/{reference}", response_model=AlertView, tags=["risk"])
+    async def show_alert(reference: str) -> AlertView:
+        return await _one_alert(reference)
+
+    async def _one_alert(reference: str) -> AlertView:
+        async with unit_of_work() as uow:
+            registry = AlertsRepository(uow.conn)
+            row = await registry.find(reference)
+            if row is None:
+                raise HTTPException(404, f"no alert {reference!r}")
+            [view] = await _alert_views(registry, [row], decisions.corroboration)
+        return view
+
     return router
+
+
+async def _check_scope_known(uow: UnitOfWork, raised: RiskAlertRaised) -> None:
+    """Ops name suppliers and SKUs the alliance knows: a typo would silently guard nothing."""
+    suppliers = await SuppliersRepository(uow.conn).list()
+    if raised.supplier_id is not None and raised.supplier_id not in {s.supplier_id for s in suppliers}:
+        raise HTTPException(422, f"no supplier {raised.supplier_id!r}")
+    if raised.sku is not None and raised.sku not in {i.sku for s in suppliers for i in s.catalog}:
+        raise HTTPException(422, f"no catalog item {raised.sku!r}")

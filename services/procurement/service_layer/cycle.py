@@ -1,8 +1,9 @@
 """Closing an order cycle: every open request decided in one transaction.
 
-Under the decision lock the close reads the catalog and all open demand, solves each SKU,
-and writes the cycle, its orders, lines and deliveries, the requests' new states, the
-suppliers' `joint_order.placed` records and each member's notices, then commits once. A
+Under the decision lock the close reads the catalog, the risk alerts in force (they rate the
+offers, see `domain/risk.py`) and all open demand, solves each SKU, and writes the cycle, its
+orders, lines and deliveries, the requests' new states, the suppliers' `joint_order.placed`
+records and each member's notices, then commits once. A
 crash anywhere before the commit leaves no trace (the next close decides the same requests);
 after it, the outbox publishes everything. So no request is ever placed twice, however many
 instances close at once and whenever one of them dies.
@@ -38,7 +39,9 @@ from services.procurement.domain.orders import (
     placed_suppliers,
     sort_leftovers,
 )
+from services.procurement.domain.risk import offers_with_risk
 from services.procurement.service_layer.publishing import placed_messages
+from services.procurement.service_layer.risk import effects_in_force
 from shared import topics
 from shared.contract import EventType, PurchaseRequestOrdered, PurchaseRequestUnfulfillable
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
@@ -46,6 +49,7 @@ from shared.messaging.envelope import event_message, new_event
 from shared.messaging.notices import member_notice
 from shared.messaging.records import OutboundMessage
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,8 @@ class CloseOptions:
     topic_prefix: str
     max_supplier_share: float
     interval_seconds: int
+    risk_corroboration_members: int = Settings.model_fields["risk_corroboration_members"].default
+    """Distinct members whose alerts with one scope make those alerts act on the close."""
     pause_before_commit_s: float = 0.0
     """Test hook (ALLIANCE_TEST_CLOSE_DELAY_S): sleep with everything written, before the
     commit, so a test can kill the process in the middle of a close."""
@@ -93,10 +99,12 @@ async def close_cycle(
     if schedule_slot is not None and await cycles.slot_closed(schedule_slot):
         return None
     started = time.perf_counter()
-    order_date = (now or datetime.now(UTC)).date()
+    now = now or datetime.now(UTC)
+    order_date = now.date()
     suppliers = await SuppliersRepository(uow.conn).list()
     open_requests = await RequestsRepository(uow.conn).open_requests()
-    offers = offers_by_sku(suppliers)
+    in_force = await effects_in_force(uow.conn, now, options.risk_corroboration_members)
+    offers = offers_with_risk(offers_by_sku(suppliers), in_force)
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in open_requests:
         by_sku.setdefault(request.sku, []).append(request)

@@ -1,21 +1,33 @@
-"""What placing an order publishes: the contract's record for the supplier, and our own event.
+"""What procurement publishes: the contract's records for suppliers, our own order events, and
+the exposure to a risk alert.
 
-`joint_order.placed` carries an `alliance-signature` header made with the supplier's current
-secret (an extension of the contract, which defines signatures only on what we receive), so
-a supplier can check an order really comes from the alliance. Its timestamp is the moment
-the order was placed; the record's CloudEvent `time` is the same moment.
+`joint_order.placed` and `joint_order.cancelled` carry an `alliance-signature` header made with
+the supplier's current secret (an extension of the contract, which defines signatures only on
+what we receive), so a supplier can check a record really comes from the alliance. Its
+timestamp is the moment the record was made; the record's CloudEvent `time` is the same moment.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from pydantic import BaseModel
+
 from services.procurement.domain.orders import JointOrder, OrderRecord
+from services.procurement.domain.risk import Alert
 from shared import topics
-from shared.contract import EventType
-from shared.events.procurement import JOINT_ORDER_EVENT_TYPES, SOURCE, JointOrderStatus
+from shared.contract import EventType, JointOrderCancelled
+from shared.events.procurement import (
+    JOINT_ORDER_EVENT_TYPES,
+    RISK_EXPOSURE_ASSESSED,
+    SOURCE,
+    JointOrderStatus,
+    MemberExposure,
+    RiskExposureAssessed,
+)
 from shared.messaging.envelope import event_message, new_event
 from shared.messaging.records import OutboundMessage
 from shared.signing import SIGNATURE_HEADER, sign
@@ -23,19 +35,10 @@ from shared.signing import SIGNATURE_HEADER, sign
 
 def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
     """The signed record for the supplier and our own `alliance.joint_order.placed`."""
-    now = time.time()
-    event = new_event(
-        EventType.JOINT_ORDER_PLACED,
-        SOURCE,
-        order.placed_event(),
-        event_id=f"{order.order_id}.placed",
-        time=datetime.fromtimestamp(now, UTC),
+    signed = _signed_for_supplier(
+        topic_prefix, order.supplier_id, EventType.JOINT_ORDER_PLACED, order.placed_event(),
+        f"{order.order_id}.placed", supplier_secret,
     )
-    message = event_message(
-        topic_prefix + topics.supplier_orders(order.supplier_id), order.supplier_id, event
-    )
-    signature = sign(supplier_secret, message.value, now)
-    signed = replace(message, headers=((SIGNATURE_HEADER, signature.encode()),))
     return [signed, status_message(
         topic_prefix,
         JointOrderStatus(
@@ -49,6 +52,24 @@ def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) 
             replaces_order_id=order.replaces_order_id,
         ),
     )]
+
+
+def cancelled_message(topic_prefix: str, order: OrderRecord, reason: str, supplier_secret: str) -> OutboundMessage:
+    """`joint_order.cancelled` for the supplier, signed like its orders."""
+    data = JointOrderCancelled(order_id=order.order_id, supplier_id=order.supplier_id, reason=reason)
+    return _signed_for_supplier(
+        topic_prefix, order.supplier_id, EventType.JOINT_ORDER_CANCELLED, data, f"{order.order_id}.cancelled",
+        supplier_secret,
+    )
+
+
+def _signed_for_supplier(
+    topic_prefix: str, supplier_id: str, event_type: str, data: BaseModel, event_id: str, secret: str
+) -> OutboundMessage:
+    now = time.time()
+    event = new_event(event_type, SOURCE, data, event_id=event_id, time=datetime.fromtimestamp(now, UTC))
+    message = event_message(topic_prefix + topics.supplier_orders(supplier_id), supplier_id, event)
+    return replace(message, headers=((SIGNATURE_HEADER, sign(secret, message.value, now).encode()),))
 
 
 def status_of(record: OrderRecord, status: str, skus: tuple[str, ...], reason: str | None = None) -> JointOrderStatus:
@@ -74,3 +95,28 @@ def status_message(topic_prefix: str, status: JointOrderStatus) -> OutboundMessa
         event_id=f"{status.order_id}.{status.status}.internal",
     )
     return event_message(topic_prefix + topics.PROCUREMENT_EVENTS, status.supplier_id, event)
+
+
+def exposure_message(
+    topic_prefix: str,
+    alert: Alert,
+    status: str,
+    categories: tuple[str, ...],
+    exposed: Mapping[str, Sequence[str]],
+) -> OutboundMessage:
+    """`alliance.risk_alert.exposure_assessed`, keyed and identified by the alert's key (never
+    its reporter), once per alert and status."""
+    assessed = RiskExposureAssessed(
+        alert_id=alert.key,
+        status=status,  # type: ignore[arg-type]
+        kind=alert.kind.value,
+        severity=alert.severity.value,
+        supplier_id=alert.scope.supplier_id,
+        sku=alert.scope.sku,
+        region=alert.scope.region,
+        summary=alert.summary,
+        categories=categories,
+        exposed=tuple(MemberExposure(member_id=m, affected_request_ids=tuple(ids)) for m, ids in exposed.items()),
+    )
+    event = new_event(RISK_EXPOSURE_ASSESSED, SOURCE, assessed, event_id=f"{alert.key}.{status}")
+    return event_message(topic_prefix + topics.PROCUREMENT_EVENTS, alert.key, event)

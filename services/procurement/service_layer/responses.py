@@ -15,27 +15,18 @@ from services.procurement.adapters.repository import (
     SuppliersRepository,
     lock_decisions,
 )
-from services.procurement.adapters.solver import SkuProblem, solve_in_thread
 from services.procurement.domain.catalog import Supplier
-from services.procurement.domain.demand import OpenRequest, RequestStatus
-from services.procurement.domain.orders import (
-    AnswerOutcome,
-    OrderRecord,
-    OrderStatus,
-    assemble_orders,
-    judge_answer,
-    placed_suppliers,
-)
-from services.procurement.domain.resourcing import SUPPLIER_REJECTED, resourcing_offers
+from services.procurement.domain.orders import AnswerOutcome, OrderRecord, OrderStatus, judge_answer
+from services.procurement.domain.resourcing import SUPPLIER_REJECTED
 from services.procurement.domain.responses import authenticate_response
-from services.procurement.service_layer.publishing import placed_messages, status_message, status_of
+from services.procurement.service_layer.publishing import status_message, status_of
+from services.procurement.service_layer.resourcing import DecisionOptions, resource_order
+from services.procurement.service_layer.risk import effects_in_force
 from shared.contract import (
     EventType,
     JointOrderConfirmed,
     JointOrderRejected,
     PurchaseRequestConfirmed,
-    PurchaseRequestResourced,
-    PurchaseRequestUnfulfillable,
 )
 from shared.events.procurement import SOURCE
 from shared.messaging.envelope import Undecodable, decode, validation_summary
@@ -54,8 +45,7 @@ _ANSWERS: dict[str, tuple[type[BaseModel], OrderStatus]] = {
 async def take_responses(
     uow: UnitOfWork,
     records: Sequence[InboundRecord],
-    topic_prefix: str,
-    max_supplier_share: float,
+    options: DecisionOptions,
     now: datetime | None = None,
 ) -> None:
     now = now or datetime.now(UTC)
@@ -109,10 +99,10 @@ async def take_responses(
             )
             continue
         if isinstance(data, JointOrderConfirmed):
-            await _confirm(uow, order, data, topic_prefix)
+            await _confirm(uow, order, data, options.topic_prefix)
         else:
             assert isinstance(data, JointOrderRejected)
-            await _reject(uow, order, data, topic_prefix, max_supplier_share, now)
+            await _reject(uow, order, data, options, now)
         uow.count_consumed(record.topic, "processed")
 
 
@@ -145,85 +135,18 @@ async def _reject(
     uow: UnitOfWork,
     order: OrderRecord,
     data: JointOrderRejected,
-    topic_prefix: str,
-    max_supplier_share: float,
+    options: DecisionOptions,
     now: datetime,
 ) -> None:
     """Decide the rejected order's requests again without that supplier, in this transaction."""
     orders, requests = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
     await orders.record_answer(order.order_id, OrderStatus.REJECTED, reason=data.reason)
     await requests.exclude_supplier(order.order_id, order.supplier_id)
-    affected = await requests.on_order(order.order_id)
-    excluded = await requests.excluded_suppliers(order.order_id)
-    suppliers = await SuppliersRepository(uow.conn).list()
-    by_sku: dict[str, list[OpenRequest]] = {}
-    for request in affected:
-        by_sku.setdefault(request.sku, []).append(request)
-    problems = []
-    for sku, sku_requests in by_sku.items():
-        ordered = await orders.ordered_this_cycle(order.cycle_id, sku)
-        offers = resourcing_offers(suppliers, sku, excluded, ordered)
-        problems.append(SkuProblem(sku, tuple(offers), tuple(r.demand() for r in sku_requests)))
-    decisions = await solve_in_thread(problems, now.date(), max_supplier_share)
-
-    winners = placed_suppliers(decisions.values())
-    order_ids = dict(zip(winners, await orders.allocate_ids(len(winners)), strict=True))
-    new_orders = assemble_orders(order.cycle_id, decisions, by_sku, order_ids, order.order_id)
-    await orders.add(new_orders)
-    await requests.mark_ordered(new_orders)
-    secrets = {s.supplier_id: s.secret for s in suppliers}
-    for new_order in new_orders:
-        for message in placed_messages(topic_prefix, new_order, secrets[new_order.supplier_id]):
-            uow.publish(message)
-        for _, delivery in new_order.deliveries():
-            resourced = PurchaseRequestResourced(
-                request_id=delivery.request_id,
-                from_supplier_id=order.supplier_id,
-                to_supplier_id=new_order.supplier_id,
-                order_id=new_order.order_id,
-                unit_price=delivery.unit_price,
-                reason=SUPPLIER_REJECTED,
-            )
-            uow.publish(
-                member_notice(
-                    topic_prefix,
-                    SOURCE,
-                    delivery.member_id,
-                    EventType.PURCHASE_REQUEST_RESOURCED,
-                    resourced,
-                    f"{order.order_id}:{delivery.request_id}",
-                )
-            )
-    unplaced = [
-        (request, decisions[sku].unplaced[request.key])
-        for sku, sku_requests in by_sku.items()
-        for request in sku_requests
-        if request.key in decisions[sku].unplaced
-    ]
-    await requests.mark_decided([r for r, _ in unplaced], RequestStatus.UNFULFILLABLE, [why for _, why in unplaced])
-    for request, reason in unplaced:
-        uow.publish(
-            member_notice(
-                topic_prefix,
-                SOURCE,
-                request.member_id,
-                EventType.PURCHASE_REQUEST_UNFULFILLABLE,
-                PurchaseRequestUnfulfillable(request_id=request.request_id, reason=reason),
-                f"{order.order_id}:{request.request_id}",
-            )
-        )
+    in_force = await effects_in_force(uow.conn, now, options.corroboration)
+    resourced = await resource_order(uow, order, SUPPLIER_REJECTED, options, in_force, now)
     rejected = await orders.get(order.order_id)
     assert rejected is not None
     uow.publish(
-        status_message(topic_prefix, status_of(rejected, "rejected", tuple(sorted(by_sku)), reason=data.reason))
+        status_message(options.topic_prefix, status_of(rejected, "rejected", resourced.skus, reason=data.reason))
     )
-    moved = sum(o.quantity for o in new_orders)
-
-    def record() -> None:
-        metrics.ORDERS.labels("rejected").inc()
-        metrics.ORDERS.labels("placed").inc(len(new_orders))
-        metrics.RESOURCED_QUANTITY.inc(moved)
-        for _, reason in unplaced:
-            metrics.UNFULFILLABLE_REQUESTS.labels(reason).inc()
-
-    uow.after_commit(record)
+    uow.after_commit(lambda: metrics.ORDERS.labels("rejected").inc())

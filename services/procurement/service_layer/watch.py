@@ -1,7 +1,8 @@
 """Keeping watch: orders unanswered too long are escalated, and the gauges follow the database.
 
 Every instance runs this; escalation is an UPDATE that marks each order once, so N instances
-escalate an order once, and the gauges read the same rows on each instance.
+escalate an order once, and the gauges read the same rows on each instance. (Expiring risk
+alerts is part of the same watch: `service_layer.risk.expire_alerts`.)
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from services.procurement.adapters import metrics
+from services.procurement.adapters.alerts import AlertsRepository
 from services.procurement.adapters.repository import OrdersRepository, RequestsRepository
 from services.procurement.domain.orders import OrderRecord
+from services.procurement.domain.risk import effective_alerts, effects, excluded_suppliers
 from services.procurement.service_layer.publishing import status_message, status_of
+from shared.contract import Severity
 from shared.messaging.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,8 @@ async def escalate_overdue(
     return overdue
 
 
-async def refresh_gauges(uow: UnitOfWork) -> None:
+async def refresh_gauges(uow: UnitOfWork, corroboration: int, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
     demand = await RequestsRepository(uow.conn).open_demand_by_category()
     awaiting, escalated = await OrdersRepository(uow.conn).answer_counts()
     current = {category for category, _, _ in demand}
@@ -53,3 +58,11 @@ async def refresh_gauges(uow: UnitOfWork) -> None:
     _shown_categories.update(current)
     metrics.ORDERS_AWAITING_ANSWER.set(awaiting)
     metrics.ORDERS_UNANSWERED.set(escalated)
+    alerts = await AlertsRepository(uow.conn).active()
+    in_force = effects(alerts, now, corroboration)
+    acting = effective_alerts(in_force)
+    for severity in Severity:
+        metrics.ACTIVE_ALERTS.labels(severity.value).set(
+            sum(1 for a in alerts if a.key in acting and a.severity is severity)
+        )
+    metrics.EXCLUDED_SUPPLIERS.set(len(excluded_suppliers(in_force)))

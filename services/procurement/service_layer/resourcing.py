@@ -1,0 +1,125 @@
+"""Deciding an order's requests again at once, in the caller's transaction: after the supplier
+rejected the order, or after a critical risk alert cancelled it. The caller holds the
+decision lock (re-sourcing uses capacity a cycle close also decides on)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.procurement.adapters import metrics
+from services.procurement.adapters.repository import OrdersRepository, RequestsRepository, SuppliersRepository
+from services.procurement.adapters.solver import SkuProblem, solve_in_thread
+from services.procurement.domain.demand import OpenRequest, RequestStatus
+from services.procurement.domain.orders import JointOrder, OrderRecord, assemble_orders, placed_suppliers
+from services.procurement.domain.resourcing import resourcing_offers
+from services.procurement.domain.risk import Effect
+from services.procurement.service_layer.publishing import placed_messages
+from shared.contract import EventType, PurchaseRequestResourced, PurchaseRequestUnfulfillable
+from shared.events.procurement import SOURCE
+from shared.messaging.notices import member_notice
+from shared.messaging.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOptions:
+    """What decisions outside a cycle close (re-sourcing, acting on risk alerts) need to know."""
+
+    topic_prefix: str
+    max_supplier_share: float
+    """The seed's cap, applied when re-sourcing too."""
+    corroboration: int
+    """Distinct members whose alerts with one scope make those alerts act."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resourced:
+    new_orders: tuple[JointOrder, ...]
+    unplaced: tuple[tuple[OpenRequest, str], ...]
+    skus: tuple[str, ...]
+    """The SKUs of the order that was replaced."""
+
+
+async def resource_order(
+    uow: UnitOfWork,
+    order: OrderRecord,
+    reason: str,
+    options: DecisionOptions,
+    effects_in_force: Sequence[Effect],
+    now: datetime,
+) -> Resourced:
+    """Place `order`'s requests on new orders (same cycle) or tell their members they are
+    unfulfillable; members of placed ones are told `purchase_request.resourced` with `reason`."""
+    orders, requests = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+    affected = await requests.on_order(order.order_id)
+    excluded = await requests.excluded_suppliers(order.order_id)
+    suppliers = await SuppliersRepository(uow.conn).list()
+    by_sku: dict[str, list[OpenRequest]] = {}
+    for request in affected:
+        by_sku.setdefault(request.sku, []).append(request)
+    problems = []
+    for sku, sku_requests in by_sku.items():
+        ordered = await orders.ordered_this_cycle(order.cycle_id, sku)
+        offers = resourcing_offers(suppliers, sku, excluded, ordered, effects_in_force)
+        problems.append(SkuProblem(sku, tuple(offers), tuple(r.demand() for r in sku_requests)))
+    decisions = await solve_in_thread(problems, now.date(), options.max_supplier_share)
+
+    winners = placed_suppliers(decisions.values())
+    order_ids = dict(zip(winners, await orders.allocate_ids(len(winners)), strict=True))
+    new_orders = assemble_orders(order.cycle_id, decisions, by_sku, order_ids, order.order_id)
+    await orders.add(new_orders)
+    await requests.mark_ordered(new_orders)
+    secrets = {s.supplier_id: s.secret for s in suppliers}
+    for new_order in new_orders:
+        for message in placed_messages(options.topic_prefix, new_order, secrets[new_order.supplier_id]):
+            uow.publish(message)
+        for _, delivery in new_order.deliveries():
+            resourced = PurchaseRequestResourced(
+                request_id=delivery.request_id,
+                from_supplier_id=order.supplier_id,
+                to_supplier_id=new_order.supplier_id,
+                order_id=new_order.order_id,
+                unit_price=delivery.unit_price,
+                reason=reason,
+            )
+            uow.publish(
+                member_notice(
+                    options.topic_prefix,
+                    SOURCE,
+                    delivery.member_id,
+                    EventType.PURCHASE_REQUEST_RESOURCED,
+                    resourced,
+                    f"{order.order_id}:{delivery.request_id}",
+                )
+            )
+    unplaced = [
+        (request, decisions[sku].unplaced[request.key])
+        for sku, sku_requests in by_sku.items()
+        for request in sku_requests
+        if request.key in decisions[sku].unplaced
+    ]
+    await requests.mark_decided([r for r, _ in unplaced], RequestStatus.UNFULFILLABLE, [why for _, why in unplaced])
+    for request, why in unplaced:
+        uow.publish(
+            member_notice(
+                options.topic_prefix,
+                SOURCE,
+                request.member_id,
+                EventType.PURCHASE_REQUEST_UNFULFILLABLE,
+                PurchaseRequestUnfulfillable(request_id=request.request_id, reason=why),
+                f"{order.order_id}:{request.request_id}",
+            )
+        )
+    moved = sum(o.quantity for o in new_orders)
+    placed = len(new_orders)
+    reasons = [why for _, why in unplaced]
+
+    def record() -> None:
+        metrics.ORDERS.labels("placed").inc(placed)
+        metrics.RESOURCED_QUANTITY.inc(moved)
+        for why in reasons:
+            metrics.UNFULFILLABLE_REQUESTS.labels(why).inc()
+
+    uow.after_commit(record)
+    return Resourced(tuple(new_orders), tuple(unplaced), tuple(sorted(by_sku)))
