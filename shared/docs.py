@@ -6,6 +6,7 @@ They are committed, so a change to a topic, an event or the contract shows in re
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from pathlib import Path
 
@@ -23,10 +24,20 @@ def _never_called():  # type: ignore[no-untyped-def]
     raise RuntimeError("documentation brokers never consume")
 
 
+def _documented_subscriptions(messaging: object, settings: Settings) -> list:
+    """A service's subscriptions with its handlers' other dependencies left out: the document
+    needs topics and descriptions, and these handlers are never called."""
+    factory = messaging.subscriptions  # type: ignore[attr-defined]
+    dependencies = [
+        p for p in list(inspect.signature(factory).parameters.values())[1:] if p.default is inspect.Parameter.empty
+    ]
+    return factory(settings, *(None for _ in dependencies))
+
+
 def asyncapi_document(service: str, settings: Settings) -> str:
     messaging = importlib.import_module(f"services.{service}.entrypoints.messaging")
     broker = KafkaBroker("kafka:9092")
-    subscribe(broker, messaging.subscriptions(settings), f"alliance-{service}", _never_called,
+    subscribe(broker, _documented_subscriptions(messaging, settings), f"alliance-{service}", _never_called,
               batch_size=1, fetch_max_wait_ms=1)
     document_publications(broker, messaging.publications(settings))
     main = importlib.import_module(f"services.{service}")

@@ -19,6 +19,8 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
 
 from shared import topics
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
@@ -57,7 +59,11 @@ class ServiceRuntime:
         self.settings = settings
         self._migrations = migrations
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap, enable_idempotence=False, client_id=f"alliance-{name}"
+            settings.kafka_bootstrap,
+            enable_idempotence=False,  # Tansu has no idempotent producer; the inbox dedupes
+            client_id=f"alliance-{name}",
+            # FastStream's own transport metrics (faststream_*), beside the alliance_* ones
+            middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"alliance-{name}")],
         )
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
