@@ -57,7 +57,10 @@ class NotificationSettings(BaseSettings):
     )
     notifications_breaker_max_cooldown_s: float = Field(default=600.0, gt=0)
     notifications_poll_interval_s: float = Field(
-        default=0.5, gt=0, description="how often an idle worker looks for due deliveries"
+        default=0.5,
+        gt=0,
+        description="how often the database is searched for due deliveries (retries, other "
+        "instances' leftovers); notices this instance stores go out at once",
     )
     notifications_digest_interval_s: int = Field(
         default=86_400, ge=60, description="daily digest period"

@@ -49,7 +49,7 @@ def members_from_seed(seed: Seed) -> list[MemberChannels]:
 async def serve(settings: Settings, seed: Seed | None) -> None:
     config = NotificationSettings()
     runtime = ServiceRuntime("notifications", settings, MIGRATIONS)
-    await runtime.open()
+    pool = await runtime.open()
     if seed is not None:
         async with runtime.unit_of_work() as uow:
             added = await MemberChannelsRepository(uow.conn).add_missing(members_from_seed(seed))
@@ -73,9 +73,12 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         smtp_concurrency=config.smtp_concurrency,
         max_in_flight=config.notifications_max_in_flight,
         poll_interval_s=config.notifications_poll_interval_s,
-        # An attempt may first wait for a slot behind a full endpoint's in-flight ones: 3 attempt times.
+        # An attempt may first wait for a slot behind a full endpoint's in-flight ones: 3 attempt
+        # times, beyond which the dispatcher gives a delivery back rather than start it late.
         webhook_lease_s=3 * config.notifications_attempt_timeout_s + 10,
         email_lease_s=3 * 2 * config.smtp_timeout_s + 10,
+        webhook_attempt_s=config.notifications_attempt_timeout_s,
+        email_attempt_s=2 * config.smtp_timeout_s,
         breaker_failures=config.notifications_breaker_failures,
         breaker_cooldown_s=config.notifications_breaker_cooldown_s,
         breaker_max_cooldown_s=config.notifications_breaker_max_cooldown_s,
@@ -84,9 +87,9 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         config.notifications_attempt_timeout_s, config.notifications_max_in_flight
     )
     mailer = SmtpMailer(config) if config.email_enabled else None
-    dispatcher = Dispatcher(runtime.unit_of_work, policy, webhooks, mailer)
+    dispatcher = Dispatcher(pool, policy, webhooks, mailer)
 
-    runtime.subscribe(subscriptions(settings, routing, dispatcher.wake))
+    runtime.subscribe(subscriptions(settings, routing, dispatcher.offer))
 
     async def deliver() -> None:
         try:
@@ -100,6 +103,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         await maintain(
             runtime.unit_of_work,
             routing,
+            dispatcher.offer,
             dispatcher.wake,
             dispatcher.export_circuits,
             MAINTENANCE_INTERVAL_S,

@@ -97,12 +97,12 @@ def assessment(
 
 async def project(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
     async with uow() as unit:
-        await project_member_profiles(unit, records, POLICY, lambda: None)
+        await project_member_profiles(unit, records, POLICY, lambda due: None)
 
 
 async def consume(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
     async with uow() as unit:
-        await route_risk_exposures(unit, records, POLICY, lambda: None)
+        await route_risk_exposures(unit, records, POLICY, lambda due: None)
 
 
 async def notices(pool: asyncpg.Pool) -> dict[tuple[str, str], list[str]]:

@@ -1,6 +1,6 @@
 """The notifications service's handlers and delivery bookkeeping against a real PostgreSQL:
 storing once, waiting for a member's profile, preferences and digests, and how instances
-share deliveries (SKIP LOCKED claims, per-endpoint shares, leases)."""
+share deliveries (due look-ups, SKIP LOCKED claims by id, leases, batched records)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import asyncpg
 import pytest
 
 from services.notifications.adapters.repository import (
+    Attempt,
     DeliveriesRepository,
+    DueDelivery,
     PreferencesRepository,
 )
 from services.notifications.domain.notices import DIGEST_TYPE, DeliveryStatus
@@ -92,14 +94,25 @@ def accepted(member_id: str, n: int) -> InboundRecord:
     )
 
 
-async def store(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
+async def store(uow: UnitOfWorkFactory, *records: InboundRecord) -> list[DueDelivery]:
+    """Store the notice requests; returns the deliveries offered to the dispatcher after commit."""
+    offered: list[DueDelivery] = []
     async with uow() as unit:
-        await store_notice_requests(unit, records, POLICY, lambda: None)
+        await store_notice_requests(unit, records, POLICY, offered.extend)
+        assert not offered, "nothing is offered before the transaction commits"
+    return offered
 
 
-async def project(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
+async def project(uow: UnitOfWorkFactory, *records: InboundRecord) -> list[DueDelivery]:
+    offered: list[DueDelivery] = []
     async with uow() as unit:
-        await project_member_profiles(unit, records, POLICY, lambda: None)
+        await project_member_profiles(unit, records, POLICY, offered.extend)
+    return offered
+
+
+async def due_ids(uow: UnitOfWorkFactory, limit: int = 100) -> list[int]:
+    async with uow() as unit:
+        return [d.delivery_id for d in await DeliveriesRepository(unit.conn).due(limit, [], [])]
 
 
 async def test_a_notice_is_stored_once_and_waits_for_its_members_profile(
@@ -110,12 +123,16 @@ async def test_a_notice_is_stored_once_and_waits_for_its_members_profile(
     assert await pool.fetchval("SELECT count(*) FROM notices") == 1
     assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0, "no channel known yet"
 
-    await project(uow, profile_record("m-late", email="a@late.example"))
-    rows = await pool.fetch("SELECT channel, status FROM deliveries ORDER BY channel")
+    offered = await project(uow, profile_record("m-late", email="a@late.example"))
+    rows = await pool.fetch("SELECT id, channel, status FROM deliveries ORDER BY channel")
     assert [(r["channel"], r["status"]) for r in rows] == [
         ("email", "pending"),
         ("webhook", "pending"),
     ]
+    assert sorted(offered, key=lambda d: d.delivery_id) == sorted(
+        [DueDelivery(rows[0]["id"], "smtp"), DueDelivery(rows[1]["id"], "http://127.0.0.1:9/m-late")],
+        key=lambda d: d.delivery_id,
+    ), "the waiting notice goes to the dispatcher as soon as its member is known"
 
 
 async def test_a_batch_of_notices_for_one_member_is_stored_as_its_single_notices(
@@ -219,30 +236,55 @@ async def test_held_notices_become_one_digest_email_when_its_time_comes(
     assert {r["digest_id"] for r in rows if r["status"] == "digested"} == {digest["notice_id"]}
 
 
+async def test_stored_notices_are_offered_for_delivery_once_committed(
+    uow: UnitOfWorkFactory, pool: asyncpg.Pool
+) -> None:
+    await project(uow, profile_record("m-o", email="o@example.org"))
+    async with uow() as unit:
+        await PreferencesRepository(unit.conn).save("m-o", Preferences(daily_digest=True))
+    offered = await store(uow, accepted("m-o", 1))
+    [webhook] = await pool.fetch("SELECT id FROM deliveries WHERE channel = 'webhook'")
+    assert offered == [DueDelivery(webhook["id"], "http://127.0.0.1:9/m-o")], (
+        "the e-mail waits for the digest, so only the webhook is due now"
+    )
+    assert await store(uow, accepted("m-o", 1)) == [], "a redelivered request offers nothing"
+
+
 async def test_instances_claim_disjoint_deliveries(uow: UnitOfWorkFactory) -> None:
     await project(uow, *(profile_record(f"m-{n}") for n in range(10)))
     await store(uow, *(accepted(f"m-{n}", i) for n in range(10) for i in range(3)))
+    seen = await due_ids(uow)
+    assert len(seen) == 30
 
     async def instance() -> set[int]:
         async with uow() as unit:
-            claimed = await DeliveriesRepository(unit.conn).claim(30, 10, [], 60, 60)
+            claimed = await DeliveriesRepository(unit.conn).claim(seen, 60, 60)
         return {c.delivery_id for c in claimed}
 
     first, second = await asyncio.gather(instance(), instance())
     assert not first & second and len(first | second) == 30
     assert await instance() == set(), "leased deliveries are not claimed again"
+    assert await due_ids(uow) == [], "nor are they due for anyone else"
 
 
-async def test_a_claim_takes_a_share_per_endpoint_and_skips_full_ones(
-    uow: UnitOfWorkFactory,
+async def test_the_due_look_up_is_oldest_first_and_skips_excluded_endpoints_and_known_ids(
+    uow: UnitOfWorkFactory, pool: asyncpg.Pool
 ) -> None:
     await project(uow, profile_record("m-busy"), profile_record("m-free"))
-    await store(uow, *(accepted(m, i) for m in ("m-busy", "m-free") for i in range(10)))
+    await store(uow, *(accepted(m, i) for m in ("m-busy", "m-free") for i in range(4)))
+    await pool.execute(
+        "UPDATE deliveries SET next_attempt_at = now() - make_interval(secs => id) WHERE member_id = 'm-free'"
+    )
+    free = [r["id"] for r in await pool.fetch(
+        "SELECT id FROM deliveries WHERE member_id = 'm-free' ORDER BY next_attempt_at"
+    )]
     async with uow() as unit:
-        claimed = await DeliveriesRepository(unit.conn).claim(
-            100, 3, ["http://127.0.0.1:9/m-busy"], 60, 60
+        found = await DeliveriesRepository(unit.conn).due(
+            100, ["http://127.0.0.1:9/m-busy"], free[:1]
         )
-    assert [c.notice.member_id for c in claimed] == ["m-free"] * 3
+    assert found == [DueDelivery(i, "http://127.0.0.1:9/m-free") for i in free[1:]]
+    await pool.execute("UPDATE deliveries SET next_attempt_at = now() + interval '1 minute'")
+    assert await due_ids(uow) == [], "a delivery waiting for its next attempt is not due"
 
 
 async def test_a_lost_lease_records_nothing_and_overdue_deliveries_go_dead(
@@ -251,19 +293,21 @@ async def test_a_lost_lease_records_nothing_and_overdue_deliveries_go_dead(
     await project(uow, profile_record("m-l"))
     await store(uow, accepted("m-l", 1))
     async with uow() as unit:
-        [slow] = await DeliveriesRepository(unit.conn).claim(10, 10, [], 60, 60)
+        [slow] = await DeliveriesRepository(unit.conn).claim(await due_ids(uow), 60, 60)
     await pool.execute("UPDATE deliveries SET lease_until = now() - interval '1 second'")
     async with uow() as unit:
-        [taken_over] = await DeliveriesRepository(unit.conn).claim(10, 10, [], 60, 60)
+        [taken_over] = await DeliveriesRepository(unit.conn).claim(await due_ids(uow), 60, 60)
     async with uow() as unit:
-        assert await DeliveriesRepository(unit.conn).record_delivered(slow, 200, 5.0) is None
-        assert (
-            await DeliveriesRepository(unit.conn).record_failure(
-                taken_over, 500, "HTTP 500", 5.0, 1.0
-            )
-            is DeliveryStatus.PENDING
+        recorded = await DeliveriesRepository(unit.conn).record(
+            [
+                Attempt(slow, True, 200, None, 5.0),
+                Attempt(taken_over, False, 500, "HTTP 500", 5.0, retry_in_s=1.0),
+            ]
         )
+    assert list(recorded) == [(taken_over.delivery_id, taken_over.lease_token)]
+    assert recorded[(taken_over.delivery_id, taken_over.lease_token)].status is DeliveryStatus.PENDING
     assert await pool.fetchval("SELECT status FROM deliveries") == "pending"
+    assert await pool.fetchval("SELECT count(*) FROM delivery_log") == 2, "both attempts happened"
 
     await pool.execute("UPDATE deliveries SET deadline = now() - interval '1 second'")
     async with uow() as unit:

@@ -38,6 +38,16 @@ def _channels(row: asyncpg.Record) -> MemberChannels:
     )
 
 
+def _preferences(row: asyncpg.Record) -> Preferences:
+    return Preferences(
+        disabled_types=frozenset(row["disabled_types"]),
+        min_risk_severity=Severity(row["preferred_min_risk_severity"])
+        if row["preferred_min_risk_severity"]
+        else None,
+        daily_digest=row["daily_digest"],
+    )
+
+
 def _notice(row: asyncpg.Record) -> Notice:
     return Notice(
         notice_id=row["notice_id"],
@@ -107,6 +117,21 @@ class MemberChannelsRepository:
         )
         return {r["member_id"]: _channels(r) for r in rows}
 
+    async def get_many_with_preferences(
+        self, member_ids: Iterable[str]
+    ) -> dict[str, tuple[MemberChannels, Preferences]]:
+        """The known ones among the members, each with its preferences (defaults where none
+        were set): what routing a notice needs, in one query."""
+        rows = await self._conn.fetch(
+            "SELECT m.*, coalesce(p.disabled_types, '{}') AS disabled_types,"
+            " p.min_risk_severity AS preferred_min_risk_severity,"
+            " coalesce(p.daily_digest, false) AS daily_digest"
+            " FROM member_channels m LEFT JOIN preferences p USING (member_id)"
+            " WHERE m.member_id = ANY($1::text[])",
+            list(set(member_ids)),
+        )
+        return {r["member_id"]: (_channels(r), _preferences(r)) for r in rows}
+
     async def list(self) -> list[MemberChannels]:
         return [
             _channels(r)
@@ -130,18 +155,11 @@ class PreferencesRepository:
         """Every asked member, with the defaults where nothing was set."""
         ids = list(set(member_ids))
         rows = await self._conn.fetch(
-            "SELECT * FROM preferences WHERE member_id = ANY($1::text[])", ids
+            "SELECT member_id, disabled_types, min_risk_severity AS preferred_min_risk_severity,"
+            " daily_digest FROM preferences WHERE member_id = ANY($1::text[])",
+            ids,
         )
-        found = {
-            r["member_id"]: Preferences(
-                disabled_types=frozenset(r["disabled_types"]),
-                min_risk_severity=Severity(r["min_risk_severity"])
-                if r["min_risk_severity"]
-                else None,
-                daily_digest=r["daily_digest"],
-            )
-            for r in rows
-        }
+        found = {r["member_id"]: _preferences(r) for r in rows}
         return {member_id: found.get(member_id, Preferences()) for member_id in ids}
 
     async def save(self, member_id: str, preferences: Preferences) -> None:
@@ -200,16 +218,6 @@ class NoticesRepository:
         )
         return [_notice(r) for r in rows]
 
-    async def mark_routed(self, outcomes: Sequence[tuple[str, str | None]]) -> None:
-        """(notice_id, suppression reason or None when a channel carries it)."""
-        if outcomes:
-            await self._conn.execute(
-                "UPDATE notices SET routed_at = clock_timestamp(), suppressed = u.reason"
-                " FROM unnest($1::text[], $2::text[]) AS u(id, reason) WHERE notice_id = u.id",
-                [i for i, _ in outcomes],
-                [r for _, r in outcomes],
-            )
-
     async def get(self, notice_id: str) -> tuple[Notice, dict[str, Any]] | None:
         """The notice and its bookkeeping (stored_at, routed_at, suppressed)."""
         row = await self._conn.fetchrow("SELECT * FROM notices WHERE notice_id = $1", notice_id)
@@ -247,6 +255,21 @@ class RiskRecipientsRepository:
         return [Recipient(r["member_id"], tuple(r["affected_request_ids"])) for r in rows]
 
 
+def endpoint_of(channel: Channel, member: MemberChannels | None) -> str:
+    """Where a delivery goes: the member's webhook URL, or the SMTP server all e-mail shares."""
+    if channel is Channel.EMAIL:
+        return SMTP_ENDPOINT
+    return (member.webhook_url or "") if member else ""
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A delivery that may be attempted now (not leased), and the endpoint it goes to."""
+
+    delivery_id: int
+    endpoint: str
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery leased to this instance for one attempt."""
@@ -261,9 +284,27 @@ class ClaimedDelivery:
 
     @property
     def endpoint(self) -> str:
-        if self.channel is Channel.EMAIL:
-            return SMTP_ENDPOINT
-        return (self.member.webhook_url or "") if self.member else ""
+        return endpoint_of(self.channel, self.member)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A finished attempt of a claimed delivery, to be recorded."""
+
+    claimed: ClaimedDelivery
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    latency_ms: float
+    retry_in_s: float = 0.0
+    """When it failed: how long until the next attempt (past the deadline: it was the last)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    status: DeliveryStatus
+    """delivered, pending (tried again later) or dead."""
+    delivered_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,35 +315,72 @@ class DueDigestItem:
 
 
 class DeliveriesRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        """On a pool, each statement runs on its own (they are written to be atomic alone)."""
         self._conn = conn
 
-    async def add(self, deliveries: Sequence[NewDelivery], horizon_s: float) -> None:
-        if not deliveries:
-            return
-        await self._conn.execute(
-            "INSERT INTO deliveries (notice_id, member_id, channel, status, next_attempt_at, deadline)"
+    async def add(
+        self,
+        deliveries: Sequence[NewDelivery],
+        horizon_s: float,
+        routed: Sequence[tuple[str, str | None]],
+    ) -> dict[tuple[str, Channel], int]:
+        """Add the deliveries not there yet and mark the `routed` notices routed
+        ((notice_id, suppression reason, or None when a channel carries it)), in one statement.
+
+        Returns the new deliveries' ids by (notice, channel).
+        """
+        if not deliveries and not routed:
+            return {}
+        rows = await self._conn.fetch(
+            "WITH routed AS (UPDATE notices SET routed_at = clock_timestamp(), suppressed = r.reason"
+            " FROM unnest($7::text[], $8::text[]) AS r(id, reason) WHERE notice_id = r.id)"
+            " INSERT INTO deliveries (notice_id, member_id, channel, status, next_attempt_at, deadline)"
             " SELECT i, m, c, s, coalesce(t, clock_timestamp()),"
             "  coalesce(t, clock_timestamp()) + make_interval(secs => $6)"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS u(i, m, c, s, t)"
-            " ON CONFLICT (notice_id, channel) DO NOTHING",
+            " ON CONFLICT (notice_id, channel) DO NOTHING RETURNING id, notice_id, channel",
             [d.notice_id for d in deliveries],
             [d.member_id for d in deliveries],
             [d.channel.value for d in deliveries],
             [d.status.value for d in deliveries],
             [d.not_before for d in deliveries],
             horizon_s,
+            [notice_id for notice_id, _ in routed],
+            [reason for _, reason in routed],
         )
+        return {(r["notice_id"], Channel(r["channel"])): r["id"] for r in rows}
+
+    async def due(
+        self, limit: int, excluded_endpoints: Sequence[str], known_ids: Sequence[int]
+    ) -> list[DueDelivery]:
+        """Due deliveries no instance holds a lease on, oldest first, neither to the excluded
+        endpoints nor among `known_ids` (those the caller has in hand already). Locks nothing:
+        `claim` decides who gets each."""
+        rows = await self._conn.fetch(
+            """
+            SELECT d.id, CASE WHEN d.channel = 'email' THEN $2 ELSE coalesce(m.webhook_url, '') END
+                   AS endpoint
+              FROM deliveries d LEFT JOIN member_channels m ON m.member_id = d.member_id
+             WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
+               AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
+               AND NOT (d.id = ANY($3::bigint[]))
+               AND NOT (CASE WHEN d.channel = 'email' THEN $2 ELSE coalesce(m.webhook_url, '') END
+                        = ANY($4::text[]))
+             ORDER BY d.next_attempt_at
+             LIMIT $1
+            """,
+            limit,
+            SMTP_ENDPOINT,
+            list(known_ids),
+            list(excluded_endpoints),
+        )
+        return [DueDelivery(r["id"], r["endpoint"]) for r in rows]
 
     async def claim(
-        self,
-        limit: int,
-        per_endpoint: int,
-        excluded_endpoints: Sequence[str],
-        webhook_lease_s: float,
-        email_lease_s: float,
+        self, delivery_ids: Sequence[int], webhook_lease_s: float, email_lease_s: float
     ) -> list[ClaimedDelivery]:
-        """Lease due deliveries, at most `per_endpoint` per endpoint, none of the excluded ones.
+        """Lease those of the deliveries that are still due and free; the others are skipped.
 
         SKIP LOCKED lets instances claim side by side; the lease (not a held transaction)
         keeps a claimed delivery theirs while they send, and expires if they die.
@@ -310,30 +388,16 @@ class DeliveriesRepository:
         token = uuid.uuid4()
         rows = await self._conn.fetch(
             """
-            WITH due AS (
-                SELECT d.id, d.next_attempt_at,
-                       CASE WHEN d.channel = 'email' THEN $5 ELSE coalesce(m.webhook_url, '') END AS endpoint
-                FROM deliveries d LEFT JOIN member_channels m ON m.member_id = d.member_id
-                WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
-                  AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
-                  AND NOT (CASE WHEN d.channel = 'email' THEN $5 ELSE coalesce(m.webhook_url, '') END
-                           = ANY($3::text[]))
-                ORDER BY d.next_attempt_at
-                LIMIT $1 * 8
-            ), ranked AS (
-                SELECT id, row_number() OVER (PARTITION BY endpoint ORDER BY next_attempt_at) AS place
-                FROM due
-            ), picked AS (
-                SELECT d.id FROM deliveries d JOIN ranked r ON r.id = d.id
-                WHERE r.place <= $2 AND d.status = 'pending'
-                  AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
-                ORDER BY d.next_attempt_at
-                LIMIT $1
-                FOR UPDATE OF d SKIP LOCKED
+            WITH picked AS (
+                SELECT id FROM deliveries
+                 WHERE id = ANY($1::bigint[]) AND status = 'pending'
+                   AND next_attempt_at <= clock_timestamp()
+                   AND (lease_until IS NULL OR lease_until < clock_timestamp())
+                 FOR UPDATE SKIP LOCKED
             )
             UPDATE deliveries d
-               SET lease_token = $4, lease_until = clock_timestamp()
-                   + make_interval(secs => CASE WHEN d.channel = 'email' THEN $7::float8 ELSE $6::float8 END)
+               SET lease_token = $2, lease_until = clock_timestamp()
+                   + make_interval(secs => CASE WHEN d.channel = 'email' THEN $4::float8 ELSE $3::float8 END)
               FROM picked p, notices n LEFT JOIN member_channels m ON m.member_id = n.member_id
              WHERE d.id = p.id AND n.notice_id = d.notice_id
             RETURNING d.id AS delivery_id, d.channel, d.attempts, n.notice_id, n.member_id, n.notice_type,
@@ -341,11 +405,8 @@ class DeliveriesRepository:
                       m.email, m.webhook_url, m.webhook_secret, m.min_risk_severity,
                       m.interest_categories
             """,
-            limit,
-            per_endpoint,
-            list(excluded_endpoints),
+            list(delivery_ids),
             token,
-            SMTP_ENDPOINT,
             webhook_lease_s,
             email_lease_s,
         )
@@ -362,68 +423,86 @@ class DeliveriesRepository:
             for r in rows
         ]
 
-    async def record_delivered(
-        self, claimed: ClaimedDelivery, status_code: int | None, latency_ms: float
-    ) -> datetime | None:
-        """Mark it delivered if the lease is still ours; returns when, None if the lease was lost."""
-        delivered_at = await self._conn.fetchval(
-            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = clock_timestamp(),"
-            " last_status_code = $3, last_error = NULL, lease_token = NULL, lease_until = NULL"
-            " WHERE id = $1 AND lease_token = $2 RETURNING delivered_at",
-            claimed.delivery_id,
-            claimed.lease_token,
-            status_code,
-        )
-        await self._log(claimed, "delivered", status_code, None, latency_ms)
-        return delivered_at
+    async def record(self, attempts: Sequence[Attempt]) -> dict[tuple[int, uuid.UUID], Recorded]:
+        """Record finished attempts in one statement: each delivery whose lease is still the
+        attempt's is marked delivered, scheduled again or dead; every attempt is logged.
 
-    async def record_failure(
-        self,
-        claimed: ClaimedDelivery,
-        status_code: int | None,
-        error: str,
-        latency_ms: float,
-        retry_in_s: float,
-    ) -> DeliveryStatus | None:
-        """Schedule the next attempt, or mark it dead when that would pass the deadline.
-
-        Returns the new status, None if the lease was lost to another instance.
+        Returns what became of each by (delivery id, lease token); a missing one had lost its
+        lease to another instance, and only its log row was written.
         """
-        status = await self._conn.fetchval(
-            "UPDATE deliveries SET attempts = attempts + 1, last_status_code = $3, last_error = $4,"
-            " lease_token = NULL, lease_until = NULL,"
-            " status = CASE WHEN clock_timestamp() + make_interval(secs => $5) > deadline"
-            "   THEN 'dead' ELSE 'pending' END,"
-            " dead_at = CASE WHEN clock_timestamp() + make_interval(secs => $5) > deadline"
-            "   THEN clock_timestamp() END,"
-            " next_attempt_at = clock_timestamp() + make_interval(secs => $5)"
-            " WHERE id = $1 AND lease_token = $2 RETURNING status",
-            claimed.delivery_id,
-            claimed.lease_token,
-            status_code,
-            error,
-            retry_in_s,
+        if not attempts:
+            return {}
+        rows = await self._conn.fetch(
+            """
+            WITH attempt AS (
+                SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::boolean[], $4::int[], $5::text[],
+                                     $6::float8[], $7::float8[], $8::int[], $9::text[], $10::text[],
+                                     $11::text[])
+                  AS a(id, token, delivered, status_code, error, retry_in_s, latency_ms, attempt,
+                       notice_id, member_id, channel)
+            ), delivered AS (
+                UPDATE deliveries d
+                   SET status = 'delivered', attempts = d.attempts + 1, delivered_at = clock_timestamp(),
+                       last_status_code = a.status_code, last_error = NULL, lease_token = NULL,
+                       lease_until = NULL
+                  FROM attempt a
+                 WHERE a.delivered AND d.id = a.id AND d.lease_token = a.token
+                RETURNING d.id, a.token, d.status, d.delivered_at
+            ), failed AS (
+                UPDATE deliveries d
+                   SET attempts = d.attempts + 1, last_status_code = a.status_code, last_error = a.error,
+                       lease_token = NULL, lease_until = NULL,
+                       status = CASE WHEN clock_timestamp() + make_interval(secs => a.retry_in_s)
+                                          > d.deadline THEN 'dead' ELSE 'pending' END,
+                       dead_at = CASE WHEN clock_timestamp() + make_interval(secs => a.retry_in_s)
+                                           > d.deadline THEN clock_timestamp() END,
+                       next_attempt_at = clock_timestamp() + make_interval(secs => a.retry_in_s)
+                  FROM attempt a
+                 WHERE NOT a.delivered AND d.id = a.id AND d.lease_token = a.token
+                RETURNING d.id, a.token, d.status, NULL::timestamptz AS delivered_at
+            ), recorded AS (
+                SELECT * FROM delivered UNION ALL SELECT * FROM failed
+            ), logged AS (
+                INSERT INTO delivery_log (delivery_id, notice_id, member_id, channel, attempt, outcome,
+                                          status_code, error, latency_ms)
+                SELECT a.id, a.notice_id, a.member_id, a.channel, a.attempt,
+                       CASE WHEN a.delivered THEN 'delivered' WHEN r.status = 'dead' THEN 'dead'
+                            ELSE 'failed' END,
+                       a.status_code, a.error, a.latency_ms
+                  FROM attempt a LEFT JOIN recorded r ON r.id = a.id AND r.token = a.token
+            )
+            SELECT id, token, status, delivered_at FROM recorded
+            """,
+            [a.claimed.delivery_id for a in attempts],
+            [a.claimed.lease_token for a in attempts],
+            [a.delivered for a in attempts],
+            [a.status_code for a in attempts],
+            [a.error for a in attempts],
+            [a.retry_in_s for a in attempts],
+            [a.latency_ms for a in attempts],
+            [a.claimed.attempts_before + 1 for a in attempts],
+            [a.claimed.notice.notice_id for a in attempts],
+            [a.claimed.notice.member_id for a in attempts],
+            [a.claimed.channel.value for a in attempts],
         )
-        outcome = DeliveryStatus(status) if status else None
-        await self._log(
-            claimed,
-            "dead" if outcome is DeliveryStatus.DEAD else "failed",
-            status_code,
-            error,
-            latency_ms,
-        )
-        return outcome
+        return {
+            (r["id"], r["token"]): Recorded(DeliveryStatus(r["status"]), r["delivered_at"])
+            for r in rows
+        }
 
-    async def release(self, claimed: ClaimedDelivery, retry_in_s: float) -> None:
-        """Give a claimed delivery back unattempted (its endpoint's circuit is open)."""
-        await self._conn.execute(
-            "UPDATE deliveries SET lease_token = NULL, lease_until = NULL,"
-            " next_attempt_at = clock_timestamp() + make_interval(secs => $3)"
-            " WHERE id = $1 AND lease_token = $2",
-            claimed.delivery_id,
-            claimed.lease_token,
-            retry_in_s,
-        )
+    async def release(self, released: Sequence[tuple[ClaimedDelivery, float]]) -> None:
+        """Give claimed deliveries back unattempted, each due again after its delay (their
+        endpoint's circuit is open, or the service is stopping)."""
+        if released:
+            await self._conn.execute(
+                "UPDATE deliveries d SET lease_token = NULL, lease_until = NULL,"
+                " next_attempt_at = clock_timestamp() + make_interval(secs => u.retry_in_s)"
+                " FROM unnest($1::bigint[], $2::uuid[], $3::float8[]) AS u(id, token, retry_in_s)"
+                " WHERE d.id = u.id AND d.lease_token = u.token",
+                [claimed.delivery_id for claimed, _ in released],
+                [claimed.lease_token for claimed, _ in released],
+                [retry_in_s for _, retry_in_s in released],
+            )
 
     async def expire_overdue(self, limit: int = 1000) -> list[str]:
         """Pending deliveries past their deadline that no attempt is under way for: dead.
@@ -547,25 +626,3 @@ class DeliveriesRepository:
             limit,
         )
         return [dict(r) for r in rows]
-
-    async def _log(
-        self,
-        claimed: ClaimedDelivery,
-        outcome: str,
-        status_code: int | None,
-        error: str | None,
-        latency_ms: float,
-    ) -> None:
-        await self._conn.execute(
-            "INSERT INTO delivery_log (delivery_id, notice_id, member_id, channel, attempt, outcome,"
-            " status_code, error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            claimed.delivery_id,
-            claimed.notice.notice_id,
-            claimed.notice.member_id,
-            claimed.channel.value,
-            claimed.attempts_before + 1,
-            outcome,
-            status_code,
-            error,
-            latency_ms,
-        )

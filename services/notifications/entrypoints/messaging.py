@@ -3,14 +3,14 @@ procurement's risk exposure assessments."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from services.notifications.service_layer.intake import (
     project_member_profiles,
     store_notice_requests,
 )
 from services.notifications.service_layer.risk import route_risk_exposures
-from services.notifications.service_layer.routing import RoutingPolicy
+from services.notifications.service_layer.routing import OfferDue, RoutingPolicy
 from shared import topics
 from shared.messaging.consumer import Subscription
 from shared.messaging.records import InboundRecord
@@ -19,16 +19,16 @@ from shared.settings import Settings
 
 
 def subscriptions(
-    settings: Settings, policy: RoutingPolicy, wake: Callable[[], None]
+    settings: Settings, policy: RoutingPolicy, offer: OfferDue
 ) -> list[Subscription]:
     async def profiles(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await project_member_profiles(uow, records, policy, wake)
+        await project_member_profiles(uow, records, policy, offer)
 
     async def notices(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await store_notice_requests(uow, records, policy, wake)
+        await store_notice_requests(uow, records, policy, offer)
 
     async def risk_exposures(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await route_risk_exposures(uow, records, policy, wake)
+        await route_risk_exposures(uow, records, policy, offer)
 
     return [
         Subscription(

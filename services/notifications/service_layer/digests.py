@@ -68,8 +68,11 @@ async def make_due_digests(uow: UnitOfWork, policy: RoutingPolicy) -> int:
         digest_notice(member_id, member_items, now) for member_id, member_items in by_member.items()
     ]
     await NoticesRepository(uow.conn).add(digests)
-    await NoticesRepository(uow.conn).mark_routed([(d.notice_id, None) for d in digests])
-    await DeliveriesRepository(uow.conn).add([email_delivery(d) for d in digests], policy.horizon_s)
+    await DeliveriesRepository(uow.conn).add(
+        [email_delivery(d) for d in digests],
+        policy.horizon_s,
+        routed=[(d.notice_id, None) for d in digests],
+    )
     for digest, member_items in zip(digests, by_member.values(), strict=True):
         await DeliveriesRepository(uow.conn).mark_digested(
             [i.delivery_id for i in member_items], digest.notice_id

@@ -7,14 +7,19 @@ disagree is dead-lettered, never delivered: a notice must not reach the wrong me
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import ValidationError
 
 from services.notifications.adapters.repository import MemberChannelsRepository, NoticesRepository
 from services.notifications.domain.notices import Notice
-from services.notifications.service_layer.routing import RoutingPolicy, route_notices, route_waiting
+from services.notifications.service_layer.routing import (
+    OfferDue,
+    RoutingPolicy,
+    route_notices,
+    route_waiting,
+)
 from shared.contract import NOTICE_DATA
 from shared.events.members import MEMBER_REGISTERED, MEMBER_UPDATED, MemberProfile
 from shared.events.notices import (
@@ -34,7 +39,7 @@ async def store_notice_requests(
     uow: UnitOfWork,
     records: Sequence[InboundRecord],
     policy: RoutingPolicy,
-    wake: Callable[[], None],
+    offer: OfferDue,
 ) -> None:
     notices: list[Notice] = []
     for record in records:
@@ -82,15 +87,16 @@ async def store_notice_requests(
         uow.count_consumed(topic, "duplicate", len(notices) - len(stored))
     if stored:
         uow.count_consumed(topic, "processed", len(stored))
-        if await route_notices(uow, stored, policy):
-            uow.after_commit(wake)
+        due = await route_notices(uow, stored, policy)
+        if due:
+            uow.after_commit(lambda: offer(due))
 
 
 async def project_member_profiles(
     uow: UnitOfWork,
     records: Sequence[InboundRecord],
     policy: RoutingPolicy,
-    wake: Callable[[], None],
+    offer: OfferDue,
 ) -> None:
     """Keep each member's channels current; route the notices that were waiting for them."""
     profiles: list[tuple[MemberProfile, datetime]] = []
@@ -111,5 +117,6 @@ async def project_member_profiles(
         return
     await MemberChannelsRepository(uow.conn).upsert(profiles)
     uow.count_consumed(records[0].topic, "processed", len(profiles))
-    if await route_waiting(uow, policy, [p.member_id for p, _ in profiles]):
-        uow.after_commit(wake)
+    due = await route_waiting(uow, policy, [p.member_id for p, _ in profiles])
+    if due:
+        uow.after_commit(lambda: offer(due))

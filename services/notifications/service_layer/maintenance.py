@@ -10,40 +10,47 @@ from collections.abc import Callable
 from services.notifications.adapters import metrics
 from services.notifications.adapters.repository import DeliveriesRepository
 from services.notifications.service_layer.digests import make_due_digests
-from services.notifications.service_layer.routing import RoutingPolicy, route_waiting
+from services.notifications.service_layer.routing import OfferDue, RoutingPolicy, route_waiting
 from shared.messaging.consumer import TRANSIENT_ERRORS
 from shared.messaging.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
-async def maintain_once(unit_of_work: Callable[[], UnitOfWork], policy: RoutingPolicy) -> bool:
-    """One round; returns whether new deliveries became due."""
+async def maintain_once(
+    unit_of_work: Callable[[], UnitOfWork],
+    policy: RoutingPolicy,
+    offer: OfferDue,
+    wake: Callable[[], None],
+) -> None:
+    """One round; deliveries it makes due go to the dispatcher (digests: it looks them up)."""
     async with unit_of_work() as uow:
         for channel in await DeliveriesRepository(uow.conn).expire_overdue():
             uow.after_commit(lambda channel=channel: metrics.NOTICES.labels(channel, "dead").inc())
     async with unit_of_work() as uow:
         routed = await route_waiting(uow, policy)
+        if routed:
+            uow.after_commit(lambda: offer(routed))
     async with unit_of_work() as uow:
-        digests = await make_due_digests(uow, policy)
+        if await make_due_digests(uow, policy):
+            uow.after_commit(wake)
     async with unit_of_work() as uow:
         dead, pending = await DeliveriesRepository(uow.conn).counts()
     metrics.DEAD.set(dead)
     metrics.PENDING.set(pending)
-    return bool(routed or digests)
 
 
 async def maintain(
     unit_of_work: Callable[[], UnitOfWork],
     policy: RoutingPolicy,
+    offer: OfferDue,
     wake: Callable[[], None],
     export_circuits: Callable[[], None],
     interval_s: float,
 ) -> None:
     while True:
         try:
-            if await maintain_once(unit_of_work, policy):
-                wake()
+            await maintain_once(unit_of_work, policy, offer, wake)
         except TRANSIENT_ERRORS as exc:
             log.warning("maintenance round failed (%s); trying again", type(exc).__name__)
         export_circuits()

@@ -8,12 +8,13 @@ Procurement's other events on the topic are not for notifications.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pydantic import ValidationError
 
 from services.notifications.adapters.repository import (
+    DueDelivery,
     MemberChannelsRepository,
     NoticesRepository,
     PreferencesRepository,
@@ -22,7 +23,7 @@ from services.notifications.adapters.repository import (
 from services.notifications.domain.notices import MemberChannels, Notice
 from services.notifications.domain.preferences import Preferences
 from services.notifications.domain.risk import raised_audience, risk_notice
-from services.notifications.service_layer.routing import RoutingPolicy, route_notices
+from services.notifications.service_layer.routing import OfferDue, RoutingPolicy, route_notices
 from shared.events.procurement import RISK_EXPOSURE_ASSESSED, RiskExposureAssessed
 from shared.messaging.envelope import Undecodable, decode, validation_summary
 from shared.messaging.records import InboundRecord
@@ -33,10 +34,10 @@ async def route_risk_exposures(
     uow: UnitOfWork,
     records: Sequence[InboundRecord],
     policy: RoutingPolicy,
-    wake: Callable[[], None],
+    offer: OfferDue,
 ) -> None:
     """One assessment at a time, so a resolution finds who its alert's raising told."""
-    due = 0
+    due: list[DueDelivery] = []
     for record in records:
         try:
             event = decode(record.value)
@@ -56,7 +57,7 @@ async def route_risk_exposures(
         if stored:
             due += await route_notices(uow, stored, policy)
     if due:
-        uow.after_commit(wake)
+        uow.after_commit(lambda: offer(due))
 
 
 async def tell(

@@ -7,22 +7,27 @@ between the two consumers left behind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.notifications.adapters.repository import (
     DeliveriesRepository,
+    DueDelivery,
     MemberChannelsRepository,
     NewDelivery,
     NoticesRepository,
-    PreferencesRepository,
+    endpoint_of,
 )
 from services.notifications.domain.notices import Channel, DeliveryStatus, Notice
 from services.notifications.domain.preferences import DigestSchedule, Suppression, route
 from shared.messaging.unit_of_work import UnitOfWork
 
 SWEEP_BATCH = 1000
+
+OfferDue = Callable[[Sequence[DueDelivery]], None]
+"""Hands deliveries that are due now to this instance's dispatcher, once their transaction has
+committed, so they go out without waiting for it to look in the database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +37,21 @@ class RoutingPolicy:
     digest: DigestSchedule
 
 
-async def route_notices(uow: UnitOfWork, notices: Sequence[Notice], policy: RoutingPolicy) -> int:
-    """Create the deliveries of the notices whose member is known; returns how many are due now."""
-    members = await MemberChannelsRepository(uow.conn).get_many(n.member_id for n in notices)
+async def route_notices(
+    uow: UnitOfWork, notices: Sequence[Notice], policy: RoutingPolicy
+) -> list[DueDelivery]:
+    """Create the deliveries of the notices whose member is known; returns those due now."""
+    members = await MemberChannelsRepository(uow.conn).get_many_with_preferences(
+        n.member_id for n in notices
+    )
     known = [n for n in notices if n.member_id in members]
-    preferences = await PreferencesRepository(uow.conn).get_many(n.member_id for n in known)
     digest_at = policy.digest.next_after(datetime.now(UTC))
     deliveries: list[NewDelivery] = []
     outcomes: list[tuple[str, str | None]] = []
     for notice in known:
+        member, preferences = members[notice.member_id]
         decision = route(
-            notice.notice_type,
-            notice.data,
-            members[notice.member_id],
-            preferences[notice.member_id],
-            policy.email_enabled,
+            notice.notice_type, notice.data, member, preferences, policy.email_enabled
         )
         if isinstance(decision, Suppression):
             outcomes.append((notice.notice_id, decision.value))
@@ -63,17 +68,20 @@ async def route_notices(uow: UnitOfWork, notices: Sequence[Notice], policy: Rout
                     not_before=digest_at if held else None,
                 )
             )
-    await DeliveriesRepository(uow.conn).add(deliveries, policy.horizon_s)
-    await NoticesRepository(uow.conn).mark_routed(outcomes)
-    return sum(1 for d in deliveries if d.status is DeliveryStatus.PENDING)
+    added = await DeliveriesRepository(uow.conn).add(deliveries, policy.horizon_s, outcomes)
+    return [
+        DueDelivery(added[key], endpoint_of(d.channel, members[d.member_id][0]))
+        for d in deliveries
+        if d.status is DeliveryStatus.PENDING and (key := (d.notice_id, d.channel)) in added
+    ]
 
 
 async def route_waiting(
     uow: UnitOfWork, policy: RoutingPolicy, member_ids: Sequence[str] | None = None
-) -> int:
+) -> list[DueDelivery]:
     """Route notices that arrived before their member's profile (of `member_ids`, or of anyone)."""
     waiting = await NoticesRepository(uow.conn).unrouted(member_ids, SWEEP_BATCH)
-    return await route_notices(uow, waiting, policy) if waiting else 0
+    return await route_notices(uow, waiting, policy) if waiting else []
 
 
 def email_delivery(notice: Notice) -> NewDelivery:
