@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -11,11 +12,10 @@ from shared.events.notices import (
     MEMBER_NOTICE_REQUESTED,
     MEMBER_NOTICES_REQUESTED,
     MemberNoticeRequested,
-    MemberNoticesRequested,
-    RequestedNotice,
 )
 from shared.messaging.envelope import event_message, new_event
 from shared.messaging.records import OutboundMessage
+
 
 def notice_id(*parts: str) -> str:
     """A deterministic id, so a redelivered cause asks for the same notice, stored once."""
@@ -38,17 +38,24 @@ def member_notice(
 
 
 def member_notices(
-    topic_prefix: str, source: str, member_id: str, notices: list[tuple[str, BaseModel, str]]
+    topic_prefix: str,
+    source: str,
+    member_id: str,
+    notices: list[tuple[str, BaseModel | dict[str, Any], str]],
 ) -> OutboundMessage:
-    """One record telling `member_id` several things: (notice_type, data, cause_id) each."""
-    requested = MemberNoticesRequested(
-        member_id=member_id,
-        notices=tuple(
-            RequestedNotice(notice_id=notice_id(member_id, notice_type, cause), notice_type=notice_type,
-                            data=data.model_dump(mode="json"))
-            for notice_type, data, cause in notices
-        ),
-    )
-    event_id = notice_id(member_id, *(n.notice_id for n in requested.notices))
-    event = new_event(MEMBER_NOTICES_REQUESTED, source, requested, event_id=event_id)
+    """One record telling `member_id` several things: (notice_type, data, cause_id) each.
+
+    `data` may already be in its contract JSON form (a dict), as a cycle close renders
+    thousands of them; models are dumped here.
+    """
+    rendered = [
+        {
+            "notice_id": notice_id(member_id, notice_type, cause),
+            "notice_type": notice_type,
+            "data": data if isinstance(data, dict) else data.model_dump(mode="json"),
+        }
+        for notice_type, data, cause in notices
+    ]
+    event_id = notice_id(member_id, *(n["notice_id"] for n in rendered))
+    event = new_event(MEMBER_NOTICES_REQUESTED, source, {"member_id": member_id, "notices": rendered}, event_id=event_id)
     return event_message(topic_prefix + topics.MEMBER_NOTICES, member_id, event)

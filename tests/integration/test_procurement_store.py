@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
@@ -29,6 +30,7 @@ from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.seed import Seed
 from shared.signing import SIGNATURE_HEADER, verify
+from tests.support.kafka import notices_told
 
 pytestmark = pytest.mark.integration
 
@@ -120,8 +122,8 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
     headers = dict(zip(order["header_names"], order["header_values"], strict=True))
     assert verify(headers[SIGNATURE_HEADER], order["value"], ["holz-1"]) is None
     assert json.loads(order["value"])["data"]["total"] == "900.00"
-    told = [json.loads(r["value"])["data"] for r in rows if r["topic"] == topics.MEMBER_NOTICES]
-    assert sorted((t["notice_type"], t["data"]["request_id"]) for t in told) == [
+    told = notices_told([SimpleNamespace(value=r["value"]) for r in rows if r["topic"] == topics.MEMBER_NOTICES])
+    assert sorted((notice_type, data["request_id"]) for _, notice_type, data in told) == [
         ("purchase_request.cancelled", "r-3"),
         ("purchase_request.ordered", "r-0"),
         ("purchase_request.ordered", "r-1"),

@@ -241,6 +241,24 @@ class RequestsRepository:
             [k[1] for k in keys],
         )
 
+    async def record_decisions(
+        self, ordered: Sequence[tuple[str, str]], unfulfillable: Sequence[tuple[OpenRequest, str]]
+    ) -> None:
+        """A close's request states in one UPDATE: (member_id, request_id) placed on an order,
+        and the requests it gave up on with their reason."""
+        if not ordered and not unfulfillable:
+            return
+        count = len(ordered)
+        await self._conn.execute(
+            "UPDATE purchase_requests p SET status = u.status, status_reason = u.why, decided_at = now()"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(m, r, status, why)"
+            " WHERE p.member_id = u.m AND p.request_id = u.r",
+            [m for m, _ in ordered] + [r.member_id for r, _ in unfulfillable],
+            [r for _, r in ordered] + [r.request_id for r, _ in unfulfillable],
+            [RequestStatus.ORDERED.value] * count + [RequestStatus.UNFULFILLABLE.value] * len(unfulfillable),
+            [None] * count + [why for _, why in unfulfillable],
+        )
+
     async def mark_decided(
         self, requests: Sequence[OpenRequest], status: RequestStatus, reasons: Sequence[str | None]
     ) -> None:

@@ -3,8 +3,8 @@
 Under the decision lock the close reads the catalog, the risk alerts in force (they rate the
 offers, see `domain/risk.py`) and all open demand, solves each SKU, and writes the cycle, its
 orders, lines and deliveries, the requests' new states, the suppliers' `joint_order.placed`
-records and each member's notices, then commits once. A
-crash anywhere before the commit leaves no trace (the next close decides the same requests);
+records and one record per member with all its notices, then commits once. The requests' new
+states are written batch by batch while the next SKUs are still being solved. A crash anywhere before the commit leaves no trace (the next close decides the same requests);
 after it, the outbox publishes everything. So no request is ever placed twice, however many
 instances close at once and whenever one of them dies.
 """
@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from pydantic import BaseModel
+
 from services.procurement.adapters import metrics
 from services.procurement.adapters.repository import (
     CyclesRepository,
@@ -29,9 +31,9 @@ from services.procurement.adapters.repository import (
     SuppliersRepository,
     lock_decisions,
 )
-from services.procurement.adapters.solver import SkuProblem, solve_in_thread
+from services.procurement.adapters.solver import SkuProblem, decisions_as_solved
 from services.procurement.domain.catalog import offers_by_sku
-from services.procurement.domain.demand import OpenRequest, RequestStatus
+from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.optimizer import Decision
 from services.procurement.domain.orders import (
     JointOrder,
@@ -43,10 +45,10 @@ from services.procurement.domain.risk import offers_with_risk
 from services.procurement.service_layer.publishing import placed_messages
 from services.procurement.service_layer.risk import effects_in_force
 from shared import topics
-from shared.contract import EventType, PurchaseRequestOrdered, PurchaseRequestUnfulfillable
+from shared.contract import EventType, PurchaseRequestUnfulfillable
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
 from shared.messaging.envelope import event_message, new_event
-from shared.messaging.notices import member_notice
+from shared.messaging.notices import member_notices
 from shared.messaging.records import OutboundMessage
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import Settings
@@ -54,6 +56,10 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 Trigger = Literal["schedule", "admin"]
+
+NOTICES_PER_RECORD = 1_000
+"""A member's notices of one close go in records of at most this many (~300 kB), well under
+the 1 MB a consumer accepts, however many requests one member has open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,19 +119,27 @@ async def close_cycle(
         for sku, requests in by_sku.items()
     ]
     solve_started = time.perf_counter()
-    decisions = await solve_in_thread(problems, order_date, options.max_supplier_share)
-    solve_seconds = time.perf_counter() - solve_started
+    solve_seconds = 0.0
+    requests = RequestsRepository(uow.conn)
+    decisions: dict[str, Decision] = {}
+    waiting: list[OpenRequest] = []
+    unfulfillable: list[tuple[OpenRequest, str]] = []
+    async for batch in decisions_as_solved(problems, order_date, options.max_supplier_share):
+        solve_seconds = time.perf_counter() - solve_started
+        decisions.update(batch)
+        placed: list[tuple[str, str]] = []
+        decided_before = len(unfulfillable)
+        for sku, decision in batch.items():
+            placed += [(r.member_id, r.request_id) for r in by_sku[sku] if r.key in decision.placements]
+            leftovers = sort_leftovers(decision, by_sku[sku], offers.get(sku, ()), next_close_at.date())
+            waiting.extend(leftovers.waiting)
+            unfulfillable.extend(leftovers.unfulfillable)
+        await requests.record_decisions(placed, unfulfillable[decided_before:])
 
     number, cycle_id = await cycles.allocate()
     winners = placed_suppliers(decisions.values())
     order_ids = dict(zip(winners, await OrdersRepository(uow.conn).allocate_ids(len(winners)), strict=True))
     orders = assemble_orders(cycle_id, decisions, by_sku, order_ids)
-    waiting: list[OpenRequest] = []
-    unfulfillable: list[tuple[OpenRequest, str]] = []
-    for sku, decision in decisions.items():
-        leftovers = sort_leftovers(decision, by_sku[sku], offers.get(sku, ()), next_close_at.date())
-        waiting.extend(leftovers.waiting)
-        unfulfillable.extend(leftovers.unfulfillable)
 
     report = CycleReport(
         cycle_id=cycle_id,
@@ -143,10 +157,10 @@ async def close_cycle(
         solve_seconds=solve_seconds,
     )
     secrets = {s.supplier_id: s.secret for s in suppliers}
-    # Building ~one message per request is CPU work; PostgreSQL does the writes meanwhile.
+    # Rendering every order line and notice is CPU work; PostgreSQL writes the orders meanwhile.
     messages, _ = await asyncio.gather(
         asyncio.to_thread(_messages, options.topic_prefix, report, orders, unfulfillable, secrets),
-        _write(uow, report, orders, unfulfillable, number, schedule_slot),
+        _write(uow, report, orders, number, schedule_slot),
     )
     for message in messages:
         uow.publish(message)
@@ -169,16 +183,10 @@ async def _write(
     uow: UnitOfWork,
     report: CycleReport,
     orders: Sequence[JointOrder],
-    unfulfillable: Sequence[tuple[OpenRequest, str]],
     number: int,
     schedule_slot: int | None,
 ) -> None:
     await OrdersRepository(uow.conn).add(orders)
-    requests = RequestsRepository(uow.conn)
-    await requests.mark_ordered(orders)
-    await requests.mark_decided(
-        [r for r, _ in unfulfillable], RequestStatus.UNFULFILLABLE, [why for _, why in unfulfillable]
-    )
     await CyclesRepository(uow.conn).add(
         number, report.cycle_id, report.trigger, schedule_slot, report.order_date, _counts(report),
         report.solve_seconds,
@@ -192,41 +200,28 @@ def _messages(
     unfulfillable: Sequence[tuple[OpenRequest, str]],
     secrets: dict[str, str],
 ) -> list[OutboundMessage]:
-    """The suppliers' signed orders, each member's notices and the cycle's own event."""
+    """The suppliers' signed orders, one record per member with all its notices of this close,
+    and the cycle's own event. Each notice keeps its own deterministic id, so the cause is the
+    same as when every notice was its own record."""
     messages: list[OutboundMessage] = []
+    notices: dict[str, list[tuple[str, BaseModel, str]]] = {}
     for order in orders:
         messages += placed_messages(topic_prefix, order, secrets[order.supplier_id])
-        for line, delivery in order.deliveries():
-            ordered = PurchaseRequestOrdered(
-                request_id=delivery.request_id,
-                order_id=order.order_id,
-                supplier_id=order.supplier_id,
-                quantity=delivery.quantity,
-                unit_price=delivery.unit_price,
-                standalone_unit_price=delivery.standalone_unit_price,
-                savings=delivery.savings,
-            )
-            messages.append(
-                member_notice(
-                    topic_prefix,
-                    SOURCE,
-                    delivery.member_id,
-                    EventType.PURCHASE_REQUEST_ORDERED,
-                    ordered,
-                    f"{line.line_id}:{delivery.request_id}",
-                )
-            )
+        for line, delivery, ordered in order.ordered_notices():
+            notices.setdefault(delivery.member_id, []).append((
+                EventType.PURCHASE_REQUEST_ORDERED, ordered, f"{line.line_id}:{delivery.request_id}"
+            ))
     for request, reason in unfulfillable:
-        messages.append(
-            member_notice(
-                topic_prefix,
-                SOURCE,
-                request.member_id,
-                EventType.PURCHASE_REQUEST_UNFULFILLABLE,
-                PurchaseRequestUnfulfillable(request_id=request.request_id, reason=reason),
-                f"{report.cycle_id}:{request.request_id}",
-            )
-        )
+        notices.setdefault(request.member_id, []).append((
+            EventType.PURCHASE_REQUEST_UNFULFILLABLE,
+            PurchaseRequestUnfulfillable(request_id=request.request_id, reason=reason),
+            f"{report.cycle_id}:{request.request_id}",
+        ))
+    messages += [
+        member_notices(topic_prefix, SOURCE, member_id, told[start : start + NOTICES_PER_RECORD])
+        for member_id, told in notices.items()
+        for start in range(0, len(told), NOTICES_PER_RECORD)
+    ]
     closed = CycleClosed(
         cycle_id=report.cycle_id,
         trigger=report.trigger,

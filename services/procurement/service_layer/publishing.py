@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -36,7 +37,7 @@ from shared.signing import SIGNATURE_HEADER, sign
 def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
     """The signed record for the supplier and our own `alliance.joint_order.placed`."""
     signed = _signed_for_supplier(
-        topic_prefix, order.supplier_id, EventType.JOINT_ORDER_PLACED, order.placed_event(),
+        topic_prefix, order.supplier_id, EventType.JOINT_ORDER_PLACED, order.placed_data(),
         f"{order.order_id}.placed", supplier_secret,
     )
     return [signed, status_message(
@@ -64,7 +65,7 @@ def cancelled_message(topic_prefix: str, order: OrderRecord, reason: str, suppli
 
 
 def _signed_for_supplier(
-    topic_prefix: str, supplier_id: str, event_type: str, data: BaseModel, event_id: str, secret: str
+    topic_prefix: str, supplier_id: str, event_type: str, data: BaseModel | dict[str, Any], event_id: str, secret: str
 ) -> OutboundMessage:
     now = time.time()
     event = new_event(event_type, SOURCE, data, event_id=event_id, time=datetime.fromtimestamp(now, UTC))

@@ -26,3 +26,20 @@ def test_every_sku_is_decided_even_with_the_cycle_budget_spent(monkeypatch: pyte
     assert sorted(decisions) == ["A", "B"]
     assert all(d.placed_quantity == 150 and d.supplier_orders[0].unit_price == Decimal("9.00")
                for d in decisions.values())
+
+
+async def test_decisions_arrive_in_batches_covering_every_sku_once():
+    problems = [problem(sku) for sku in "ABCDE"]
+    batches = [batch async for batch in solver.decisions_as_solved(problems, TODAY, 0.7)]
+    skus = [sku for batch in batches for sku in batch]
+    assert sorted(skus) == list("ABCDE") and len(skus) == len(set(skus))
+
+
+async def test_a_failing_solve_fails_the_caller(monkeypatch: pytest.MonkeyPatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("solver bug")
+
+    monkeypatch.setattr(solver, "optimize_bundle", broken)
+    with pytest.raises(RuntimeError, match="solver bug"):
+        async for _ in solver.decisions_as_solved([problem("A")], TODAY, 0.7):
+            pass
