@@ -12,7 +12,7 @@ from services.notifications.service_layer.intake import (
 from services.notifications.service_layer.risk import route_risk_exposures
 from services.notifications.service_layer.routing import OfferDue, RoutingPolicy
 from shared import topics
-from shared.messaging.consumer import Subscription
+from shared.messaging.consumer import Publication, Subscription
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import Settings
@@ -48,3 +48,9 @@ def subscriptions(
             "interested members, and once more when it is resolved (other events skipped)",
         ),
     ]
+
+
+def publications(settings: Settings) -> list[Publication]:
+    """Notifications publishes no events of its own: members hear from it by webhook and e-mail
+    (docs/notifications.md); only unusable records leave it, for the dead-letter topic."""
+    return []
