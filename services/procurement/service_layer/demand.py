@@ -22,7 +22,7 @@ from shared.events.members import (
     WithdrawPurchaseRequest,
 )
 from shared.events.procurement import SOURCE
-from shared.messaging.envelope import Undecodable, decode, validation_summary
+from shared.messaging.envelope import validation_summary
 from shared.messaging.notices import member_notice
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
@@ -39,17 +39,11 @@ _NOTHING_TO_ORDER = (RequestStatus.OPEN, RequestStatus.WITHDRAWN, RequestStatus.
 async def take_demand(uow: UnitOfWork, records: Sequence[InboundRecord], topic_prefix: str) -> None:
     events: list[tuple[InboundRecord, str, BaseModel]] = []
     for record in records:
-        try:
-            event = decode(record.value)
-        except Undecodable as error:
-            uow.dead_letter(record, error.reason, error.detail)
-            continue
-        model = _MODELS.get(event.type)
-        if model is None:
-            uow.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic")
+        event = uow.decode(record, _MODELS)
+        if event is None:
             continue
         try:
-            events.append((record, event.id, model.model_validate(event.data)))
+            events.append((record, event.id, _MODELS[event.type].model_validate(event.data)))
         except ValidationError as error:
             uow.dead_letter(record, "invalid_payload", validation_summary(error))
 
