@@ -134,7 +134,7 @@ class Delivery(ContractModel):
 class OrderLine(ContractModel):
     line_id: Identifier
     sku: str
-    quantity: Annotated[int, Field(strict=True, ge=1)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10**12)]
     unit_price: Annotated[UnitPrice, Field(strict=False)]
     deliveries: list[Delivery]
 

@@ -52,6 +52,8 @@ def parse_header(value: str | bytes | None) -> ParsedSignature | SignatureFailur
         for part in text.split(","):
             name, _, item = part.strip().partition("=")
             if name == "t":
+                if not item.isdigit() or len(item) > 12:  # unix seconds; larger ones can't be real
+                    return SignatureFailure.MALFORMED
                 timestamp = int(item)
             elif name == "v1" and len(item) == 64:
                 signatures.append(item.lower())

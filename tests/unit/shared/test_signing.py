@@ -38,3 +38,8 @@ def test_failures_are_named():
     assert verify(b"\xff\xfe", BODY, ["k"]) is SignatureFailure.MALFORMED
     header = sign("k", BODY, now=1000)
     assert verify(header, BODY + b" ", ["k"], now=1000) is SignatureFailure.MISMATCH
+
+
+def test_absurd_timestamps_are_malformed_not_a_crash():
+    assert verify("t=" + "9" * 400 + ",v1=" + "a" * 64, BODY, ["k"]) is SignatureFailure.MALFORMED
+    assert verify("t=-5,v1=" + "a" * 64, BODY, ["k"]) is SignatureFailure.MALFORMED
