@@ -6,7 +6,7 @@ VENV := .venv
 SEED ?= seeds/demo.yaml
 DURATION ?= 120
 
-.PHONY: venv run test demo docs bench
+.PHONY: venv run test demo docs bench chaos
 
 venv: $(VENV)/.installed
 
@@ -29,3 +29,6 @@ docs: venv
 
 bench: venv
 	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+
+chaos: venv
+	$(VENV)/bin/python -m chaos

@@ -29,3 +29,6 @@ DEAD_LETTERS = Counter("alliance_dead_letters", "Records sent to the dead-letter
 QUARANTINED = Counter(
     "alliance_quarantined", "Records quarantined (failed authentication)", ["reason"]
 )
+HTTP_REFUSED = Counter(
+    "alliance_http_refused", "HTTP calls refused before reaching a handler, by reason", ["reason"]
+)

@@ -159,6 +159,7 @@ class ServiceRuntime:
         done, _ = await asyncio.wait(
             [stopping, http, *self._tasks], return_when=asyncio.FIRST_COMPLETED
         )
+        failed = [task.get_name() for task in done if task is not stopping]
         for task in done:
             if task is not stopping and task.exception() is not None:
                 log.error(
@@ -172,5 +173,10 @@ class ServiceRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.relay.stop()
         await asyncio.wait_for(http, 5)
-        await self.pool.close()
+        try:
+            await asyncio.wait_for(self.pool.close(), 10)
+        except TimeoutError:
+            self.pool.terminate()  # connections stuck on a vanished server
         stopping.cancel()
+        if failed:
+            raise RuntimeError(f"{self.name} stopped because task {failed[0]} failed")

@@ -45,6 +45,8 @@ def configure_logging(level: str, process: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
+    # aiokafka's DEBUG lines carry record values, and internal events can carry webhook secrets
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
 
 
 def _settings_or_exit() -> Settings:

@@ -47,6 +47,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.InternalClientError,  # a connection whose server vanished mid-operation
 )
 """Failures of the infrastructure, not of the record: retry, never dead-letter."""
 

@@ -22,6 +22,8 @@ from shared.messaging.records import OutboundMessage
 
 log = logging.getLogger(__name__)
 
+DATABASE_AWAY = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""What the database being stopped, restarted or unreachable raises: wait and try again."""
 _RELAY_LOCK = 0x616C6F62  # advisory lock id: one publishing relay per database
 _COLUMNS = ("topic", "key", "value", "header_names", "header_values")
 
@@ -88,7 +90,7 @@ class OutboxRelay:
         while True:
             try:
                 sent, failed = await self.publish_batch()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_AWAY as exc:
                 log.warning(
                     "outbox relay cannot reach the database (%s); retrying", type(exc).__name__
                 )
@@ -181,6 +183,6 @@ async def export_backlog(pool: asyncpg.Pool, interval: float = 2.0) -> None:
             )
             metrics.OUTBOX_BACKLOG.set(row["backlog"])
             metrics.OUTBOX_OLDEST_AGE.set(float(row["oldest"]))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except DATABASE_AWAY:
             pass  # the database is away; the relay logs it, the gauges keep their last value
         await asyncio.sleep(interval)

@@ -207,10 +207,11 @@ class RequestsRepository:
         )
 
     async def open_requests(self) -> list[OpenRequest]:
-        """All open demand, oldest first, in one query."""
+        """All open demand, in one query, in an order that depends only on the requests (not on
+        when they were stored), so the same cycle contents always get the same decision."""
         rows = await self._conn.fetch(
             f"SELECT {_REQUEST_COLUMNS} FROM purchase_requests p WHERE status = 'open'"
-            " ORDER BY admitted_at, member_id, request_id"
+            " ORDER BY member_id, request_id"
         )
         return [_request(r) for r in rows]
 

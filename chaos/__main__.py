@@ -1,0 +1,65 @@
+"""`python -m chaos` (`make chaos`): the platform under load from outside ERPs, suppliers and
+webhook receivers, with faults injected, checked against a fault-free run of the same inputs.
+
+Two runs at once, each on a fresh platform (`alliance run`, embedded broker, a PostgreSQL the
+harness owns): one left alone, one under faults. Exit code 0 only when every check passes.
+See chaos/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+
+from chaos import report
+from chaos.checks import same_orders
+from chaos.run import FULL, QUICK, run
+from chaos.scenario import workload
+
+SUPPLIERS = 8
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests, shorter faults (for the tests)")
+    parser.add_argument("--seed", type=int, default=9, help="random seed of the workload and the faults")
+    parser.add_argument("--dir", type=Path, default=Path(".alliance/chaos"), help="data and logs of both runs")
+    parser.add_argument("--summary-json", type=Path, help="also write the figures and checks to this file")
+    return parser.parse_args(argv)
+
+
+async def main_async(options: argparse.Namespace, console: Console) -> bool:
+    profile = QUICK if options.quick else FULL
+    load = workload(options.seed, profile.members, SUPPLIERS, profile.requests, date.today())
+    directory = options.dir.resolve()
+    console.print(
+        f"{len(load.requests)} requests from {profile.members} members, sent twice at once: on a platform without"
+        f" faults and on one with faults ({profile.name} mode). Data and logs in {directory}"
+    )
+    reference, chaos = await asyncio.gather(
+        run(profile, load, directory / "reference", None, lambda text: console.print(f"fault-free  {text}")),
+        run(profile, load, directory / "faults", random.Random(options.seed),
+            lambda text: console.print(f"faults      {text}")),
+    )
+    comparison = same_orders(reference.books, chaos.books)
+    report.show(console, profile, reference, chaos, comparison)
+    if options.summary_json:
+        options.summary_json.write_text(json.dumps(report.summary(profile, reference, chaos, comparison), indent=2))
+    return report.passed(reference, chaos, comparison)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    console = Console() if sys.stdout.isatty() else Console(width=110)
+    return 0 if asyncio.run(main_async(options, console)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

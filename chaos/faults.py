@@ -1,0 +1,145 @@
+"""The faults, one at a time, each recorded with how long the platform took to recover.
+
+Recovered means: all three services answer /health with 200 and a probe sent after the fault
+was lifted has travelled the whole way (ERP record -> members -> notifications -> webhook).
+The clock starts when the fault is lifted: the kill itself (the supervisor restarts the
+service), the broker's SIGCONT, PostgreSQL accepting connections again, the receivers back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chaos.platform import ChaosPlatform
+from chaos.receiver import Behaviour, MemberSystems
+from chaos.scenario import ERPs, Observations
+from shared.settings import SERVICES, ServiceName
+
+PROBE_EVERY_S = 5.0
+"""A fresh probe this often while waiting: one sent while the platform was still down may
+take the slow way (retries, backoff) and must not hide that a later one already went through."""
+
+
+class NotRecovered(Exception):
+    """The platform did not recover from a fault in the time allowed; the run stops there."""
+
+
+@dataclass
+class FaultRecord:
+    fault: str
+    phase: str
+    at_s: float
+    """Seconds since the run started."""
+    in_flight: int
+    """Requests sent whose story had not ended when the fault hit."""
+    recovered_s: float | None = None
+    """From the fault being lifted until recovered; None: not within the time allowed."""
+    also_restarted: tuple[str, ...] = ()
+    """Services that died of this fault although it was not their own kill -9."""
+
+
+class Faults:
+    def __init__(
+        self,
+        platform: ChaosPlatform,
+        systems: MemberSystems,
+        erps: ERPs,
+        seen: Observations,
+        recovery_timeout_s: float,
+        rng: random.Random,
+        started: float,
+        say: Callable[[str], None],
+    ) -> None:
+        """`rng` draws the faults' order and moments; `started` is the run's start
+        (time.monotonic()), which `FaultRecord.at_s` counts from."""
+        self._platform = platform
+        self._systems = systems
+        self._erps = erps
+        self._seen = seen
+        self._recovery_timeout_s = recovery_timeout_s
+        self.rng = rng
+        self._say = say
+        self._started = started
+        self.records: list[FaultRecord] = []
+
+    async def kill(self, service: ServiceName, phase: str) -> None:
+        record, pids = self._record(f"kill -9 {service}", phase)
+        self._platform.service_process(service).kill()
+        await self._recover(record, pids, time.monotonic(), killed=service)
+
+    async def pause_broker(self, seconds: float, phase: str) -> None:
+        record, pids = self._record(f"broker paused {seconds:g} s (SIGSTOP)", phase)
+        broker = self._platform.broker_process()
+        broker.suspend()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            broker.resume()
+        await self._recover(record, pids, time.monotonic())
+
+    async def stop_postgres(self, seconds: float, phase: str) -> None:
+        record, pids = self._record(f"PostgreSQL stopped {seconds:g} s", phase)
+        await asyncio.to_thread(self._platform.postgres.stop)
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(self._platform.postgres.start)
+        await self._recover(record, pids, time.monotonic())
+
+    async def disturb_receivers(self, behaviour: Behaviour | None, seconds: float, phase: str) -> None:
+        """`behaviour` for `seconds`; None: the receivers are down (connections refused)."""
+        record, pids = self._record(f"webhook receivers {behaviour or 'down'} {seconds:g} s", phase)
+        if behaviour is None:
+            await self._systems.stop()
+        else:
+            self._systems.behaviour = behaviour
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._systems.behaviour = Behaviour.WORKING
+            if not self._systems.up:
+                await self._systems.start()
+        await self._recover(record, pids, time.monotonic())
+
+    def _record(self, fault: str, phase: str) -> tuple[FaultRecord, dict[ServiceName, int | None]]:
+        """The fault's record, and which process each service was before it struck."""
+        record = FaultRecord(fault, phase, round(time.monotonic() - self._started, 1), self._seen.in_flight())
+        self.records.append(record)
+        self._say(f"{fault} ({record.in_flight} requests in flight)")
+        return record, self._pids()
+
+    def _pids(self) -> dict[ServiceName, int | None]:
+        pids: dict[ServiceName, int | None] = {}
+        for service in SERVICES:
+            try:
+                pids[service] = self._platform.service_process(service).pid
+            except LookupError:
+                pids[service] = None  # between a crash and its restart
+        return pids
+
+    async def _recover(
+        self, record: FaultRecord, before: dict[ServiceName, int | None], lifted: float, killed: ServiceName | None = None
+    ) -> None:
+        try:
+            await self._wait_recovered(record, lifted)
+        finally:
+            after = self._pids()
+            record.also_restarted = tuple(s for s in SERVICES if s != killed and after[s] != before[s])
+            if record.also_restarted:
+                self._say(f"  also restarted: {', '.join(record.also_restarted)}")
+
+    async def _wait_recovered(self, record: FaultRecord, lifted: float) -> None:
+        probes = []
+        next_probe = time.monotonic()
+        while time.monotonic() < lifted + self._recovery_timeout_s:
+            if time.monotonic() >= next_probe:
+                probes.append(await self._erps.canary())
+                next_probe = time.monotonic() + PROBE_EVERY_S
+            if any(self._seen.told.get(p) for p in probes) and await self._platform.all_healthy():
+                record.recovered_s = round(time.monotonic() - lifted, 1)
+                self._say(f"  recovered after {record.recovered_s:.1f} s")
+                return
+            await asyncio.sleep(0.2)
+        raise NotRecovered(f"not recovered from {record.fault} within {self._recovery_timeout_s:.0f} s")
