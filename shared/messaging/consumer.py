@@ -190,6 +190,10 @@ def subscribe(
         await msg.ack()
         _export_lag(msg.consumer, raw_records)  # type: ignore[attr-defined]
 
+    async def leave_undecoded(msg: KafkaMessage) -> None:
+        """Handlers read the raw records; FastStream's default would json-decode each one."""
+        return None
+
     consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}"
     broker.subscriber(
         *processors,
@@ -200,6 +204,7 @@ def subscribe(
         fetch_max_wait_ms=fetch_max_wait_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
+        decoder=leave_undecoded,
         max_poll_interval_ms=600_000,
         title=group_id,
         description="; ".join(f"{s.topic}: {s.description}" for s in subscriptions),

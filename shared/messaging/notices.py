@@ -13,7 +13,7 @@ from shared.events.notices import (
     MEMBER_NOTICES_REQUESTED,
     MemberNoticeRequested,
 )
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
 
 
@@ -28,13 +28,14 @@ def member_notice(
     notice = MemberNoticeRequested(
         member_id=member_id, notice_type=notice_type, data=data.model_dump(mode="json")
     )
-    event = new_event(
+    return event_record(
+        topic_prefix + topics.MEMBER_NOTICES,
+        member_id,
         MEMBER_NOTICE_REQUESTED,
         source,
         notice,
         event_id=notice_id(member_id, notice_type, cause_id),
     )
-    return event_message(topic_prefix + topics.MEMBER_NOTICES, member_id, event)
 
 
 def member_notices(
@@ -45,17 +46,18 @@ def member_notices(
 ) -> OutboundMessage:
     """One record telling `member_id` several things: (notice_type, data, cause_id) each.
 
-    `data` may already be in its contract JSON form (a dict), as a cycle close renders
-    thousands of them; models are dumped here.
+    `data` is a contract model or its JSON form (a dict), as the hot paths render thousands.
     """
     rendered = [
-        {
-            "notice_id": notice_id(member_id, notice_type, cause),
-            "notice_type": notice_type,
-            "data": data if isinstance(data, dict) else data.model_dump(mode="json"),
-        }
+        {"notice_id": notice_id(member_id, notice_type, cause), "notice_type": notice_type, "data": data}
         for notice_type, data, cause in notices
     ]
     event_id = notice_id(member_id, *(n["notice_id"] for n in rendered))
-    event = new_event(MEMBER_NOTICES_REQUESTED, source, {"member_id": member_id, "notices": rendered}, event_id=event_id)
-    return event_message(topic_prefix + topics.MEMBER_NOTICES, member_id, event)
+    return event_record(
+        topic_prefix + topics.MEMBER_NOTICES,
+        member_id,
+        MEMBER_NOTICES_REQUESTED,
+        source,
+        {"member_id": member_id, "notices": rendered},
+        event_id=event_id,
+    )

@@ -9,13 +9,17 @@ advisory lock), so records leave in the order they were committed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from shared import metrics
 from shared.messaging.records import OutboundMessage
@@ -26,6 +30,20 @@ DATABASE_AWAY = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg
 """What the database being stopped, restarted or unreachable raises: wait and try again."""
 _RELAY_LOCK = 0x616C6F62  # advisory lock id: one publishing relay per database
 _COLUMNS = ("topic", "key", "value", "header_names", "header_values")
+_PARTITIONER = DefaultPartitioner()
+
+
+def _partition_of(key: bytes | None, partitions: tuple[int, ...]) -> int:
+    """The partition aiokafka's `send` would choose: murmur2 of the key, as Java clients do."""
+    if key is None:
+        return random.choice(partitions)
+    return _keyed_partition(key, partitions)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _keyed_partition(key: bytes, partitions: tuple[int, ...]) -> int:
+    """Remembered: keys (members, SKUs, suppliers) repeat, and murmur2 is pure Python."""
+    return _PARTITIONER(key, list(partitions), list(partitions))
 
 
 async def add_to_outbox(conn: asyncpg.Connection, messages: Sequence[OutboundMessage]) -> None:
@@ -76,6 +94,7 @@ class OutboxRelay:
             acks="all",
             enable_idempotence=False,  # Tansu has no idempotent producer; the inbox dedupes
             linger_ms=5,  # a few ms of batching: fewer, larger writes to the broker
+            max_batch_size=1024 * 1024,  # a relay batch per partition fits in one record batch
             max_request_size=16 * 1024 * 1024,
             request_timeout_ms=15_000,
         )
@@ -95,6 +114,9 @@ class OutboxRelay:
                     "outbox relay cannot reach the database (%s); retrying", type(exc).__name__
                 )
                 sent, failed = 0, 1
+            except KafkaError as exc:
+                log.warning("outbox relay cannot reach the broker (%s); retrying", type(exc).__name__)
+                sent, failed = 0, 1
             if failed:
                 backoff = min(max(backoff * 2, 0.5), self._max_backoff)
                 await asyncio.sleep(backoff)
@@ -107,6 +129,38 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
             except TimeoutError:
                 pass
+
+    async def _send(self, rows: Sequence[asyncpg.Record]) -> list[BaseException | None]:
+        """Send rows as one record batch per partition (a future per batch, not per record:
+        aiokafka's per-record `send` costs more than the rest of the relay), keeping each
+        partition's rows in outbox order; returns each row's outcome once the broker answered."""
+        assert self._producer is not None
+        topics = {row["topic"] for row in rows}
+        partitions_of = {topic: tuple(sorted(await self._producer.partitions_for(topic))) for topic in topics}
+        by_partition: dict[tuple[str, int], list[int]] = {}
+        for index, row in enumerate(rows):
+            topic = row["topic"]
+            partitions = partitions_of[topic]
+            by_partition.setdefault((topic, _partition_of(row["key"], partitions)), []).append(index)
+        sent: list[tuple[asyncio.Future[object], list[int]]] = []
+        for (topic, partition), indexes in by_partition.items():
+            batch, members = self._producer.create_batch(), []
+            for index in indexes:
+                row = rows[index]
+                headers = list(zip(row["header_names"], row["header_values"], strict=True))
+                if batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers) is None:
+                    sent.append((await self._producer.send_batch(batch, topic, partition=partition), members))
+                    batch, members = self._producer.create_batch(), []
+                    batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers)
+                members.append(index)
+            sent.append((await self._producer.send_batch(batch, topic, partition=partition), members))
+        outcomes: list[BaseException | None] = [None] * len(rows)
+        answers = await asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
+        for answer, (_, members) in zip(answers, sent, strict=True):
+            if isinstance(answer, BaseException):
+                for index in members:
+                    outcomes[index] = answer
+        return outcomes
 
     async def publish_batch(self) -> tuple[int, int]:
         """One batch: returns (confirmed, failed)."""
@@ -122,15 +176,7 @@ class OutboxRelay:
             if not rows:
                 self.last_success = time.monotonic()
                 return 0, 0
-            pending = []
-            for row in rows:
-                headers = list(zip(row["header_names"], row["header_values"], strict=True))
-                pending.append(
-                    await self._producer.send(
-                        row["topic"], value=row["value"], key=row["key"], headers=headers or None
-                    )
-                )
-            results = await asyncio.gather(*pending, return_exceptions=True)
+            results = await self._send(rows)
             confirmed = [
                 row["id"]
                 for row, r in zip(rows, results, strict=True)
@@ -143,11 +189,12 @@ class OutboxRelay:
             ]
             if confirmed:
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", confirmed)
-            for row, error in failures:
+            if failures:
                 await conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                    row["id"],
-                    f"{type(error).__name__}: {error}"[:500],
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = failed.error"
+                    " FROM unnest($1::bigint[], $2::text[]) AS failed(id, error) WHERE outbox.id = failed.id",
+                    [row["id"] for row, _ in failures],
+                    [f"{type(error).__name__}: {error}"[:500] for _, error in failures],
                 )
         published: Counter[tuple[str, str]] = Counter(
             (row["topic"], "failed" if isinstance(result, BaseException) else "confirmed")

@@ -1,6 +1,7 @@
 """Admission rules, pure: every outcome of the issue's table without a broker."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -84,3 +85,24 @@ def test_cancellation_outcomes():
     unknown = assess_cancellation(cancel, HUBER, request_known=False)
     assert (unknown.outcome, unknown.reason) == (Outcome.REJECTED, "unknown_request")
     assert assess_cancellation({"request_id": 5}, HUBER, True).reason == "invalid_payload"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [DATA, {**DATA, "max_unit_price": "9.125", "ship_to": {"site": "Werk 2", "postal_code": "80331", "country": "AT"}}],
+)
+def test_admitted_data_is_the_admitted_event_procurement_reads(data):
+    """Procurement reads every field as the member sent it: a 9.125 limit stays 9.125, not 9.13."""
+    import pydantic_core
+
+    from services.members.service_layer.admission import admitted_data
+    from shared.events.members import PurchaseRequestAdmitted
+
+    request = PurchaseRequestSubmitted.model_validate(data)
+    expected = PurchaseRequestAdmitted(
+        **dict(request), country=request.ship_to.country if request.ship_to else HUBER.region
+    )
+    rendered = pydantic_core.to_json(admitted_data(request, HUBER))
+    assert rendered == expected.model_dump_json().encode()
+    assert PurchaseRequestAdmitted.model_validate_json(rendered) == expected
+    assert expected.max_unit_price == (Decimal(data["max_unit_price"]) if "max_unit_price" in data else None)

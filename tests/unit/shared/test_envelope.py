@@ -67,3 +67,21 @@ def test_order_total_must_equal_its_lines():
     assert JointOrderPlaced.model_validate({**order, "total": "990.00"}).total == 990
     with pytest.raises(ValueError):
         JointOrderPlaced.model_validate({**order, "total": "991.00"})
+
+
+def test_event_record_has_the_bytes_of_the_model_built_event():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from shared.contract import Delivery, OrderLine
+    from shared.messaging.envelope import event_message, event_record
+
+    order = JointOrderPlaced(
+        order_id="o-1", supplier_id="s-1", cycle_id="c-1", total=Decimal("0.375"),
+        lines=[OrderLine(line_id="l-1", sku="BOARD", quantity=3, unit_price=Decimal("0.125"), deliveries=[
+            Delivery(member_id="m-1", ship_to=None, quantity=3, needed_by="2027-01-01")])],
+    )
+    at = datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=UTC)
+    built = event_message("t", "s-1", new_event("joint_order.placed", "alliance", order, event_id="e-1", time=at))
+    assert event_record("t", "s-1", "joint_order.placed", "alliance", order, event_id="e-1", time=at) == built
+    assert json.loads(built.value)["data"]["total"] == "0.38"
