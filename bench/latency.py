@@ -23,6 +23,7 @@ from bench.platform_bench import (
     Progress,
     bench_seed,
     cpu_us_per_request,
+    records_per_batch,
     service_rss,
     signed_request,
 )
@@ -115,6 +116,7 @@ async def bench_latency(
             finally:
                 profiles = profiler.stop()
             cpu_cores = cpu.stop()
+            batches = await records_per_batch(services)
             segments = await _where_the_time_went(running.database_url("notifications"), sent)
         finally:
             await producer.stop()
@@ -142,6 +144,7 @@ async def bench_latency(
         "topic_depth": {topics.PURCHASE_REQUESTS: len(sent), topics.MEMBER_NOTICES: len(sent)},
         "cpu_cores": cpu_cores,
         "cpu_us_per_request": cpu_us_per_request(cpu.cpu_seconds, len(sent)),
+        "records_per_batch": batches,
         "rss_mb": rss,
         "profiles": profiles,
     }

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+import httpx
 import psutil
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared import topics
 from tests.support.erp import cloud_event, signed
@@ -143,7 +145,9 @@ async def bench_admission(
             profiles = profiler.stop()
         cpu_cores = cpu.stop()
         cost = cpu_us_per_request(cpu.cpu_seconds, requests)
+        batches = await records_per_batch({"members": service})
         return {
+            "records_per_batch": batches,
             "requests": requests, "seconds": round(seconds, 2), "requests_per_s": round(measured / seconds),
             "topic_depth": requests, "producer_records_per_s": round(produce_rate), "members_rss_mb": service_rss(pid),
             "cpu_cores": cpu_cores, "cpu_us_per_request": cost, "profiles": profiles}
@@ -204,6 +208,25 @@ class CpuSplit:
         if "postgres" in name:
             return "postgres"
         return "other"
+
+
+async def records_per_batch(services: dict[str, ServiceProcess]) -> dict[str, float]:
+    """Each service's average consumed batch since it started (its /metrics): small batches
+    at a low rate mean the per-batch costs (transaction, relay round) dominate its CPU."""
+    averages = {}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for name, service in services.items():
+            batches = records = 0.0
+            text = (await client.get(f"{service.url}/metrics")).text
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "alliance_handler_duration_seconds_count":
+                        batches += sample.value
+                    elif sample.name == "alliance_events_consumed_total":
+                        records += sample.value
+            if batches:
+                averages[name] = records / batches
+    return averages
 
 
 def cpu_us_per_request(cpu_seconds: dict[str, float], requests: int) -> dict[str, float]:
@@ -348,8 +371,10 @@ async def bench_platform(
         finally:
             await counts.close()
         rss = {name: service_rss(s.process.pid if s.process else 0) for name, s in services.items()}
+        batches = await records_per_batch(services)
         return {
             **window,
+            "records_per_batch": batches,
             "published": published,
             "producer_paused_s": round(producer.paused_s, 1),
             "counted": once["rows"],

@@ -407,22 +407,23 @@ def print_table(rows: list[Row], console: Console, title: str) -> None:
     console.print(table)
 
 
-CPU_VIEWS = {
+PROCESS_VIEWS = {
     "cpu_cores": ("Cores busy while measuring", "{:.2f}"),
     "cpu_us_per_request": ("CPU per request (µs), whatever else shared the machine", "{:,.0f}"),
+    "records_per_batch": ("Records per consumed batch, since each service started", "{:,.1f}"),
 }
-"""Each stage result's CPU figures, by key: a title and how a cell reads."""
+"""Each stage result's figures per process, by key: a title and how a cell reads."""
 
 
-def cpu_view(stages: dict[str, dict], key: str) -> tuple[list[str], dict[str, dict[str, float]]]:
+def process_view(stages: dict[str, dict], key: str) -> tuple[list[str], dict[str, dict[str, float]]]:
     """The labels (processes) and, by stage, the figures under `key` of the stages that have it."""
     by_stage = {stage: o["result"][key] for stage, o in stages.items() if key in o.get("result", {})}
     return sorted({label for figures in by_stage.values() for label in figures}), by_stage
 
 
-def print_cpu(stages: dict[str, dict], console: Console) -> None:
-    for key, (title, cell) in CPU_VIEWS.items():
-        labels, by_stage = cpu_view(stages, key)
+def print_process_views(stages: dict[str, dict], console: Console) -> None:
+    for key, (title, cell) in PROCESS_VIEWS.items():
+        labels, by_stage = process_view(stages, key)
         if not by_stage:
             continue
         table = Table(title=title)
@@ -470,8 +471,8 @@ def markdown(rows: list[Row], report: dict[str, object]) -> str:
                   "| segment | p50 | p99 |", "|---|---|---|"]
         lines += [f"| {name} | {_number(f['p50_ms'], 'ms')} | {_number(f['p99_ms'], 'ms')} |"
                   for name, f in segments.items()]
-    for key, (title, cell) in CPU_VIEWS.items():
-        labels, by_stage = cpu_view(report["stages"], key)
+    for key, (title, cell) in PROCESS_VIEWS.items():
+        labels, by_stage = process_view(report["stages"], key)
         if by_stage:
             lines += ["", f"## {title}", "", "| stage | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
             lines += [f"| {stage} | " + " | ".join(cell.format(figures[label]) if label in figures else "" for label in labels)
@@ -538,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print_table(rows, console, f"alliance bench {stamp}{' (quick)' if arguments.quick else ''}")
     print_segments(outcomes, console)
-    print_cpu(outcomes, console)
+    print_process_views(outcomes, console)
     json_path, markdown_path = RESULTS / f"{stamp}.json", RESULTS / f"{stamp}.md"
     json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     markdown_path.write_text(markdown(rows, report))

@@ -13,8 +13,19 @@ SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x616C6C6D  # advisory lock id: one migrator at a time per database
 
 
+class _SessionlessConnection(asyncpg.Connection):  # type: ignore[misc]
+    """The services keep no session state (no LISTEN, SET or session advisory lock outlives
+    its own `finally`), so a connection goes back to the pool without asyncpg's reset query:
+    one round trip less per unit of work. An open transaction is still rolled back."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(url: str, size: int) -> asyncpg.Pool:
-    return await asyncpg.create_pool(url, min_size=1, max_size=size, command_timeout=60)
+    return await asyncpg.create_pool(
+        url, min_size=1, max_size=size, command_timeout=60, connection_class=_SessionlessConnection
+    )
 
 
 async def apply_migrations(pool: asyncpg.Pool, *directories: Path) -> list[str]:

@@ -55,7 +55,11 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(
         default=1000, description="outbox rows per relay round (a consumed batch can write two per record)"
     )
-    outbox_poll_interval_s: float = 0.05
+    outbox_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often the relay looks for rows nothing woke it for (a commit wakes it at once)",
+    )
     db_pool_size: int = 8
     secret_grace_s: int = Field(
         default=86_400, description="how long a rotated-out ERP/supplier secret still verifies"

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 DATABASE_AWAY = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 """What the database being stopped, restarted or unreachable raises: wait and try again."""
 _RELAY_LOCK = 0x616C6F62  # advisory lock id: one publishing relay per database
+_LOCK_RETRY_S = 0.05
+"""While another instance publishes, this one's rows may be waiting behind it."""
 _COLUMNS = ("topic", "key", "value", "header_names", "header_values")
 _PARTITIONER = DefaultPartitioner()
 
@@ -65,14 +67,18 @@ async def add_to_outbox(conn: asyncpg.Connection, messages: Sequence[OutboundMes
 
 
 class OutboxRelay:
-    """Publishes the outbox until it is empty, then waits to be woken or for the next poll."""
+    """Publishes the outbox until it is empty, then waits to be woken or for the next poll.
+
+    A commit that writes outbox rows wakes the relay at once; the poll only finds rows nothing
+    woke it for (another instance's, or a failed round's), so it can be slow: every wake-up of
+    an idle service costs CPU on a small machine."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         bootstrap: str,
         batch_size: int = 500,
-        poll_interval: float = 0.05,
+        poll_interval: float = 1.0,
         max_backoff: float = 30.0,
     ) -> None:
         self._pool = pool
@@ -81,6 +87,8 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
+        self._held_elsewhere = False
+        """Another instance's relay had the lock at the last look: look again soon."""
         self._producer: AIOKafkaProducer | None = None
         self.last_success = time.monotonic()
 
@@ -126,7 +134,9 @@ class OutboxRelay:
                 continue
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                await asyncio.wait_for(
+                    self._wake.wait(), _LOCK_RETRY_S if self._held_elsewhere else self._poll_interval
+                )
             except TimeoutError:
                 pass
 
@@ -166,7 +176,8 @@ class OutboxRelay:
         """One batch: returns (confirmed, failed)."""
         assert self._producer is not None, "start() the relay first"
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+            self._held_elsewhere = not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK)
+            if self._held_elsewhere:
                 return 0, 0
             rows = await conn.fetch(
                 "SELECT id, topic, key, value, header_names, header_values, attempts"
