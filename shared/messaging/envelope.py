@@ -105,19 +105,17 @@ def event_message(topic: str, key: str, event: CloudEvent) -> OutboundMessage:
     return OutboundMessage(topic=topic, key=key.encode(), value=encode(event))
 
 
-def event_record(
-    topic: str,
-    key: str,
+def event_bytes(
     event_type: str,
     source: str,
     data: BaseModel | dict[str, Any],
     event_id: str | None = None,
     time: datetime | None = None,
-) -> OutboundMessage:
-    """An event of ours as a record, serialized in one pass: the same bytes as
-    `event_message(topic, key, new_event(...))` without the intermediate models, which
-    cost six times as much on the paths that publish one event per request."""
-    value = pydantic_core.to_json(
+) -> bytes:
+    """An event of ours, serialized in one pass: the bytes of `encode(new_event(...))` without
+    the intermediate models, which cost six times as much on the paths that send one event
+    per request."""
+    return pydantic_core.to_json(
         {
             "specversion": "1.0",
             "id": event_id or str(uuid.uuid4()),
@@ -128,4 +126,18 @@ def event_record(
             "data": data,
         }
     )
-    return OutboundMessage(topic=topic, key=key.encode(), value=value)
+
+
+def event_record(
+    topic: str,
+    key: str,
+    event_type: str,
+    source: str,
+    data: BaseModel | dict[str, Any],
+    event_id: str | None = None,
+    time: datetime | None = None,
+) -> OutboundMessage:
+    """An event of ours as a record (see `event_bytes`)."""
+    return OutboundMessage(
+        topic=topic, key=key.encode(), value=event_bytes(event_type, source, data, event_id, time)
+    )

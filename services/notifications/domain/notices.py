@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.contract import EventType, Severity
-from shared.messaging.envelope import encode, new_event
+from shared.messaging.envelope import event_bytes
 
 WEBHOOK_SOURCE = "alliance"
 """`source` of every webhook body: members see the alliance, never which service spoke."""
@@ -74,14 +74,9 @@ class MemberChannels:
 
 def webhook_body(notice: Notice) -> bytes:
     """The CloudEvent a member's receiver gets: the same bytes on every attempt."""
-    event = new_event(
-        notice.notice_type,
-        WEBHOOK_SOURCE,
-        notice.data,
-        event_id=notice.notice_id,
-        time=notice.occurred_at,
+    return event_bytes(
+        notice.notice_type, WEBHOOK_SOURCE, notice.data, event_id=notice.notice_id, time=notice.occurred_at
     )
-    return encode(event)
 
 
 @dataclass(frozen=True, slots=True)
