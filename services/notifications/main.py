@@ -41,6 +41,7 @@ def members_from_seed(seed: Seed) -> list[MemberChannels]:
             else None,
             declared_min_risk_severity=m.interests.min_risk_severity,
             interest_categories=frozenset(m.interests.categories),
+            active=m.status == "active",
         )
         for m in seed.members
     ]

@@ -58,12 +58,15 @@ def uow(pool: asyncpg.Pool) -> UnitOfWorkFactory:
 
 
 def profile_record(
-    member_id: str, categories: tuple[str, ...] = (), min_severity: Severity = Severity.MEDIUM
+    member_id: str,
+    categories: tuple[str, ...] = (),
+    min_severity: Severity = Severity.MEDIUM,
+    status: str = "active",
 ) -> InboundRecord:
     member = MemberProfile(
         member_id=member_id,
         name=member_id,
-        status="active",
+        status=status,
         region="DE",
         webhook_url=f"http://127.0.0.1:9/{member_id}",
         webhook_secret="s",
@@ -153,6 +156,21 @@ async def test_a_repeated_assessment_tells_only_members_not_told_yet(
         ("m-a", "resolved"): ["r-1"],
         ("m-b", "resolved"): ["r-9"],
     }
+
+
+async def test_a_suspended_member_hears_of_its_own_exposure_only(
+    uow: UnitOfWorkFactory, pool: asyncpg.Pool
+) -> None:
+    await project(
+        uow,
+        profile_record("m-wood", ("wood",), status="suspended"),
+        profile_record("m-exposed", ("wood",), status="suspended"),
+    )
+    await consume(uow, assessment(**{"m-exposed": ("r-1",)}))
+    assert await notices(pool) == {("m-exposed", "raised"): ["r-1"]}
+    await project(uow, profile_record("m-wood", ("wood",)))  # reactivated
+    await consume(uow, assessment(alert_id="a-2"))
+    assert ("m-wood", "raised") in await notices(pool)
 
 
 async def test_an_exposed_member_is_told_below_its_minimum_severity_an_interested_one_not(

@@ -35,6 +35,7 @@ def _channels(row: asyncpg.Record) -> MemberChannels:
         webhook_secret=row["webhook_secret"],
         declared_min_risk_severity=Severity(row["min_risk_severity"]),
         interest_categories=frozenset(row["interest_categories"]),
+        active=row["active"],
     )
 
 
@@ -66,12 +67,12 @@ class MemberChannelsRepository:
         """Apply profiles as of their event time; an older profile never replaces a newer one."""
         await self._conn.executemany(
             "INSERT INTO member_channels (member_id, name, locale, email, webhook_url, webhook_secret,"
-            " min_risk_severity, interest_categories, profile_time)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " min_risk_severity, interest_categories, active, profile_time)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " ON CONFLICT (member_id) DO UPDATE SET name = excluded.name, locale = excluded.locale,"
             " email = excluded.email, webhook_url = excluded.webhook_url,"
             " webhook_secret = excluded.webhook_secret, min_risk_severity = excluded.min_risk_severity,"
-            " interest_categories = excluded.interest_categories,"
+            " interest_categories = excluded.interest_categories, active = excluded.active,"
             " profile_time = excluded.profile_time, updated_at = now()"
             " WHERE member_channels.profile_time <= excluded.profile_time",
             [
@@ -84,6 +85,7 @@ class MemberChannelsRepository:
                     p.webhook_secret,
                     p.interests.min_risk_severity.value,
                     list(p.interests.categories),
+                    p.status == "active",
                     at,
                 )
                 for p, at in profiles
@@ -95,10 +97,10 @@ class MemberChannelsRepository:
         # unnest cannot take an array per member, so each member's categories travel as JSON.
         rows = await self._conn.fetch(
             "INSERT INTO member_channels (member_id, name, locale, email, webhook_url, webhook_secret,"
-            " min_risk_severity, interest_categories, profile_time)"
-            " SELECT i, n, l, e, u, s, r, ARRAY(SELECT jsonb_array_elements_text(c::jsonb)),"
+            " min_risk_severity, interest_categories, active, profile_time)"
+            " SELECT i, n, l, e, u, s, r, ARRAY(SELECT jsonb_array_elements_text(c::jsonb)), a,"
             " '-infinity'::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-            " $5::text[], $6::text[], $7::text[], $8::text[]) AS m(i, n, l, e, u, s, r, c)"
+            " $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) AS m(i, n, l, e, u, s, r, c, a)"
             " ON CONFLICT (member_id) DO NOTHING RETURNING member_id",
             [m.member_id for m in members],
             [m.name for m in members],
@@ -108,6 +110,7 @@ class MemberChannelsRepository:
             [m.webhook_secret for m in members],
             [m.declared_min_risk_severity.value for m in members],
             [json.dumps(sorted(m.interest_categories)) for m in members],
+            [m.active for m in members],
         )
         return len(rows)
 
@@ -403,7 +406,7 @@ class DeliveriesRepository:
             RETURNING d.id AS delivery_id, d.channel, d.attempts, n.notice_id, n.member_id, n.notice_type,
                       n.data, n.occurred_at, n.stored_at, m.member_id AS known_member, m.name, m.locale,
                       m.email, m.webhook_url, m.webhook_secret, m.min_risk_severity,
-                      m.interest_categories
+                      m.interest_categories, m.active
             """,
             list(delivery_ids),
             token,

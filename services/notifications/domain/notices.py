@@ -70,6 +70,8 @@ class MemberChannels:
     """From the member's registered interests; a preference set by an admin overrides it."""
     interest_categories: frozenset[str] = frozenset()
     """From the member's registered interests: risk alerts in these catalog categories concern it."""
+    active: bool = True
+    """False while the member is suspended: it is told of nothing out of interest alone."""
 
 
 def webhook_body(notice: Notice) -> bytes:

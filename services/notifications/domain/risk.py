@@ -1,8 +1,9 @@
 """Who hears of a risk alert, and what each one is told.
 
 When an alert is raised, every exposed member is told, with its own affected requests only,
-and so is every member whose interests include one of the alert's categories and whose
-minimum risk severity the alert reaches (with no request ids). Nobody else. When it is
+and so is every active member whose interests include one of the alert's categories and whose
+minimum risk severity the alert reaches (with no request ids). Nobody else: a suspended member
+hears of an alert only when its own requests are exposed. When it is
 resolved, the members told of it are told once more.
 
 A notice is built field by field from the alert's own description, so whatever else an
@@ -52,6 +53,7 @@ def raised_audience(
         Recipient(member.member_id, ())
         for member, preferences in interested
         if member.member_id not in already
+        and member.active
         and member.interest_categories & categories
         and reaches(exposure.severity, risk_threshold(member, preferences))
     ]

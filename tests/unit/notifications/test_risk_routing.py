@@ -83,6 +83,15 @@ def test_an_exposed_member_that_is_also_interested_is_told_once_with_its_request
     assert audience == [Recipient("m-wood", ("r-1",))]
 
 
+def test_a_suspended_member_hears_of_alerts_on_its_own_requests_only():
+    from dataclasses import replace
+
+    suspended = replace(member("m-wood", {"wood"}), active=False)
+    assert raised_audience(alert("high"), [(suspended, Preferences())]) == []
+    exposure = alert("high", MemberExposure(member_id="m-wood", affected_request_ids=("r-1",)))
+    assert raised_audience(exposure, [(suspended, Preferences())]) == [Recipient("m-wood", ("r-1",))]
+
+
 def test_an_exposed_member_is_told_whatever_its_minimum_severity():
     exposure = alert("low", MemberExposure(member_id="m-picky", affected_request_ids=("r-1",)))
     picky = member("m-picky", {"wood"}, declared=Severity.CRITICAL)
