@@ -54,6 +54,8 @@ async def add_to_outbox(conn: asyncpg.Connection, messages: Sequence[OutboundMes
         return
     rows = [
         (m.topic, m.key, m.value, [n for n, _ in m.headers], [v for _, v in m.headers])
+        if m.headers
+        else (m.topic, m.key, m.value, None, None)
         for m in messages
     ]
     if len(rows) == 1:
@@ -157,7 +159,8 @@ class OutboxRelay:
             batch, members = self._producer.create_batch(), []
             for index in indexes:
                 row = rows[index]
-                headers = list(zip(row["header_names"], row["header_values"], strict=True))
+                names = row["header_names"]
+                headers = list(zip(names, row["header_values"], strict=True)) if names else []
                 if batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers) is None:
                     sent.append((await self._producer.send_batch(batch, topic, partition=partition), members))
                     batch, members = self._producer.create_batch(), []
