@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,9 +43,15 @@ class ParsedSignature:
     signatures: tuple[str, ...]
 
 
+_USUAL_HEADER = re.compile(rb"t=(\d{1,12}),v1=([0-9a-f]{64})")
+"""What our own signers and most integrators send: one lower-case signature, no spaces."""
+
+
 def parse_header(value: str | bytes | None) -> ParsedSignature | SignatureFailure:
     if value is None or value in (b"", ""):
         return SignatureFailure.MISSING
+    if isinstance(value, bytes) and (usual := _USUAL_HEADER.fullmatch(value)):
+        return ParsedSignature(int(usual[1]), (usual[2].decode(),))
     try:
         text = value.decode("ascii") if isinstance(value, bytes) else value
         timestamp: int | None = None
