@@ -18,14 +18,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
-from pydantic import BaseModel
+from faststream._internal.context import Context as ContextField  # what faststream.Context() builds
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage as ConsumedBatch
+from pydantic import BaseModel
 
 from shared import metrics
 from shared.messaging.records import InboundRecord
@@ -79,6 +81,17 @@ def document_publications(broker: KafkaBroker, publications: Sequence[Publicatio
             description=publication.description,
             schema=publication.schema,
         )
+
+
+class _MessageInContext(ContextField):
+    """FastStream's `Context("message")`, resolved on the event loop: fast_depends runs a
+    synchronous `use` in a worker thread, a thread hop (and its latency) per consumed batch."""
+
+    async def use(self, /, **kwargs: object) -> dict[str, object]:  # type: ignore[override]
+        return super().use(**kwargs)
+
+
+CurrentBatch = Annotated[ConsumedBatch, _MessageInContext("message")]
 
 
 def to_inbound(record: ConsumerRecord) -> InboundRecord:
@@ -176,7 +189,7 @@ def subscribe(
     """
     processors = {s.topic: BatchProcessor(uow_factory, s.handler) for s in subscriptions}
 
-    async def consume(msg: KafkaMessage) -> None:
+    async def consume(msg: CurrentBatch) -> None:
         raw_records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
         if not raw_records:
             return
@@ -190,7 +203,7 @@ def subscribe(
         await msg.ack()
         _export_lag(msg.consumer, raw_records)  # type: ignore[attr-defined]
 
-    async def leave_undecoded(msg: KafkaMessage) -> None:
+    async def leave_undecoded(msg: ConsumedBatch) -> None:
         """Handlers read the raw records; FastStream's default would json-decode each one."""
         return None
 
