@@ -68,8 +68,10 @@ attempt does is given back unattempted (see `_attempt`), however slow the endpoi
 KNOWN_PER_SLOT = 16
 """Due deliveries an endpoint keeps in memory per slot of its concurrency, not leased yet: a
 burst needs no look in the database, and older due work of its there is found soon enough."""
-RECORD_EVERY_S = 0.01
-"""A finished attempt waits this long for others to be recorded with it, in one transaction."""
+RECORD_EVERY_S = 0.05
+"""A finished attempt waits this long for others to be recorded with it, in one statement: the
+member already has its webhook, so only the bookkeeping waits; at a thousand webhooks a
+second, fifty milliseconds save four statements in five."""
 RECORD_RETRY_S = 0.5
 """After the database failed to take a batch: the pause before it is offered again."""
 SHUTDOWN_RECORD_S = 2.0
