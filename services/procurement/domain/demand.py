@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -30,11 +30,12 @@ class OpenRequest:
     country: str
     max_unit_price: Decimal | None = None
     ship_to: ShipTo | None = None
+    key: str = field(init=False, repr=False, compare=False)
+    """Unique across members (request ids are unique per member only); '/' is not in ids. Kept,
+    not derived on each use: a close looks 100k requests up by it several times."""
 
-    @property
-    def key(self) -> str:
-        """Unique across members (request ids are unique per member only); '/' is not in ids."""
-        return f"{self.member_id}/{self.request_id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.member_id}/{self.request_id}")
 
     def demand(self) -> Demand:
         return Demand(

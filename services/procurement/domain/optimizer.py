@@ -361,27 +361,36 @@ def _prepare(
     units = tuple(tuple(int(t.unit_price.scaleb(places)) for t in o.tiers) for o in usable)
     pricing = _RequestPricing(usable, units)
     arrival = [order_date + timedelta(days=o.lead_time_days) for o in usable]
-    eligible_by_route: dict[tuple[str, date], tuple[int, ...]] = {}
+    # Which suppliers deliver in time depends on needed_by only through how many of the distinct
+    # arrival dates it reaches, so (country, that count) names a request's eligible suppliers.
+    arrivals = sorted(set(arrival))
+    eligible_by_route: dict[tuple[str, int], tuple[int, ...]] = {}
+    priced_memo = pricing.memo
     candidates: list[_Candidate] = []
     reasons: dict[int, UnplacedReason] = {}
     for position, demand in enumerate(demands):
-        route = (demand.country, demand.needed_by)
+        country = demand.country
+        route = (country, bisect_right(arrivals, demand.needed_by))
         eligible = eligible_by_route.get(route)
         if eligible is None:
             in_time = [
                 s
                 for s, offer in enumerate(usable)
-                if demand.country in offer.regions
+                if country in offer.regions
                 and arrival[s] <= demand.needed_by
-                and offer.risk_in(demand.country) is not RiskLevel.EXCLUDED
+                and offer.risk_in(country) is not RiskLevel.EXCLUDED
             ]
-            safe = [s for s in in_time if usable[s].risk_in(demand.country) is RiskLevel.OK]
+            safe = [s for s in in_time if usable[s].risk_in(country) is RiskLevel.OK]
             eligible = eligible_by_route[route] = tuple(safe or in_time)
-        priced = pricing.price(eligible, demand.quantity, demand.max_unit_price)
-        if isinstance(priced, UnplacedReason):
-            reasons[position] = priced
+        quantity = demand.quantity
+        key = (eligible, quantity, demand.max_unit_price)
+        priced = priced_memo.get(key)
+        if priced is None:
+            priced = priced_memo[key] = pricing._price(*key)
+        if priced.__class__ is tuple:
+            candidates.append(_Candidate(position, quantity, *priced))
         else:
-            candidates.append(_Candidate(position, demand.quantity, *priced))
+            reasons[position] = priced  # type: ignore[assignment]
     competing = len({s for c in candidates for s in c.options}) >= 2
     instance = _Instance(usable, units, tuple(candidates), share if competing and share < 1 else None)
     return instance, reasons
@@ -400,6 +409,8 @@ class _RequestPricing:
         self.prices = [[tier.unit_price for tier in o.tiers] for o in offers]
         self.first_within: dict[tuple[int, Decimal], int | None] = {}
         self.memo: dict[tuple[tuple[int, ...], int, Decimal | None], _Priced] = {}
+        self.canonical: dict[tuple[tuple[int, int], ...], dict[int, int]] = {}
+        """One dict per distinct options content, so later stages can memoise per options object."""
 
     def price(self, eligible: tuple[int, ...], quantity: int, ceiling: Decimal | None) -> _Priced:
         """(options, standalone price) of a placeable request, else why it cannot be placed at all."""
@@ -437,7 +448,7 @@ class _RequestPricing:
             if first is not None and bands[s] and first <= bands[s][-1].tier_index and quantity <= bands[s][-1].high:
                 options[s] = first
         if options:
-            return options, standalone
+            return self.canonical.setdefault(tuple(options.items()), options), standalone
         if ceiling is not None and all(not bands[s] or bands[s][-1].price > ceiling for s in eligible):
             return UnplacedReason.PRICE_ABOVE_MAX_UNIT_PRICE
         return UnplacedReason.CAPACITY
@@ -459,12 +470,23 @@ class _Supply:
         self.lows = [[b.low for b in bs] for bs in self.bands]
         top = [bs[-1].tier_index if bs else -1 for bs in self.bands]
         reduced = {s for s, (offer, cap) in enumerate(zip(instance.offers, caps)) if cap < offer.capacity_per_cycle}
-        self.options = [
-            tuple(c.options.items())
-            if reduced.isdisjoint(c.options)
-            else tuple((s, j) for s, j in c.options.items() if j <= top[s] and c.quantity <= caps[s])
-            for c in instance.candidates
-        ]
+        # Many candidates share one options dict (see _RequestPricing.canonical): filter each once.
+        filtered: dict[int, tuple[tuple[tuple[int, int], ...], float | None]] = {}
+        self.options = options = []
+        for c in instance.candidates:
+            known = filtered.get(id(c.options))
+            if known is None:
+                items = tuple(c.options.items())
+                if reduced.isdisjoint(c.options):
+                    known = (items, None)
+                else:
+                    kept = tuple((s, j) for s, j in items if j <= top[s])
+                    known = (kept, min((caps[s] for s, _ in kept), default=math.inf))
+                filtered[id(c.options)] = known
+            items, room = known
+            if room is not None and c.quantity > room:
+                items = tuple((s, j) for s, j in items if c.quantity <= caps[s])
+            options.append(items)
 
     def band_for(self, supplier: int, total: int) -> _Band | None:
         """The band a positive total falls in, or None when it is below the minimum or above capacity."""

@@ -8,7 +8,7 @@ the order's total is the sum of its lines by construction, and cents appear only
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.procurement.domain.demand import OpenRequest, can_wait_for
-from services.procurement.domain.optimizer import Decision, Offer, Placement, UnplacedReason, savings
+from services.procurement.domain.optimizer import Decision, Offer, UnplacedReason, savings
 from shared.contract import Amount, UnitPrice
 from shared.contract import ShipTo
 
@@ -53,10 +53,11 @@ class OrderLine:
     sku: str
     unit_price: Decimal
     deliveries: tuple[Delivery, ...]
+    quantity: int = field(init=False, compare=False)
+    """The sum of the deliveries' quantities (kept: a line of a large close has thousands)."""
 
-    @property
-    def quantity(self) -> int:
-        return sum(d.quantity for d in self.deliveries)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quantity", sum(d.quantity for d in self.deliveries))
 
     @property
     def amount(self) -> Decimal:
@@ -170,36 +171,66 @@ def assemble_orders(
     replaces_order_id: str | None = None,
 ) -> list[JointOrder]:
     """Turn per-SKU decisions into one order per supplier, lines sorted by SKU."""
-    lines: dict[str, list[OrderLine]] = {}
+    book = OrderBook(cycle_id, order_ids, replaces_order_id)
     for sku in sorted(decisions):
-        by_key = {r.key: r for r in requests[sku]}
+        book.add(sku, decisions[sku], requests[sku])
+    return book.orders()
+
+
+class OrderBook:
+    """A decision round's orders built SKU by SKU as the decisions come, SKUs in ascending order:
+    one order per supplier, one line per SKU numbered in SKU order (`<order_id>-<n>`), one
+    delivery per placed request in the order of the SKU's requests. `order_ids` is read when a
+    supplier gets its first line, so ids may be added to it as suppliers win."""
+
+    def __init__(self, cycle_id: str, order_ids: Mapping[str, str], replaces_order_id: str | None = None) -> None:
+        self.cycle_id = cycle_id
+        self.replaces_order_id = replaces_order_id
+        self._order_ids = order_ids
+        self._lines: dict[str, list[OrderLine]] = {}
+        self._last_sku: str | None = None
+
+    def add(
+        self, sku: str, decision: Decision, requests: Sequence[OpenRequest]
+    ) -> list[tuple[str, str, OrderLine]]:
+        """The SKU's decision over `requests` (the ones it was made for, in that order); returns
+        the new lines as (supplier id, order id, line)."""
+        if self._last_sku is not None and sku <= self._last_sku:
+            raise ValueError(f"SKU {sku!r} comes after {self._last_sku!r}: add SKUs in ascending order")
+        self._last_sku = sku
+        placements = decision.placements
         per_supplier: dict[str, list[Delivery]] = {}
         prices: dict[str, Decimal] = {}
-        for key, placement in decisions[sku].placements.items():
-            per_supplier.setdefault(placement.supplier_id, []).append(
-                _delivery(by_key[key], placement)
-            )
-            prices[placement.supplier_id] = placement.unit_price
+        for request in requests:
+            placement = placements.get(request.key)
+            if placement is None:
+                continue
+            supplier_id = placement.supplier_id
+            deliveries = per_supplier.get(supplier_id)
+            if deliveries is None:
+                deliveries = per_supplier[supplier_id] = []
+            deliveries.append(Delivery(
+                request.member_id, request.request_id, request.quantity, request.needed_by, request.ship_to,
+                placement.unit_price, placement.standalone_unit_price,
+            ))
+            prices[supplier_id] = placement.unit_price
+        if sum(len(d) for d in per_supplier.values()) != len(placements):
+            raise ValueError(f"SKU {sku!r}: the decision places requests it was not given")
+        added = []
         for supplier_id, deliveries in per_supplier.items():
-            order_lines = lines.setdefault(supplier_id, [])
-            line_id = f"{order_ids[supplier_id]}-{len(order_lines) + 1}"
-            order_lines.append(OrderLine(line_id, sku, prices[supplier_id], tuple(deliveries)))
-    return [
-        JointOrder(order_ids[s], s, cycle_id, tuple(lines[s]), replaces_order_id)
-        for s in sorted(lines)
-    ]
+            order_id = self._order_ids[supplier_id]
+            lines = self._lines.setdefault(supplier_id, [])
+            line = OrderLine(f"{order_id}-{len(lines) + 1}", sku, prices[supplier_id], tuple(deliveries))
+            lines.append(line)
+            added.append((supplier_id, order_id, line))
+        return added
 
-
-def _delivery(request: OpenRequest, placement: Placement) -> Delivery:
-    return Delivery(
-        member_id=request.member_id,
-        request_id=request.request_id,
-        quantity=request.quantity,
-        needed_by=request.needed_by,
-        ship_to=request.ship_to,
-        unit_price=placement.unit_price,
-        standalone_unit_price=placement.standalone_unit_price,
-    )
+    def orders(self) -> list[JointOrder]:
+        """The orders so far, sorted by supplier id."""
+        return [
+            JointOrder(self._order_ids[s], s, self.cycle_id, tuple(self._lines[s]), self.replaces_order_id)
+            for s in sorted(self._lines)
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,25 +3,28 @@
 Under the decision lock the close reads the catalog, the risk alerts in force (they rate the
 offers, see `domain/risk.py`) and all open demand, solves each SKU, and writes the cycle, its
 orders, lines and deliveries, the requests' new states, the suppliers' `joint_order.placed`
-records and one record per member with all its notices, then commits once. The requests' new
-states are written batch by batch while the next SKUs are still being solved. A crash anywhere before the commit leaves no trace (the next close decides the same requests);
-after it, the outbox publishes everything. So no request is ever placed twice, however many
-instances close at once and whenever one of them dies.
+records and one record per member with all its notices, then commits once. The SKUs are solved
+off the event loop (`adapters/solver.py`), in SKU order; as their decisions come the close
+builds the order lines, writes their deliveries and the requests' new states, and renders the
+notices, while the next SKUs are being solved. A crash anywhere before the commit leaves no
+trace (the next close decides the same requests); after it, the outbox publishes everything.
+So no request is ever placed twice, however many instances close at once and whenever one of
+them dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Literal
-
-from pydantic import BaseModel
+from typing import Any, Literal, TypeVar
 
 from services.procurement.adapters import metrics
 from services.procurement.adapters.repository import (
@@ -31,24 +34,23 @@ from services.procurement.adapters.repository import (
     SuppliersRepository,
     lock_decisions,
 )
-from services.procurement.adapters.solver import SkuProblem, decisions_as_solved
+from services.procurement.adapters.solver import SkuRequests, decide
 from services.procurement.domain.catalog import offers_by_sku
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.optimizer import Decision
 from services.procurement.domain.orders import (
     JointOrder,
-    assemble_orders,
+    OrderBook,
+    OrderLine,
     placed_suppliers,
     sort_leftovers,
 )
 from services.procurement.domain.risk import offers_with_risk
-from services.procurement.service_layer.publishing import placed_messages
+from services.procurement.service_layer.close_records import NOTICES_PER_RECORD, CloseRecords, render_close
 from services.procurement.service_layer.risk import effects_in_force
 from shared import topics
-from shared.contract import EventType, PurchaseRequestUnfulfillable
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
 from shared.messaging.envelope import event_message, new_event
-from shared.messaging.notices import member_notices
 from shared.messaging.records import OutboundMessage
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import Settings
@@ -56,10 +58,9 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 Trigger = Literal["schedule", "admin"]
+T = TypeVar("T")
 
-NOTICES_PER_RECORD = 1_000
-"""A member's notices of one close go in records of at most this many (~300 kB), well under
-the 1 MB a consumer accepts, however many requests one member has open."""
+__all__ = ["NOTICES_PER_RECORD", "CloseOptions", "CycleReport", "close_cycle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,41 @@ async def close_cycle(
     now: datetime | None = None,
 ) -> CycleReport | None:
     """Close a cycle now; None when `schedule_slot` was already closed by another instance."""
+    with _collector_paused():
+        return await _close(uow, options, next_close_at, trigger, schedule_slot, now)
+
+
+_pauses = 0
+_was_enabled = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a close runs (nesting allowed). A large close
+    allocates a few million objects that mostly live until it ends: each full collection would
+    walk all of them again, for nothing (they are freed by reference counting). Whatever
+    cyclic garbage the close or anything else running meanwhile makes is collected after."""
+    global _pauses, _was_enabled
+    if _pauses == 0:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+    _pauses += 1
+    try:
+        yield
+    finally:
+        _pauses -= 1
+        if _pauses == 0 and _was_enabled:
+            gc.enable()
+
+
+async def _close(
+    uow: UnitOfWork,
+    options: CloseOptions,
+    next_close_at: datetime,
+    trigger: Trigger,
+    schedule_slot: int | None,
+    now: datetime | None,
+) -> CycleReport | None:
     await lock_decisions(uow.conn)
     cycles = CyclesRepository(uow.conn)
     if schedule_slot is not None and await cycles.slot_closed(schedule_slot):
@@ -113,62 +149,130 @@ async def close_cycle(
     offers = offers_with_risk(offers_by_sku(suppliers), in_force)
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in open_requests:
-        by_sku.setdefault(request.sku, []).append(request)
-    problems = [
-        SkuProblem(sku, tuple(offers.get(sku, ())), tuple(r.demand() for r in requests))
-        for sku, requests in by_sku.items()
-    ]
+        requests_of = by_sku.get(request.sku)
+        if requests_of is None:
+            requests_of = by_sku[request.sku] = []
+        requests_of.append(request)
+    # SKUs in ascending order: each supplier's order lines are numbered in SKU order as they come.
+    skus = [SkuRequests(sku, tuple(offers.get(sku, ())), by_sku[sku]) for sku in sorted(by_sku)]
+    number, cycle_id = await cycles.allocate()
+
+    writes = _Writes()
+    orders_store, requests_store = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+    order_ids: dict[str, str] = {}
+    book = OrderBook(cycle_id, order_ids)
+    records = CloseRecords(options.topic_prefix, cycle_id)
+    next_order_date = next_close_at.date()
+    stats: list[Decision] = []
+    placed_count = 0
+    savings = Decimal(0)
+    waiting = 0
+    unfulfillable: list[tuple[OpenRequest, str]] = []
     solve_started = time.perf_counter()
     solve_seconds = 0.0
-    requests = RequestsRepository(uow.conn)
-    decisions: dict[str, Decision] = {}
-    waiting: list[OpenRequest] = []
-    unfulfillable: list[tuple[OpenRequest, str]] = []
-    async for batch in decisions_as_solved(problems, order_date, options.max_supplier_share):
-        solve_seconds = time.perf_counter() - solve_started
-        decisions.update(batch)
-        placed: list[tuple[str, str]] = []
-        decided_before = len(unfulfillable)
-        for sku, decision in batch.items():
-            placed += [(r.member_id, r.request_id) for r in by_sku[sku] if r.key in decision.placements]
-            leftovers = sort_leftovers(decision, by_sku[sku], offers.get(sku, ()), next_close_at.date())
-            waiting.extend(leftovers.waiting)
-            unfulfillable.extend(leftovers.unfulfillable)
-        await requests.record_decisions(placed, unfulfillable[decided_before:])
+    try:
+        async for batch in decide(skus, order_date, options.max_supplier_share):
+            solve_seconds = time.perf_counter() - solve_started
+            # Ids in the order suppliers first win, SKU by SKU: the same whatever the batches.
+            new = list(dict.fromkeys(
+                s for sku in sorted(batch) for s in placed_suppliers([batch[sku]]) if s not in order_ids
+            ))
+            if new:
+                order_ids.update(zip(new, await writes.add(lambda n=len(new): orders_store.allocate_ids(n)), strict=True))
+            lines: list[tuple[str, OrderLine]] = []
+            placed: list[tuple[str, str]] = []
+            given_up: list[tuple[OpenRequest, str]] = []
+            for sku in sorted(batch):
+                decision = batch[sku]
+                stats.append(decision)
+                requests = by_sku[sku]
+                for supplier_id, order_id, line in book.add(sku, decision, requests):
+                    lines.append((order_id, line))
+                    placed += [(d.member_id, d.request_id) for d in line.deliveries]
+                    savings += records.ordered(supplier_id, order_id, line)
+                if decision.unplaced:
+                    leftovers = sort_leftovers(decision, requests, offers.get(sku, ()), next_order_date)
+                    waiting += len(leftovers.waiting)
+                    for request, reason in leftovers.unfulfillable:
+                        records.unfulfillable(request, reason)
+                    given_up += leftovers.unfulfillable
+            placed_count += len(placed)
+            unfulfillable += given_up
+            writes.add(lambda lines=lines: orders_store.add_deliveries(lines))
+            writes.add(lambda placed=placed, given_up=given_up: requests_store.record_decisions(placed, given_up))
+            writes.raise_failure()
 
-    number, cycle_id = await cycles.allocate()
-    winners = placed_suppliers(decisions.values())
-    order_ids = dict(zip(winners, await OrdersRepository(uow.conn).allocate_ids(len(winners)), strict=True))
-    orders = assemble_orders(cycle_id, decisions, by_sku, order_ids)
-
-    report = CycleReport(
-        cycle_id=cycle_id,
-        trigger=trigger,
-        order_date=order_date,
-        requests_considered=len(open_requests),
-        requests_placed=sum(len(d.placements) for d in decisions.values()),
-        quantity_placed=sum(o.quantity for o in orders),
-        orders=len(orders),
-        unfulfillable=len(unfulfillable),
-        waiting=len(waiting),
-        savings=sum((d.savings for o in orders for _, d in o.deliveries()), Decimal(0)),
-        share_cap_relaxed=sum(d.share_cap_relaxed for d in decisions.values()),
-        max_optimizer_gap=max((d.stats.gap for d in decisions.values()), default=0.0),
-        solve_seconds=solve_seconds,
-    )
-    secrets = {s.supplier_id: s.secret for s in suppliers}
-    # Rendering every order line and notice is CPU work; PostgreSQL writes the orders meanwhile.
-    messages, _ = await asyncio.gather(
-        asyncio.to_thread(_messages, options.topic_prefix, report, orders, unfulfillable, secrets),
-        _write(uow, report, orders, number, schedule_slot),
-    )
-    for message in messages:
-        uow.publish(message)
-    _count(uow, report, orders, unfulfillable, list(decisions.values()), started)
+        orders = book.orders()
+        report = CycleReport(
+            cycle_id=cycle_id,
+            trigger=trigger,
+            order_date=order_date,
+            requests_considered=len(open_requests),
+            requests_placed=placed_count,
+            quantity_placed=sum(o.quantity for o in orders),
+            orders=len(orders),
+            unfulfillable=len(unfulfillable),
+            waiting=waiting,
+            savings=savings,
+            share_cap_relaxed=sum(d.share_cap_relaxed for d in stats),
+            max_optimizer_gap=max((d.stats.gap for d in stats), default=0.0),
+            solve_seconds=solve_seconds,
+        )
+        writes.add(lambda: orders_store.add(orders, with_deliveries=False))
+        writes.add(lambda: cycles.add(
+            number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds
+        ))
+        secrets = {s.supplier_id: s.secret for s in suppliers}
+        for order in orders:
+            for message in records.order_messages(order, secrets[order.supplier_id]):
+                uow.publish(message)
+        for message in records.member_messages():
+            uow.publish(message)
+        uow.publish(_closed_message(options.topic_prefix, report))
+        await writes.done()
+    finally:
+        await writes.settle()
+    _count(uow, report, orders, unfulfillable, stats, started)
     if options.pause_before_commit_s:
         log.warning("test hook: pausing %.1f s before committing %s", options.pause_before_commit_s, cycle_id)
         await asyncio.sleep(options.pause_before_commit_s)
     return report
+
+
+class _Writes:
+    """The close's writes, one after another on its connection, while the close goes on
+    rendering the next decisions (a connection runs one query at a time)."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[Any] | None = None
+
+    def add(self, write: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """Run `write` after every write added before; await the result to wait for it."""
+        previous = self._last
+
+        async def run() -> T:
+            if previous is not None:
+                await previous  # a failed write fails every later one, so none runs after it
+            return await write()
+
+        self._last = task = asyncio.ensure_future(run())
+        return task
+
+    def raise_failure(self) -> None:
+        if self._last is not None and self._last.done():
+            self._last.result()
+
+    async def done(self) -> None:
+        if self._last is not None:
+            await self._last
+
+    async def settle(self) -> None:
+        """Wait for the writes under way to end, whatever happened (a failed close must not roll
+        back with a query still running on the connection)."""
+        if self._last is not None:
+            await asyncio.wait([self._last])
+            if not self._last.cancelled():
+                self._last.exception()  # retrieved: the close's own error is the one raised
 
 
 def _counts(report: CycleReport) -> dict[str, int]:
@@ -179,20 +283,6 @@ def _counts(report: CycleReport) -> dict[str, int]:
     }
 
 
-async def _write(
-    uow: UnitOfWork,
-    report: CycleReport,
-    orders: Sequence[JointOrder],
-    number: int,
-    schedule_slot: int | None,
-) -> None:
-    await OrdersRepository(uow.conn).add(orders)
-    await CyclesRepository(uow.conn).add(
-        number, report.cycle_id, report.trigger, schedule_slot, report.order_date, _counts(report),
-        report.solve_seconds,
-    )
-
-
 def _messages(
     topic_prefix: str,
     report: CycleReport,
@@ -201,27 +291,15 @@ def _messages(
     secrets: dict[str, str],
 ) -> list[OutboundMessage]:
     """The suppliers' signed orders, one record per member with all its notices of this close,
-    and the cycle's own event. Each notice keeps its own deterministic id, so the cause is the
-    same as when every notice was its own record."""
-    messages: list[OutboundMessage] = []
-    notices: dict[str, list[tuple[str, BaseModel, str]]] = {}
-    for order in orders:
-        messages += placed_messages(topic_prefix, order, secrets[order.supplier_id])
-        for line, delivery, ordered in order.ordered_notices():
-            notices.setdefault(delivery.member_id, []).append((
-                EventType.PURCHASE_REQUEST_ORDERED, ordered, f"{line.line_id}:{delivery.request_id}"
-            ))
-    for request, reason in unfulfillable:
-        notices.setdefault(request.member_id, []).append((
-            EventType.PURCHASE_REQUEST_UNFULFILLABLE,
-            PurchaseRequestUnfulfillable(request_id=request.request_id, reason=reason),
-            f"{report.cycle_id}:{request.request_id}",
-        ))
-    messages += [
-        member_notices(topic_prefix, SOURCE, member_id, told[start : start + NOTICES_PER_RECORD])
-        for member_id, told in notices.items()
-        for start in range(0, len(told), NOTICES_PER_RECORD)
-    ]
+    and the cycle's own event (what a close publishes, from its finished orders). Each notice
+    keeps its own deterministic id, so the cause is the same as when every notice was its own
+    record."""
+    messages = render_close(topic_prefix, report.cycle_id, orders, unfulfillable, secrets)
+    messages.append(_closed_message(topic_prefix, report))
+    return messages
+
+
+def _closed_message(topic_prefix: str, report: CycleReport) -> OutboundMessage:
     closed = CycleClosed(
         cycle_id=report.cycle_id,
         trigger=report.trigger,
@@ -234,8 +312,7 @@ def _messages(
         waiting=report.waiting,
     )
     event = new_event(CYCLE_CLOSED, SOURCE, closed, event_id=f"{report.cycle_id}.closed")
-    messages.append(event_message(topic_prefix + topics.PROCUREMENT_EVENTS, report.cycle_id, event))
-    return messages
+    return event_message(topic_prefix + topics.PROCUREMENT_EVENTS, report.cycle_id, event)
 
 
 def _count(

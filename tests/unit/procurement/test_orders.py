@@ -166,3 +166,25 @@ def test_ordered_notices_carry_the_contracts_data_for_each_delivery():
     ]
     for _, data in told:
         assert data == PurchaseRequestOrdered.model_validate(data).model_dump(mode="json")
+
+
+def test_an_order_book_fed_sku_by_sku_numbers_lines_in_sku_order_and_refuses_skus_out_of_order():
+    import pytest
+
+    from services.procurement.domain.orders import OrderBook
+
+    holz, wald = offer("s-holz", [(1, "10.00")], capacity=60), offer("s-wald", [(1, "12.00")])
+    board = [request("m-a", "r-1", 50), request("m-b", "r-2", 30)]
+    bolts = [request("m-a", "r-3", 20)]
+    decisions = {"A-BOLT": decide([holz, wald], bolts), "B-BOARD": decide([holz, wald], board)}
+    ids = {"s-holz": "ord-1", "s-wald": "ord-2"}
+    book = OrderBook("cycle-1", ids)
+    added = [book.add(sku, decisions[sku], {"A-BOLT": bolts, "B-BOARD": board}[sku]) for sku in sorted(decisions)]
+    assert [[(s, o, line.line_id, line.quantity) for s, o, line in lines] for lines in added] == [
+        [("s-holz", "ord-1", "ord-1-1", 20)],
+        [("s-holz", "ord-1", "ord-1-2", 50)],  # r-2 fits nowhere within its standalone price
+    ]
+    assert book.orders() == assemble_orders("cycle-1", decisions, {"A-BOLT": bolts, "B-BOARD": board}, ids)
+    assert all(o.total == sum((line.amount for line in o.lines), Decimal(0)) for o in book.orders())
+    with pytest.raises(ValueError, match="ascending"):
+        book.add("A-BOLT", decisions["A-BOLT"], bolts)

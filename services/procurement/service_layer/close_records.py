@@ -1,0 +1,231 @@
+"""The records a cycle close publishes, rendered straight to JSON while the close runs.
+
+A close over 100k requests publishes ~30 MB: one `joint_order.placed` per supplier and one
+record per member with all its notices. Built through the contract's models that is seconds of
+CPU; here each record is written from strings as the decisions come, byte for byte what the
+models render (`tests/unit/procurement/test_close_records.py` compares them). The parts that
+are not plain data (the CloudEvent envelope, amounts, unit prices, escaped text) still come
+from pydantic: the envelope once per close, amounts once per distinct value.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from operator import itemgetter
+
+import pydantic_core
+from pydantic import TypeAdapter
+
+from services.procurement.domain.demand import OpenRequest
+from services.procurement.domain.orders import JointOrder, OrderLine
+from services.procurement.service_layer.publishing import status_message
+from shared import topics
+from shared.contract import Amount, EventType, UnitPrice, to_cents
+from shared.events.notices import MEMBER_NOTICES_REQUESTED
+from shared.events.procurement import SOURCE, JointOrderStatus
+from shared.messaging.envelope import encode, new_event
+from shared.messaging.notices import notice_id
+from shared.messaging.records import OutboundMessage
+from shared.signing import SIGNATURE_HEADER, sign
+
+NOTICES_PER_RECORD = 1_000
+"""A member's notices of one close go in records of at most this many (~300 kB), well under
+the 1 MB a consumer accepts, however many requests one member has open."""
+
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+_UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)
+_AMOUNT: TypeAdapter[Decimal] = TypeAdapter(Amount)
+_ORDERED = EventType.PURCHASE_REQUEST_ORDERED.value
+_UNFULFILLABLE = EventType.PURCHASE_REQUEST_UNFULFILLABLE.value
+
+
+def json_text(text: str) -> str:
+    """A JSON string exactly as pydantic writes it (UTF-8, only quotes, backslashes and control
+    characters escaped)."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return f'"{text}"'
+    return pydantic_core.to_json(text).decode()
+
+
+def unit_price_text(price: Decimal) -> str:
+    """The contract's text of a unit price (`UnitPrice`), e.g. "9.00" or "0.125"."""
+    return _UNIT_PRICE.dump_python(price, mode="json")
+
+
+def amount_text(amount: Decimal) -> str:
+    """The contract's text of an amount (`Amount`): rounded to cents."""
+    return str(to_cents(amount))
+
+
+class Envelope:
+    """The CloudEvent around a record's data, as `encode(new_event(...))` writes it, for events
+    of one type and time: pydantic renders it once, each record only fills in id and data."""
+
+    def __init__(self, event_type: str, when: datetime) -> None:
+        probe = encode(new_event(event_type, SOURCE, {}, event_id="-", time=when))
+        head, marker, rest = probe.partition(b'"id":"-"')
+        if not marker or not rest.endswith(b'"data":{}}'):
+            raise AssertionError(f"unexpected CloudEvent rendering: {probe!r}")
+        self._head = head + b'"id":'
+        self._middle = rest[: -len(b"{}}")]
+
+    def render(self, event_id: str, data_json: str) -> bytes:
+        return b"".join((self._head, json_text(event_id).encode(), self._middle, data_json.encode(), b"}"))
+
+
+def _ship_to_json(request_ship_to: object) -> str:
+    if request_ship_to is None:
+        return "null"
+    site, postal_code, country = (
+        request_ship_to.site, request_ship_to.postal_code, request_ship_to.country  # type: ignore[attr-defined]
+    )
+    return f'{{"site":{json_text(site)},"postal_code":{json_text(postal_code)},"country":{json_text(country)}}}'
+
+
+class CloseRecords:
+    """Collects what a close tells suppliers and members as its order lines and leftovers come,
+    then renders the records: the suppliers' signed `joint_order.placed`, our own
+    `alliance.joint_order.placed`, and one record per member (in chunks of `NOTICES_PER_RECORD`)
+    with all its notices, each notice with its own deterministic id."""
+
+    def __init__(self, topic_prefix: str, cycle_id: str) -> None:
+        self.topic_prefix = topic_prefix
+        self.cycle_id = cycle_id
+        self._lines: dict[str, str] = {}
+        """line_id -> the line's JSON in the supplier's order."""
+        self._ordered: dict[str, list[tuple[str, str, str]]] = {}
+        """member -> (supplier_id, notice id, notice JSON) of each of its placed requests."""
+        self._unfulfillable: dict[str, list[tuple[str, str]]] = {}
+
+    def ordered(self, supplier_id: str, order_id: str, line: OrderLine) -> Decimal:
+        """A new order line: its part of the supplier's order and each delivery's notice to its
+        member. Returns what the line's deliveries saved."""
+        prices: dict[int, str] = {}
+
+        def price(value: Decimal) -> str:
+            text = prices.get(id(value))
+            if text is None:
+                text = prices[id(value)] = unit_price_text(value)
+            return text
+
+        unit_price = price(line.unit_price)
+        quoted_order, quoted_supplier = json_text(order_id), json_text(supplier_id)
+        deliveries = []
+        saved = Decimal(0)
+        notices = self._ordered
+        for d in line.deliveries:
+            deliveries.append(
+                f'{{"member_id":{json_text(d.member_id)},"ship_to":{_ship_to_json(d.ship_to)},'
+                f'"quantity":{d.quantity},"needed_by":"{d.needed_by.isoformat()}"}}'
+            )
+            standalone = d.standalone_unit_price
+            standalone_json = "null" if standalone is None else f'"{price(standalone)}"'
+            savings = d.savings
+            saved += savings
+            member = d.member_id
+            nid = notice_id(member, _ORDERED, f"{line.line_id}:{d.request_id}")
+            told = notices.get(member)
+            if told is None:
+                told = notices[member] = []
+            told.append((supplier_id, nid, (
+                f'{{"notice_id":"{nid}","notice_type":"{_ORDERED}","data":{{"request_id":{json_text(d.request_id)},'
+                f'"order_id":{quoted_order},"supplier_id":{quoted_supplier},"quantity":{d.quantity},'
+                f'"unit_price":"{unit_price}","standalone_unit_price":{standalone_json},'
+                f'"savings":"{amount_text(savings)}"}}}}'
+            )))
+        self._lines[line.line_id] = (
+            f'{{"line_id":{json_text(line.line_id)},"sku":{json_text(line.sku)},"quantity":{line.quantity},'
+            f'"unit_price":"{unit_price}","deliveries":[{",".join(deliveries)}]}}'
+        )
+        return saved
+
+    def unfulfillable(self, request: OpenRequest, reason: str) -> None:
+        nid = notice_id(request.member_id, _UNFULFILLABLE, f"{self.cycle_id}:{request.request_id}")
+        self._unfulfillable.setdefault(request.member_id, []).append((nid, (
+            f'{{"notice_id":"{nid}","notice_type":"{_UNFULFILLABLE}","data":{{"request_id":'
+            f'{json_text(request.request_id)},"reason":{json_text(reason)}}}}}'
+        )))
+
+    def order_messages(self, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
+        """The signed record for the supplier (its lines as `ordered` rendered them) and our own
+        `alliance.joint_order.placed`, as `publishing.placed_messages` makes them."""
+        now = time.time()
+        envelope = Envelope(EventType.JOINT_ORDER_PLACED, datetime.fromtimestamp(now, UTC))
+        data = (
+            f'{{"order_id":{json_text(order.order_id)},"supplier_id":{json_text(order.supplier_id)},'
+            f'"cycle_id":{json_text(order.cycle_id)},"currency":"EUR","total":"{amount_text(order.total)}",'
+            f'"lines":[{",".join(self._lines[line.line_id] for line in order.lines)}]}}'
+        )
+        value = envelope.render(f"{order.order_id}.placed", data)
+        signed = OutboundMessage(
+            topic=self.topic_prefix + topics.supplier_orders(order.supplier_id),
+            key=order.supplier_id.encode(),
+            value=value,
+            headers=((SIGNATURE_HEADER, sign(supplier_secret, value, now).encode()),),
+        )
+        status = JointOrderStatus(
+            order_id=order.order_id,
+            supplier_id=order.supplier_id,
+            cycle_id=order.cycle_id,
+            status="placed",
+            total=order.total,
+            quantity=order.quantity,
+            skus=tuple(line.sku for line in order.lines),
+            replaces_order_id=order.replaces_order_id,
+        )
+        return [signed, status_message(self.topic_prefix, status)]
+
+    def member_messages(self) -> list[OutboundMessage]:
+        """One record per member (more past `NOTICES_PER_RECORD`): its placed requests by
+        supplier, then line, then request, then the ones given up on."""
+        envelope = Envelope(MEMBER_NOTICES_REQUESTED, datetime.now(UTC))
+        topic = self.topic_prefix + topics.MEMBER_NOTICES
+        by_supplier = itemgetter(0)
+        messages = []
+        members = dict.fromkeys(self._ordered)
+        members.update(dict.fromkeys(self._unfulfillable))
+        for member in members:
+            told = [(nid, notice) for _, nid, notice in sorted(self._ordered.get(member, ()), key=by_supplier)]
+            told += self._unfulfillable.get(member, [])
+            key = member.encode()
+            quoted = json_text(member)
+            for start in range(0, len(told), NOTICES_PER_RECORD):
+                chunk = told[start : start + NOTICES_PER_RECORD]
+                event_id = notice_id(member, *(nid for nid, _ in chunk))
+                data = f'{{"member_id":{quoted},"notices":[{",".join(notice for _, notice in chunk)}]}}'
+                messages.append(OutboundMessage(topic=topic, key=key, value=envelope.render(event_id, data)))
+        return messages
+
+
+def render_close(
+    topic_prefix: str,
+    cycle_id: str,
+    orders: Sequence[JointOrder],
+    unfulfillable: Iterable[tuple[OpenRequest, str]],
+    secrets: dict[str, str],
+) -> list[OutboundMessage]:
+    """Every order's and member's records of a close from its finished orders (what a close
+    streams through `CloseRecords`, in one go)."""
+    records = CloseRecords(topic_prefix, cycle_id)
+    for order in orders:
+        for line in order.lines:
+            records.ordered(order.supplier_id, order.order_id, line)
+    for request, reason in unfulfillable:
+        records.unfulfillable(request, reason)
+    messages = [m for order in orders for m in records.order_messages(order, secrets[order.supplier_id])]
+    return messages + records.member_messages()
+
+
+__all__ = [
+    "NOTICES_PER_RECORD",
+    "CloseRecords",
+    "Envelope",
+    "amount_text",
+    "json_text",
+    "render_close",
+    "unit_price_text",
+]
