@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.sealing import SecretBox
 
 ServiceName = Literal["members", "procurement", "notifications"]
 SERVICES: tuple[ServiceName, ...] = ("members", "procurement", "notifications")
@@ -35,6 +37,12 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", description="prepended to every topic name")
     admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the admin APIs; unset = admin APIs refuse all"
+    )
+    sealing_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated, that seal members' webhook secrets on their way "
+        "from members to notifications (the first seals, all open); the same value for both. "
+        "Unset = `alliance run` makes one for the run",
     )
     http_host: str = "127.0.0.1"
     members_port: int = 8081
@@ -73,6 +81,19 @@ class Settings(BaseSettings):
         description="distinct members whose alerts with one scope make a member's alert act "
         "(exclude or penalise), not only warn",
     )
+
+    @field_validator("sealing_keys")
+    @classmethod
+    def _usable_sealing_keys(cls, keys: SecretStr | None) -> SecretStr | None:
+        if keys is not None:
+            SecretBox(keys.get_secret_value())  # raises ValueError saying what a key looks like
+        return keys
+
+    def secret_box(self) -> SecretBox:
+        """What members seals webhook secrets with and notifications opens them with."""
+        if self.sealing_keys is None:
+            raise ValueError("ALLIANCE_SEALING_KEYS is not set")
+        return SecretBox(self.sealing_keys.get_secret_value())
 
     def topic(self, name: str) -> str:
         """The deployed name of a topic (the contract allows a prefix)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from services.members.entrypoints.http import admin_router
 from services.members.entrypoints.messaging import publications, subscriptions
-from services.members.service_layer.registry import sync_seed
+from services.members.service_layer.registry import Announcements, sync_seed
 from shared.http import create_app
 from shared.seed import Seed
 from shared.service import ServiceRuntime
@@ -22,9 +22,10 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     runtime = ServiceRuntime("members", settings, MIGRATIONS)
     await runtime.open()
     grace = timedelta(seconds=settings.secret_grace_s)
+    announcements = Announcements(settings.topic_prefix, settings.secret_box())
     if seed is not None:
         async with runtime.unit_of_work() as uow:
-            changed = await sync_seed(uow, settings.topic_prefix, seed, grace)
+            changed = await sync_seed(uow, announcements, seed, grace)
         log.info("seed loaded: %d member(s) registered or changed", changed)
     runtime.subscribe(subscriptions(settings))
     runtime.document(publications(settings))
@@ -32,7 +33,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         "members",
         runtime.health,
         settings.admin_token,
-        [admin_router(runtime.unit_of_work, settings.topic_prefix, grace)],
+        [admin_router(runtime.unit_of_work, announcements, grace)],
         description="The alliance's registry and front door.",
     )
     await runtime.run(app)

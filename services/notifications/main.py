@@ -90,7 +90,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     mailer = SmtpMailer(config) if config.email_enabled else None
     dispatcher = Dispatcher(pool, policy, webhooks, mailer)
 
-    runtime.subscribe(subscriptions(settings, routing, dispatcher.offer))
+    runtime.subscribe(subscriptions(settings, routing, dispatcher.offer, settings.secret_box()))
 
     async def deliver() -> None:
         try:

@@ -105,6 +105,13 @@ def serve(
 ) -> None:
     """Run one service in this process until SIGTERM or Ctrl-C (`alliance run` starts these)."""
     settings = _settings_or_exit()
+    if service.value in ("members", "notifications") and settings.sealing_keys is None:
+        typer.echo(
+            f"ALLIANCE_SEALING_KEYS: {service.value} needs the key(s) that seal members' webhook secrets,"
+            " the same for members and notifications (`alliance sealing-key` makes one)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
     configure_logging(settings.log_level, service.value)
     loaded = _load_seed_or_exit(seed) if seed else None
     module = importlib.import_module(f"services.{service.value}.main")
@@ -114,6 +121,14 @@ def serve(
         logging.getLogger(__name__).exception("%s failed", service.value)
         raise typer.Exit(1) from None
     logging.getLogger(__name__).info("%s stopped", service.value)
+
+
+@app.command("sealing-key")
+def sealing_key() -> None:
+    """Print a new key for ALLIANCE_SEALING_KEYS (give members and notifications the same)."""
+    from shared.sealing import new_sealing_key
+
+    typer.echo(new_sealing_key())
 
 
 async def _until_signalled(work: Awaitable[None]) -> None:

@@ -25,9 +25,8 @@ class Interests(InternalModel):
 class MemberProfile(InternalModel):
     """A member as the other services project it.
 
-    It carries the webhook secret because notifications signs the member's webhooks with it;
-    internal topics are therefore readable by the alliance's services only (see docs/ops.md).
-    The ERP secret never leaves the members service.
+    It carries the webhook secret, sealed (shared/sealing.py), because notifications signs the
+    member's webhooks with it. The ERP secret never leaves the members service.
     """
 
     member_id: str
@@ -37,7 +36,8 @@ class MemberProfile(InternalModel):
     email: str | None = None
     locale: Literal["de", "en"] = "de"
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    sealed_webhook_secret: str | None = None
+    """Fernet token of the webhook secret, opened with ALLIANCE_SEALING_KEYS."""
     interests: Interests = Interests()
 
 

@@ -33,6 +33,7 @@ from shared.runtime.embedded_postgres import (
 )
 from shared.runtime.ports import PortClaim
 from shared.runtime.topics import TopicCreationError, create_topics
+from shared.sealing import new_sealing_key
 from shared.settings import SERVICES, ServiceName, Settings
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,9 @@ class Supervisor:
             "ALLIANCE_KAFKA_BOOTSTRAP": bootstrap,
             "ALLIANCE_DATABASE_URL": database_url,
         }
+        if self.settings.sealing_keys is None:
+            # One key for the run, the same for every (re)start of every service.
+            environment["ALLIANCE_SEALING_KEYS"] = new_sealing_key()
         self.services = [
             ServiceProcess(name, self._serve_command(name), environment, self._base_url(name))
             for name in SERVICES

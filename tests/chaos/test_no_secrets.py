@@ -6,13 +6,15 @@ in the database URL) and at log level DEBUG, and are exercised the way operators
 accepted, forged and stale ones refused, a cycle closed and answered, webhooks failing then
 delivered, e-mails sent, secrets rotated through the admin API, admin calls without the token,
 with a wrong one, and with bodies the API rejects. Then everything the outside can capture is
-searched for every secret: each service's log, its /metrics, /openapi.json, /health, and the
-response to every admin GET route its OpenAPI document lists.
+searched for every secret: each service's log, its /metrics, /openapi.json, /health, the
+response to every admin GET route its OpenAPI document lists, and the internal topic that
+carries the members' profiles (their webhook secrets travel sealed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,7 +30,7 @@ from shared.settings import SERVICES
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import kafka_producer
 from tests.support.receivers import SmtpSink, WebhookReceiver, eventually
-from tests.support.services import ADMIN_TOKEN, Platform, platform
+from tests.support.services import ADMIN_TOKEN, SEALING_BOX, Platform, platform
 
 pytestmark = pytest.mark.e2e
 
@@ -186,6 +188,7 @@ async def test_no_configured_secret_shows_in_logs_metrics_or_api_responses(
             admin_gets = await read_everything(running, ids, seen)
             logs = [(f"{name} log", service.log_path.read_text(errors="replace")) for name, service in running.services.items()]
             quarantined = await read_topic(kafka_bootstrap, running.topic(topics.QUARANTINE))
+            profiles = await read_topic(kafka_bootstrap, running.topic(topics.MEMBER_EVENTS))
     finally:
         mail.stop()
         await receiver.stop()
@@ -193,6 +196,9 @@ async def test_no_configured_secret_shows_in_logs_metrics_or_api_responses(
     assert {dict(r.headers)["alliance-reason"] for r in quarantined} >= {b"bad_signature", b"stale_timestamp"}
     assert mail.logins, "the SMTP password was used"
     assert admin_gets >= 15
-    leaks = [(secret, where) for secret in [*SECRETS, database_password] for where, text in [*logs, *seen.texts]
-             if secret in text]
+    sealed = [json.loads(r.value)["data"]["sealed_webhook_secret"] for r in profiles]
+    assert {SEALING_BOX.open(s) for s in sealed if s} >= {*WEBHOOK_SECRETS.values(), ROTATED["webhook"]}
+    topic = (topics.MEMBER_EVENTS, b"\n".join(r.value for r in profiles).decode(errors="replace"))
+    leaks = [(secret, where) for secret in [*SECRETS, database_password]
+             for where, text in [*logs, *seen.texts, topic] if secret in text]
     assert not leaks, "secrets shown:\n" + "\n".join(f"{secret} in {where}" for secret, where in leaks)

@@ -39,6 +39,7 @@ from shared.messaging.notices import member_notice
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
 from tests.support.receivers import eventually
+from tests.support.services import SEALING_BOX
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +120,7 @@ async def add_members(pool: asyncpg.Pool, *member_ids: str) -> None:
                         status="active",
                         region="DE",
                         webhook_url=f"http://127.0.0.1:9/{m}",
-                        webhook_secret="s",
+                        sealed_webhook_secret=SEALING_BOX.seal("s"),
                         interests=Interests(),
                     ),
                 )
@@ -128,7 +129,7 @@ async def add_members(pool: asyncpg.Pool, *member_ids: str) -> None:
         for m in member_ids
     ]
     async with UnitOfWork(pool, "dead-letters", "quarantine") as unit:
-        await project_member_profiles(unit, records, ROUTING, lambda due: None)
+        await project_member_profiles(unit, records, ROUTING, lambda due: None, SEALING_BOX)
 
 
 async def store(pool: asyncpg.Pool, offer: OfferDue, notices: Sequence[tuple[str, int]]) -> None:

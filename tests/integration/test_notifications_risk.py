@@ -34,7 +34,7 @@ from tests.support.notifications import (
     wait_for_members,
 )
 from tests.support.receivers import SmtpSink, WebhookReceiver, eventually
-from tests.support.services import Platform, platform
+from tests.support.services import SEALING_BOX, Platform, platform
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def profile(running: Platform, member_id: str, receiver: WebhookReceiver) -> Out
         email=f"buyer@{member_id}.example",
         locale="en" if member_id.endswith("b") else "de",
         webhook_url=receiver.url(f"/{member_id}"),
-        webhook_secret=secret_of(member_id),
+        sealed_webhook_secret=SEALING_BOX.seal(secret_of(member_id)),
         interests=Interests(categories=categories, min_risk_severity=min_severity),
     )
     event = new_event(MEMBER_REGISTERED, "alliance/members", member)

@@ -34,6 +34,8 @@ from shared.events.procurement import (
 from shared.messaging.envelope import encode, new_event
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.sealing import SecretBox, new_sealing_key
+from tests.support.services import SEALING_BOX
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +64,7 @@ def profile_record(
     categories: tuple[str, ...] = (),
     min_severity: Severity = Severity.MEDIUM,
     status: str = "active",
+    box: SecretBox = SEALING_BOX,
 ) -> InboundRecord:
     member = MemberProfile(
         member_id=member_id,
@@ -69,7 +72,7 @@ def profile_record(
         status=status,
         region="DE",
         webhook_url=f"http://127.0.0.1:9/{member_id}",
-        webhook_secret="s",
+        sealed_webhook_secret=box.seal("s"),
         interests=Interests(categories=categories, min_risk_severity=min_severity),
     )
     value = encode(new_event(MEMBER_REGISTERED, "alliance/members", member))
@@ -100,7 +103,7 @@ def assessment(
 
 async def project(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
     async with uow() as unit:
-        await project_member_profiles(unit, records, POLICY, lambda due: None)
+        await project_member_profiles(unit, records, POLICY, lambda due: None, SEALING_BOX)
 
 
 async def consume(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
@@ -220,6 +223,17 @@ async def test_an_exposed_member_not_known_yet_is_told_when_its_profile_arrives(
     assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
     await project(uow, profile_record("m-late"))
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE member_id = 'm-late'") == 1
+
+
+async def test_a_profile_whose_secret_none_of_our_keys_opens_is_dead_lettered(
+    uow: UnitOfWorkFactory, pool: asyncpg.Pool
+) -> None:
+    await project(uow, profile_record("m-foreign", box=SecretBox(new_sealing_key())), profile_record("m-ok"))
+    assert await pool.fetchval("SELECT array_agg(member_id) FROM member_channels") == ["m-ok"]
+    [row] = await pool.fetch("SELECT header_names, header_values FROM outbox")
+    headers = dict(zip(row["header_names"], row["header_values"], strict=True))
+    assert headers["alliance-reason"] == b"unsealable_secret"
+    assert b"m-foreign" in headers["alliance-reason-detail"]
 
 
 async def test_other_procurement_events_are_skipped_and_unreadable_ones_dead_lettered(

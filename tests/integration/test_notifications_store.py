@@ -39,6 +39,7 @@ from shared.messaging.envelope import encode, new_event
 from shared.messaging.notices import member_notice, member_notices
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from tests.support.services import SEALING_BOX
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,7 @@ def profile_record(
         region="DE",
         email=email,
         webhook_url=f"http://127.0.0.1:9/{member_id}",
-        webhook_secret="s",
+        sealed_webhook_secret=SEALING_BOX.seal("s"),
         interests=Interests(min_risk_severity=min_severity),
     )
     value = encode(new_event(MEMBER_REGISTERED, "alliance/members", member))
@@ -106,7 +107,7 @@ async def store(uow: UnitOfWorkFactory, *records: InboundRecord) -> list[DueDeli
 async def project(uow: UnitOfWorkFactory, *records: InboundRecord) -> list[DueDelivery]:
     offered: list[DueDelivery] = []
     async with uow() as unit:
-        await project_member_profiles(unit, records, POLICY, offered.extend)
+        await project_member_profiles(unit, records, POLICY, offered.extend, SEALING_BOX)
     return offered
 
 

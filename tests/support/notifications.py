@@ -21,7 +21,7 @@ from shared.messaging.notices import member_notice
 from shared.messaging.records import OutboundMessage
 from tests.support.kafka import kafka_producer
 from tests.support.receivers import ReceivedRequest
-from tests.support.services import Platform, ServiceProcess
+from tests.support.services import SEALING_BOX, Platform, ServiceProcess
 
 FAST = {
     "ALLIANCE_NOTIFICATIONS_BACKOFF_BASE_S": "0.2",
@@ -50,7 +50,7 @@ def profile(
         email=email,
         locale=locale,  # type: ignore[arg-type]
         webhook_url=webhook_url,
-        webhook_secret=secret_of(member_id) if webhook_url else None,
+        sealed_webhook_secret=SEALING_BOX.seal(secret_of(member_id)) if webhook_url else None,
     )
     event = new_event(MEMBER_REGISTERED, "alliance/members", member)
     return event_message(running.topic(topics.MEMBER_EVENTS), member_id, event)

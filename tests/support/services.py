@@ -23,9 +23,13 @@ import httpx
 
 from shared import topics
 from shared.runtime.topics import create_topics
+from shared.sealing import SecretBox
 from shared.settings import SERVICES, ServiceName, database_url_for
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+SEALING_KEY = "dGVzdC1zZWFsaW5nLWtleS0wMTIzNDU2Nzg5YWJjZGU="
+"""The services' ALLIANCE_SEALING_KEYS in tests (a Fernet key: 32 bytes, URL-safe base64)."""
+SEALING_BOX = SecretBox(SEALING_KEY)
 
 
 def free_port() -> int:
@@ -114,6 +118,7 @@ class Platform:
             ALLIANCE_DATABASE_PREFIX=self.database_prefix,
             ALLIANCE_TOPIC_PREFIX=self.topic_prefix,
             ALLIANCE_ADMIN_TOKEN=ADMIN_TOKEN,
+            ALLIANCE_SEALING_KEYS=SEALING_KEY,
             ALLIANCE_TOPIC_PARTITIONS="3",
         )
         env.update(self.extra_env)

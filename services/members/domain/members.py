@@ -53,8 +53,8 @@ class Member:
             previous_secret_valid_until=now + grace,
         )
 
-    def profile(self) -> MemberProfile:
-        """What the other services may know (no ERP secret)."""
+    def profile(self, sealed_webhook_secret: str | None) -> MemberProfile:
+        """What the other services may know: no ERP secret, the webhook secret sealed."""
         return MemberProfile(
             member_id=self.member_id,
             name=self.name,
@@ -63,6 +63,6 @@ class Member:
             email=self.email,
             locale=self.locale if self.locale in ("de", "en") else "de",
             webhook_url=self.webhook_url,
-            webhook_secret=self.webhook_secret,
+            sealed_webhook_secret=sealed_webhook_secret,
             interests=Interests(categories=self.interest_categories, min_risk_severity=self.min_risk_severity),
         )

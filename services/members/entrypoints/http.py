@@ -88,7 +88,9 @@ class SecretRotation(BaseModel):
     grace_seconds: Annotated[int | None, Field(ge=0)] = None
 
 
-def admin_router(unit_of_work: Callable[[], UnitOfWork], topic_prefix: str, default_grace: timedelta) -> APIRouter:
+def admin_router(
+    unit_of_work: Callable[[], UnitOfWork], announcements: registry.Announcements, default_grace: timedelta
+) -> APIRouter:
     router = APIRouter(tags=["members"])
 
     @router.get("/members", response_model=list[MemberView])
@@ -117,7 +119,7 @@ def admin_router(unit_of_work: Callable[[], UnitOfWork], topic_prefix: str, defa
         )
         try:
             async with unit_of_work() as uow:
-                await registry.register(uow, topic_prefix, member)
+                await registry.register(uow, announcements, member)
         except registry.MemberExists:
             raise HTTPException(409, f"member {body.member_id!r} exists") from None
         return MemberView.of(member)
@@ -125,7 +127,7 @@ def admin_router(unit_of_work: Callable[[], UnitOfWork], topic_prefix: str, defa
     async def _change(member_id: str, **fields: object) -> MemberView:
         try:
             async with unit_of_work() as uow:
-                return MemberView.of(await registry.change(uow, topic_prefix, member_id, **fields))
+                return MemberView.of(await registry.change(uow, announcements, member_id, **fields))
         except registry.UnknownMember:
             raise HTTPException(404, f"no member {member_id!r}") from None
 
@@ -147,7 +149,7 @@ def admin_router(unit_of_work: Callable[[], UnitOfWork], topic_prefix: str, defa
         try:
             async with unit_of_work() as uow:
                 member = await registry.rotate_secret(
-                    uow, topic_prefix, member_id, body.new_secret.get_secret_value(), grace
+                    uow, announcements.topic_prefix, member_id, body.new_secret.get_secret_value(), grace
                 )
         except registry.UnknownMember:
             raise HTTPException(404, f"no member {member_id!r}") from None

@@ -3,15 +3,16 @@ so every change is saved and published to the other services' projections togeth
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from services.members.adapters.repository import CatalogRepository, MembersRepository
 from services.members.domain.members import Member, MemberStatus
 from shared import topics
 from shared.events.members import MEMBER_REGISTERED, MEMBER_UPDATED, SOURCE
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.sealing import SecretBox
 from shared.seed import Seed
 
 
@@ -23,36 +24,49 @@ class UnknownMember(Exception):
     pass
 
 
-def _publish(uow: UnitOfWork, topic_prefix: str, member: Member, event_type: str) -> None:
-    event = new_event(event_type, SOURCE, member.profile())
-    uow.publish(event_message(topic_prefix + topics.MEMBER_EVENTS, member.member_id, event))
+@dataclass(frozen=True, slots=True)
+class Announcements:
+    """Where the registry's changes go, and the box that seals members' webhook secrets for
+    the trip (notifications opens them; nobody else reading the topic can)."""
+
+    topic_prefix: str
+    box: SecretBox
 
 
-async def save_member(uow: UnitOfWork, topic_prefix: str, member: Member, *, is_new: bool) -> None:
+def _publish(uow: UnitOfWork, announcements: Announcements, member: Member, event_type: str) -> None:
+    sealed = announcements.box.seal(member.webhook_secret) if member.webhook_secret else None
+    uow.publish(
+        event_record(
+            announcements.topic_prefix + topics.MEMBER_EVENTS,
+            member.member_id,
+            event_type,
+            SOURCE,
+            member.profile(sealed_webhook_secret=sealed),
+        )
+    )
+
+
+async def save_member(uow: UnitOfWork, announcements: Announcements, member: Member, *, is_new: bool) -> None:
     await MembersRepository(uow.conn).save(member)
-    _publish(uow, topic_prefix, member, MEMBER_REGISTERED if is_new else MEMBER_UPDATED)
+    _publish(uow, announcements, member, MEMBER_REGISTERED if is_new else MEMBER_UPDATED)
 
 
-async def register(uow: UnitOfWork, topic_prefix: str, member: Member) -> Member:
+async def register(uow: UnitOfWork, announcements: Announcements, member: Member) -> Member:
     if await MembersRepository(uow.conn).get(member.member_id) is not None:
         raise MemberExists(member.member_id)
-    await save_member(uow, topic_prefix, member, is_new=True)
+    await save_member(uow, announcements, member, is_new=True)
     return member
 
 
-async def change(uow: UnitOfWork, topic_prefix: str, member_id: str, **changes: object) -> Member:
+async def change(uow: UnitOfWork, announcements: Announcements, member_id: str, **changes: object) -> Member:
     """Apply field changes (status, name, webhook...); publishes only when something changed."""
     current = await MembersRepository(uow.conn).get(member_id)
     if current is None:
         raise UnknownMember(member_id)
     updated = replace(current, **changes)  # type: ignore[arg-type]
     if updated != current:
-        await save_member(uow, topic_prefix, updated, is_new=False)
+        await save_member(uow, announcements, updated, is_new=False)
     return updated
-
-
-async def set_status(uow: UnitOfWork, topic_prefix: str, member_id: str, status: MemberStatus) -> Member:
-    return await change(uow, topic_prefix, member_id, status=status)
 
 
 async def rotate_secret(
@@ -86,7 +100,7 @@ def member_from_seed(entry: object) -> Member:
 
 
 async def sync_seed(
-    uow: UnitOfWork, topic_prefix: str, seed: Seed, grace: timedelta, now: datetime | None = None
+    uow: UnitOfWork, announcements: Announcements, seed: Seed, grace: timedelta, now: datetime | None = None
 ) -> int:
     """Load the seed idempotently: the same seed changes nothing, a changed one updates.
 
@@ -101,7 +115,7 @@ async def sync_seed(
         wanted = member_from_seed(entry)
         current = existing.get(wanted.member_id)
         if current is None:
-            await save_member(uow, topic_prefix, wanted, is_new=True)
+            await save_member(uow, announcements, wanted, is_new=True)
             changed += 1
             continue
         rotated = current.rotated(wanted.erp_secret, now, grace)
@@ -112,7 +126,7 @@ async def sync_seed(
             previous_secret_valid_until=rotated.previous_secret_valid_until,
         )
         if merged != current:
-            await save_member(uow, topic_prefix, merged, is_new=False)
+            await save_member(uow, announcements, merged, is_new=False)
             changed += 1
     await CatalogRepository(uow.conn).upsert(
         {(item.sku, item.category) for supplier in seed.suppliers for item in supplier.catalog}

@@ -63,8 +63,9 @@ class MemberChannelsRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def upsert(self, profiles: Sequence[tuple[MemberProfile, datetime]]) -> None:
-        """Apply profiles as of their event time; an older profile never replaces a newer one."""
+    async def upsert(self, profiles: Sequence[tuple[MemberProfile, str | None, datetime]]) -> None:
+        """Apply profiles (each with its opened webhook secret) as of their event time; an older
+        profile never replaces a newer one."""
         await self._conn.executemany(
             "INSERT INTO member_channels (member_id, name, locale, email, webhook_url, webhook_secret,"
             " min_risk_severity, interest_categories, active, profile_time)"
@@ -82,13 +83,13 @@ class MemberChannelsRepository:
                     p.locale,
                     p.email,
                     p.webhook_url,
-                    p.webhook_secret,
+                    webhook_secret,
                     p.interests.min_risk_severity.value,
                     list(p.interests.categories),
                     p.status == "active",
                     at,
                 )
-                for p, at in profiles
+                for p, webhook_secret, at in profiles
             ],
         )
 

@@ -15,14 +15,15 @@ from shared import topics
 from shared.messaging.consumer import Publication, Subscription
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.sealing import SecretBox
 from shared.settings import Settings
 
 
 def subscriptions(
-    settings: Settings, policy: RoutingPolicy, offer: OfferDue
+    settings: Settings, policy: RoutingPolicy, offer: OfferDue, box: SecretBox
 ) -> list[Subscription]:
     async def profiles(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await project_member_profiles(uow, records, policy, offer)
+        await project_member_profiles(uow, records, policy, offer, box)
 
     async def notices(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
         await store_notice_requests(uow, records, policy, offer)

@@ -31,6 +31,7 @@ from shared.events.notices import (
 from shared.messaging.envelope import Undecodable, decode, validation_summary
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.sealing import SecretBox, Unsealable
 
 PROFILE_TYPES = frozenset({MEMBER_REGISTERED, MEMBER_UPDATED})
 
@@ -97,9 +98,13 @@ async def project_member_profiles(
     records: Sequence[InboundRecord],
     policy: RoutingPolicy,
     offer: OfferDue,
+    box: SecretBox,
 ) -> None:
-    """Keep each member's channels current; route the notices that were waiting for them."""
-    profiles: list[tuple[MemberProfile, datetime]] = []
+    """Keep each member's channels current; route the notices that were waiting for them.
+
+    A webhook secret none of our keys opens (the services disagree on ALLIANCE_SEALING_KEYS)
+    dead-letters the profile with the reason: replayed once the keys agree, nothing is lost."""
+    profiles: list[tuple[MemberProfile, str | None, datetime]] = []
     for record in records:
         try:
             event = decode(record.value)
@@ -110,13 +115,17 @@ async def project_member_profiles(
             uow.count_consumed(record.topic, "ignored")
             continue
         try:
-            profiles.append((MemberProfile.model_validate(event.data), event.time))
+            profile = MemberProfile.model_validate(event.data)
+            sealed = profile.sealed_webhook_secret
+            profiles.append((profile, box.open(sealed) if sealed else None, event.time))
         except ValidationError as error:
             uow.dead_letter(record, "invalid_member_profile", validation_summary(error))
+        except Unsealable as error:
+            uow.dead_letter(record, "unsealable_secret", f"member {profile.member_id}: webhook secret {error}")
     if not profiles:
         return
     await MemberChannelsRepository(uow.conn).upsert(profiles)
     uow.count_consumed(records[0].topic, "processed", len(profiles))
-    due = await route_waiting(uow, policy, [p.member_id for p, _ in profiles])
+    due = await route_waiting(uow, policy, [p.member_id for p, _, _ in profiles])
     if due:
         uow.after_commit(lambda: offer(due))
