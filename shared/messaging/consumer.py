@@ -2,7 +2,7 @@
 
 FastStream's default policy commits before the handler runs (a crash loses the batch) and
 `AckPolicy.ACK` commits even when the handler raises (faststream#2618). So subscribers here
-use `AckPolicy.MANUAL` and acknowledge only once the batch's unit of work has committed:
+use `AckPolicy.MANUAL` and commit a batch's offsets only once its unit of work has committed:
 - an infrastructure failure (database or broker away) retries the same batch with backoff,
   so the partition waits rather than skipping anything;
 - any other failure is a poison record or a bug: the batch is replayed one record at a time
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream._internal.context import Context as ContextField  # what faststream.Context() builds
@@ -61,6 +61,10 @@ class Subscription:
     topic: str
     handler: BatchHandler
     description: str
+    partitions_apart: bool = False
+    """Each partition's records of a batch go to the handler in a unit of work of their own,
+    concurrently: while one waits on the database, another's are decoded and checked. Only for
+    handlers whose records of different keys never touch the same rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,17 +164,49 @@ class BatchProcessor:
                     uow.dead_letter(record, "handler_error", f"{type(exc).__name__}: {exc}"[:500])
 
 
-def _export_lag(consumer: object, records: Sequence[ConsumerRecord]) -> None:
-    last_offsets: dict[TopicPartition, int] = {}
+def _next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
+    """Per partition, the offset after the last of `records`: what committing them means."""
+    offsets: dict[TopicPartition, int] = {}
     for record in records:
         tp = TopicPartition(record.topic, record.partition)
-        last_offsets[tp] = max(last_offsets.get(tp, -1), record.offset)
-    for tp, offset in last_offsets.items():
-        highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
+def _export_lag(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    for tp, offset in offsets.items():
+        highwater = consumer.highwater(tp)
         if highwater is not None:
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
-                max(highwater - offset - 1, 0)
-            )
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - offset, 0))
+
+
+class _OffsetCommitter:
+    """Commits processed batches' offsets in the background, one commit at a time, so the next
+    batch is not kept waiting for the broker's answer (a round trip per batch).
+
+    Each commit names its offsets explicitly: the consumer's position may already be past
+    records fetched but not yet processed, and those must not be committed. Offsets asked for
+    while a commit is under way go in the next one. A commit that fails (a rebalance took the
+    partition) is dropped: its records come again and the inbox makes that harmless.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[TopicPartition, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            self._pending[tp] = max(self._pending.get(tp, 0), offset)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(consumer), name="commit offsets")
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        while self._pending:
+            offsets, self._pending = self._pending, {}
+            try:
+                await consumer.commit(offsets)
+            except Exception as exc:  # a rebalance, the consumer stopping: nothing to lose
+                log.warning("offsets not committed (%s); those records will come again", type(exc).__name__)
 
 
 def subscribe(
@@ -188,6 +224,8 @@ def subscribe(
     Each topic's records go to its own handler, in partition order.
     """
     processors = {s.topic: BatchProcessor(uow_factory, s.handler) for s in subscriptions}
+    apart = {s.topic for s in subscriptions if s.partitions_apart}
+    committer = _OffsetCommitter()
 
     async def consume(msg: CurrentBatch) -> None:
         raw_records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
@@ -198,10 +236,17 @@ def subscribe(
             by_topic.setdefault(record.topic, []).append(to_inbound(record))
         for topic, records in by_topic.items():
             started = time.perf_counter()
-            await processors[topic].process(records)
+            if topic in apart:
+                by_partition: dict[int, list[InboundRecord]] = {}
+                for record in records:
+                    by_partition.setdefault(record.partition, []).append(record)
+                await asyncio.gather(*(processors[topic].process(part) for part in by_partition.values()))
+            else:
+                await processors[topic].process(records)
             metrics.HANDLER_DURATION.labels(topic).observe(time.perf_counter() - started)
-        await msg.ack()
-        _export_lag(msg.consumer, raw_records)  # type: ignore[attr-defined]
+        offsets = _next_offsets(raw_records)
+        committer.commit(msg.consumer, offsets)  # type: ignore[arg-type]
+        _export_lag(msg.consumer, offsets)  # type: ignore[arg-type]
 
     async def leave_undecoded(msg: ConsumedBatch) -> None:
         """Handlers read the raw records; FastStream's default would json-decode each one."""
