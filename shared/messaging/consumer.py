@@ -61,10 +61,6 @@ class Subscription:
     topic: str
     handler: BatchHandler
     description: str
-    partitions_apart: bool = False
-    """Each partition's records of a batch go to the handler in a unit of work of their own,
-    concurrently: while one waits on the database, another's are decoded and checked. Only for
-    handlers whose records of different keys never touch the same rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +220,6 @@ def subscribe(
     Each topic's records go to its own handler, in partition order.
     """
     processors = {s.topic: BatchProcessor(uow_factory, s.handler) for s in subscriptions}
-    apart = {s.topic for s in subscriptions if s.partitions_apart}
     committer = _OffsetCommitter()
 
     async def consume(msg: CurrentBatch) -> None:
@@ -236,13 +231,7 @@ def subscribe(
             by_topic.setdefault(record.topic, []).append(to_inbound(record))
         for topic, records in by_topic.items():
             started = time.perf_counter()
-            if topic in apart:
-                by_partition: dict[int, list[InboundRecord]] = {}
-                for record in records:
-                    by_partition.setdefault(record.partition, []).append(record)
-                await asyncio.gather(*(processors[topic].process(part) for part in by_partition.values()))
-            else:
-                await processors[topic].process(records)
+            await processors[topic].process(records)
             metrics.HANDLER_DURATION.labels(topic).observe(time.perf_counter() - started)
         offsets = _next_offsets(raw_records)
         committer.commit(msg.consumer, offsets)  # type: ignore[arg-type]
