@@ -101,10 +101,6 @@ def validation_summary(error: ValidationError, limit: int = 10) -> str:
     return "; ".join(parts)
 
 
-def event_message(topic: str, key: str, event: CloudEvent) -> OutboundMessage:
-    return OutboundMessage(topic=topic, key=key.encode(), value=encode(event))
-
-
 def event_bytes(
     event_type: str,
     source: str,

@@ -16,7 +16,8 @@ from faststream.kafka import KafkaBroker
 
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from shared.messaging.consumer import Subscription, subscribe
-from shared.messaging.envelope import Undecodable, decode, event_message, new_event
+from shared.messaging.envelope import Undecodable, decode, encode, new_event
+from shared.messaging.records import OutboundMessage
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import REASON_HEADER, SOURCE_OFFSET_HEADER, UnitOfWork
@@ -64,7 +65,7 @@ async def apply_effects(uow: UnitOfWork, records: Sequence[InboundRecord]) -> No
 
 async def test_inbox_gives_one_effect_for_a_redelivered_event(pool):
     event = new_event("thing.happened", "test", {"n": 1})
-    record = InboundRecord("t", 0, 0, b"k", event_message("t", "k", event).value)
+    record = InboundRecord("t", 0, 0, b"k", encode(event))
     for _ in range(3):
         async with unit_of_work(pool) as uow:
             await apply_effects(uow, [record, record])
@@ -82,12 +83,12 @@ async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool,
               batch_size=100, fetch_max_wait_ms=50)
     good = [new_event("thing.happened", "test", {"n": n}) for n in range(5)]
     async with kafka_producer(kafka_bootstrap) as producer:
-        await producer.send_and_wait(topic, event_message(topic, "k", good[0]).value, key=b"k")
+        await producer.send_and_wait(topic, encode(good[0]), key=b"k")
         await producer.send_and_wait(topic, b"\x00\x9f not json", key=b"k", headers=[("trace", b"\x01\x02")])
         await producer.send_and_wait(topic, json.dumps({"valid": "json", "wrong": "shape"}).encode(), key=b"k")
-        await producer.send_and_wait(topic, event_message(topic, "k", new_event("unknown.type", "t", {})).value, key=b"k")
+        await producer.send_and_wait(topic, encode(new_event("unknown.type", "t", {})), key=b"k")
         for event in good[1:]:
-            await producer.send_and_wait(topic, event_message(topic, "k", event).value, key=b"k")
+            await producer.send_and_wait(topic, encode(event), key=b"k")
     await broker.start()
     try:
         dead = await wait_for_records(kafka_bootstrap, "dead-letters-t", 3, timeout=40)
@@ -122,7 +123,7 @@ async def test_outbox_survives_a_paused_broker(pool):
                 event = new_event("thing.happened", "test", {"while": "paused"})
                 async with unit_of_work(pool, relay) as uow:
                     await uow.conn.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
-                    uow.publish(event_message("paused-t", "k", event))
+                    uow.publish(OutboundMessage("paused-t", encode(event), b"k"))
                 await asyncio.sleep(3)
                 assert await pool.fetchval("SELECT count(*) FROM outbox") == 1  # kept, not dropped
             finally:

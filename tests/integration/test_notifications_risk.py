@@ -23,7 +23,7 @@ from shared.events.procurement import (
     MemberExposure,
     RiskExposureAssessed,
 )
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
 from tests.support.notifications import (
     FAST,
@@ -71,8 +71,7 @@ def profile(running: Platform, member_id: str, receiver: WebhookReceiver) -> Out
         sealed_webhook_secret=SEALING_BOX.seal(secret_of(member_id)),
         interests=Interests(categories=categories, min_risk_severity=min_severity),
     )
-    event = new_event(MEMBER_REGISTERED, "alliance/members", member)
-    return event_message(running.topic(topics.MEMBER_EVENTS), member_id, event)
+    return event_record(running.topic(topics.MEMBER_EVENTS), member_id, MEMBER_REGISTERED, "alliance/members", member)
 
 
 def assessment(
@@ -95,14 +94,12 @@ def assessment(
             MemberExposure(member_id=member, affected_request_ids=ids) for member, ids in exposed
         ),
     )
-    event = new_event(RISK_EXPOSURE_ASSESSED, SOURCE, exposure)
-    return event_message(running.topic(topics.PROCUREMENT_EVENTS), alert_id, event)
+    return event_record(running.topic(topics.PROCUREMENT_EVENTS), alert_id, RISK_EXPOSURE_ASSESSED, SOURCE, exposure)
 
 
 def catalog_listing(running: Platform) -> OutboundMessage:
     listed = CatalogItemListed(sku="BOARD-18MM", category="wood", name="Board", unit="piece")
-    event = new_event(CATALOG_ITEM_LISTED, SOURCE, listed)
-    return event_message(running.topic(topics.PROCUREMENT_EVENTS), "BOARD-18MM", event)
+    return event_record(running.topic(topics.PROCUREMENT_EVENTS), "BOARD-18MM", CATALOG_ITEM_LISTED, SOURCE, listed)
 
 
 async def test_exposed_and_interested_members_are_told_once_and_once_more_when_resolved(

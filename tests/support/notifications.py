@@ -16,7 +16,7 @@ from typing import Any
 
 from shared import topics
 from shared.events.members import MEMBER_REGISTERED, MemberProfile
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.notices import member_notice
 from shared.messaging.records import OutboundMessage
 from tests.support.kafka import kafka_producer
@@ -52,8 +52,7 @@ def profile(
         webhook_url=webhook_url,
         sealed_webhook_secret=SEALING_BOX.seal(secret_of(member_id)) if webhook_url else None,
     )
-    event = new_event(MEMBER_REGISTERED, "alliance/members", member)
-    return event_message(running.topic(topics.MEMBER_EVENTS), member_id, event)
+    return event_record(running.topic(topics.MEMBER_EVENTS), member_id, MEMBER_REGISTERED, "alliance/members", member)
 
 
 def notice(

@@ -23,7 +23,7 @@ from shared.events.members import (
     RiskAlertReported,
     RiskAlertWithdrawn,
 )
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.notices import notice_id
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
@@ -67,10 +67,13 @@ async def forward_member_alerts(
             event_type = RISK_ALERT_WITHDRAWN
             forwarded = RiskAlertWithdrawn(reporter_member_id=member.member_id, alert_id=verdict.data.alert_id)
         uow.publish(
-            event_message(
+            event_record(
                 topic_prefix + topics.RISK_REPORTS,
                 member.member_id,
-                new_event(event_type, SOURCE, forwarded, event_id=notice_id(cause, "risk")),
+                event_type,
+                SOURCE,
+                forwarded,
+                event_id=notice_id(cause, "risk"),
             )
         )
         uow.count_consumed(record.topic, "processed")

@@ -11,7 +11,7 @@ from services.procurement.domain.catalog import CatalogItem, Supplier, check_con
 from services.procurement.domain.optimizer import Tier
 from shared import seed, topics
 from shared.events.procurement import CATALOG_ITEM_LISTED, SOURCE, CatalogItemListed
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.unit_of_work import UnitOfWork
 
 
@@ -79,8 +79,9 @@ async def upsert_supplier(
         known = listed.get(item.sku)
         if known is None or (known.category, known.unit) != (item.category, item.unit):
             announced = CatalogItemListed(sku=item.sku, category=item.category, name=item.name, unit=item.unit)
-            event = new_event(CATALOG_ITEM_LISTED, SOURCE, announced)
-            uow.publish(event_message(topic_prefix + topics.PROCUREMENT_EVENTS, item.sku, event))
+            uow.publish(
+                event_record(topic_prefix + topics.PROCUREMENT_EVENTS, item.sku, CATALOG_ITEM_LISTED, SOURCE, announced)
+            )
     return merged, True
 
 

@@ -27,7 +27,7 @@ from shared import topics
 from shared.contract import Amount, EventType, UnitPrice, to_cents
 from shared.events.notices import MEMBER_NOTICES_REQUESTED
 from shared.events.procurement import SOURCE, JointOrderStatus
-from shared.messaging.envelope import encode, new_event
+from shared.messaging.envelope import event_bytes
 from shared.messaging.notices import notice_id
 from shared.messaging.records import OutboundMessage
 from shared.signing import SIGNATURE_HEADER, sign
@@ -62,11 +62,11 @@ def amount_text(amount: Decimal) -> str:
 
 
 class Envelope:
-    """The CloudEvent around a record's data, as `encode(new_event(...))` writes it, for events
+    """The CloudEvent around a record's data, as `event_bytes(...)` writes it, for events
     of one type and time: pydantic renders it once, each record only fills in id and data."""
 
     def __init__(self, event_type: str, when: datetime) -> None:
-        probe = encode(new_event(event_type, SOURCE, {}, event_id="-", time=when))
+        probe = event_bytes(event_type, SOURCE, {}, event_id="-", time=when)
         head, marker, rest = probe.partition(b'"id":"-"')
         if not marker or not rest.endswith(b'"data":{}}'):
             raise AssertionError(f"unexpected CloudEvent rendering: {probe!r}")

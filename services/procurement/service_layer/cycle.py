@@ -50,7 +50,7 @@ from services.procurement.service_layer.close_records import NOTICES_PER_RECORD,
 from services.procurement.service_layer.risk import effects_in_force
 from shared import topics
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import Settings
@@ -311,8 +311,10 @@ def _closed_message(topic_prefix: str, report: CycleReport) -> OutboundMessage:
         unfulfillable=report.unfulfillable,
         waiting=report.waiting,
     )
-    event = new_event(CYCLE_CLOSED, SOURCE, closed, event_id=f"{report.cycle_id}.closed")
-    return event_message(topic_prefix + topics.PROCUREMENT_EVENTS, report.cycle_id, event)
+    return event_record(
+        topic_prefix + topics.PROCUREMENT_EVENTS, report.cycle_id, CYCLE_CLOSED, SOURCE, closed,
+        event_id=f"{report.cycle_id}.closed",
+    )
 
 
 def _count(

@@ -47,16 +47,19 @@ async def take_demand(uow: UnitOfWork, records: Sequence[InboundRecord], topic_p
         except ValidationError as error:
             uow.dead_letter(record, "invalid_payload", validation_summary(error))
 
-    first_seen = await uow.claim(INBOX, (event_id for _, event_id, _ in events))
-    fresh = [(r, i, data) for r, i, data in events if i in first_seen]
-    if len(fresh) < len(events):
-        uow.count_consumed(records[0].topic, "duplicate", len(events) - len(fresh))
-
-    admitted = [data for _, _, data in fresh if isinstance(data, PurchaseRequestAdmitted)]
-    await RequestsRepository(uow.conn).add(admitted)
-    if admitted:
-        uow.count_consumed(records[0].topic, "processed", len(admitted))
-    withdrawals = [(r, i, data) for r, i, data in fresh if isinstance(data, WithdrawPurchaseRequest)]
+    # An admission is idempotent by its (member, request) key, so it needs no inbox row: a
+    # redelivered one adds nothing. A withdrawal tells the member something, so it claims one.
+    topic = records[0].topic
+    admitted = [data for _, _, data in events if isinstance(data, PurchaseRequestAdmitted)]
+    added = await RequestsRepository(uow.conn).add(admitted)
+    if added:
+        uow.count_consumed(topic, "processed", added)
+    commands = [(r, i, data) for r, i, data in events if isinstance(data, WithdrawPurchaseRequest)]
+    first_seen = await uow.claim(INBOX, (event_id for _, event_id, _ in commands))
+    withdrawals = [(r, i, data) for r, i, data in commands if i in first_seen]
+    duplicates = len(admitted) - added + len(commands) - len(withdrawals)
+    if duplicates:
+        uow.count_consumed(topic, "duplicate", duplicates)
     if withdrawals:
         await lock_decisions_shared(uow.conn)  # a close in progress decides first
     for record, event_id, command in withdrawals:

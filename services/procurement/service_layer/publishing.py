@@ -29,7 +29,7 @@ from shared.events.procurement import (
     MemberExposure,
     RiskExposureAssessed,
 )
-from shared.messaging.envelope import event_message, new_event
+from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
 from shared.signing import SIGNATURE_HEADER, sign
 
@@ -68,8 +68,15 @@ def _signed_for_supplier(
     topic_prefix: str, supplier_id: str, event_type: str, data: BaseModel | dict[str, Any], event_id: str, secret: str
 ) -> OutboundMessage:
     now = time.time()
-    event = new_event(event_type, SOURCE, data, event_id=event_id, time=datetime.fromtimestamp(now, UTC))
-    message = event_message(topic_prefix + topics.supplier_orders(supplier_id), supplier_id, event)
+    message = event_record(
+        topic_prefix + topics.supplier_orders(supplier_id),
+        supplier_id,
+        event_type,
+        SOURCE,
+        data,
+        event_id=event_id,
+        time=datetime.fromtimestamp(now, UTC),
+    )
     return replace(message, headers=((SIGNATURE_HEADER, sign(secret, message.value, now).encode()),))
 
 
@@ -89,13 +96,14 @@ def status_of(record: OrderRecord, status: str, skus: tuple[str, ...], reason: s
 
 
 def status_message(topic_prefix: str, status: JointOrderStatus) -> OutboundMessage:
-    event = new_event(
+    return event_record(
+        topic_prefix + topics.PROCUREMENT_EVENTS,
+        status.supplier_id,
         JOINT_ORDER_EVENT_TYPES[status.status],
         SOURCE,
         status,
         event_id=f"{status.order_id}.{status.status}.internal",
     )
-    return event_message(topic_prefix + topics.PROCUREMENT_EVENTS, status.supplier_id, event)
 
 
 def exposure_message(
@@ -119,5 +127,11 @@ def exposure_message(
         categories=categories,
         exposed=tuple(MemberExposure(member_id=m, affected_request_ids=tuple(ids)) for m, ids in exposed.items()),
     )
-    event = new_event(RISK_EXPOSURE_ASSESSED, SOURCE, assessed, event_id=f"{alert.key}.{status}")
-    return event_message(topic_prefix + topics.PROCUREMENT_EVENTS, alert.key, event)
+    return event_record(
+        topic_prefix + topics.PROCUREMENT_EVENTS,
+        alert.key,
+        RISK_EXPOSURE_ASSESSED,
+        SOURCE,
+        assessed,
+        event_id=f"{alert.key}.{status}",
+    )

@@ -74,7 +74,7 @@ def test_event_record_has_the_bytes_of_the_model_built_event():
     from decimal import Decimal
 
     from shared.contract import Delivery, OrderLine
-    from shared.messaging.envelope import event_message, event_record
+    from shared.messaging.envelope import event_record
 
     order = JointOrderPlaced(
         order_id="o-1", supplier_id="s-1", cycle_id="c-1", total=Decimal("0.375"),
@@ -82,6 +82,7 @@ def test_event_record_has_the_bytes_of_the_model_built_event():
             Delivery(member_id="m-1", ship_to=None, quantity=3, needed_by="2027-01-01")])],
     )
     at = datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=UTC)
-    built = event_message("t", "s-1", new_event("joint_order.placed", "alliance", order, event_id="e-1", time=at))
-    assert event_record("t", "s-1", "joint_order.placed", "alliance", order, event_id="e-1", time=at) == built
-    assert json.loads(built.value)["data"]["total"] == "0.38"
+    built = encode(new_event("joint_order.placed", "alliance", order, event_id="e-1", time=at))
+    record = event_record("t", "s-1", "joint_order.placed", "alliance", order, event_id="e-1", time=at)
+    assert (record.topic, record.key, record.value) == ("t", b"s-1", built)
+    assert json.loads(built)["data"]["total"] == "0.38"
