@@ -22,11 +22,11 @@ from pydantic import TypeAdapter
 
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.orders import JointOrder, OrderLine
-from services.procurement.service_layer.publishing import status_message
+from services.procurement.service_layer.publishing import placed_status_message
 from shared import topics
 from shared.contract import Amount, EventType, UnitPrice, to_cents
 from shared.events.notices import MEMBER_NOTICES_REQUESTED
-from shared.events.procurement import SOURCE, JointOrderStatus
+from shared.events.procurement import SOURCE
 from shared.messaging.envelope import event_bytes
 from shared.messaging.notices import notice_id
 from shared.messaging.records import OutboundMessage
@@ -167,17 +167,7 @@ class CloseRecords:
             value=value,
             headers=((SIGNATURE_HEADER, sign(supplier_secret, value, now).encode()),),
         )
-        status = JointOrderStatus(
-            order_id=order.order_id,
-            supplier_id=order.supplier_id,
-            cycle_id=order.cycle_id,
-            status="placed",
-            total=order.total,
-            quantity=order.quantity,
-            skus=tuple(line.sku for line in order.lines),
-            replaces_order_id=order.replaces_order_id,
-        )
-        return [signed, status_message(self.topic_prefix, status)]
+        return [signed, placed_status_message(self.topic_prefix, order)]
 
     def member_messages(self) -> list[OutboundMessage]:
         """One record per member (more past `NOTICES_PER_RECORD`): its placed requests by

@@ -40,7 +40,12 @@ def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) 
         topic_prefix, order.supplier_id, EventType.JOINT_ORDER_PLACED, order.placed_data(),
         f"{order.order_id}.placed", supplier_secret,
     )
-    return [signed, status_message(
+    return [signed, placed_status_message(topic_prefix, order)]
+
+
+def placed_status_message(topic_prefix: str, order: JointOrder) -> OutboundMessage:
+    """Our own `alliance.joint_order.placed`, for the other services' projections."""
+    return status_message(
         topic_prefix,
         JointOrderStatus(
             order_id=order.order_id,
@@ -52,7 +57,7 @@ def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) 
             skus=tuple(line.sku for line in order.lines),
             replaces_order_id=order.replaces_order_id,
         ),
-    )]
+    )
 
 
 def cancelled_message(topic_prefix: str, order: OrderRecord, reason: str, supplier_secret: str) -> OutboundMessage:
