@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from shared.messaging.consumer import Subscription, subscribe
-from shared.messaging.envelope import Undecodable, decode, encode, new_event
+from shared.messaging.envelope import Undecodable, decode
 from shared.messaging.records import OutboundMessage
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.records import InboundRecord
@@ -24,6 +24,7 @@ from shared.messaging.unit_of_work import REASON_HEADER, SOURCE_OFFSET_HEADER, U
 from shared.runtime.embedded_kafka import EmbeddedKafka
 from shared.runtime.ports import free_port
 from shared.runtime.topics import create_topics
+from tests.support.events import encode, new_event
 from tests.support.backends import scratch_directory
 from tests.support.kafka import kafka_producer, wait_for_records
 

@@ -19,7 +19,6 @@ from services.notifications.adapters.repository import Attempt, DeliveriesReposi
 from services.notifications.domain.notices import AttemptResult
 from services.notifications.domain.preferences import DigestSchedule
 from services.notifications.domain.retry import RetryPolicy
-from services.notifications.main import MIGRATIONS
 from services.notifications.service_layer.delivery import (
     KNOWN_PER_SLOT,
     LEASED_PER_SLOT,
@@ -32,12 +31,12 @@ from services.notifications.service_layer.intake import (
 )
 from services.notifications.service_layer.routing import OfferDue, RoutingPolicy
 from shared.contract import EventType, PurchaseRequestAccepted
-from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
-from shared.messaging.envelope import encode, new_event
 from shared.messaging.notices import member_notice
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from tests.support.events import encode, new_event
+from tests.support.notifications_store import pool  # noqa: F401 (a fixture)
 from tests.support.receivers import eventually
 from tests.support.services import SEALING_BOX
 
@@ -81,14 +80,6 @@ class ScriptedWebhooks:
 
     def to(self, member_id: str) -> list[str]:
         return [d for m, d in self.sent if m == member_id]
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(fresh_database, min_size=1, max_size=8)
-    await apply_migrations(created, SHARED_MIGRATIONS, MIGRATIONS)
-    yield created
-    await created.close()
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,6 @@ batch, a member's preferences and procurement's other events come to."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -16,12 +15,10 @@ from services.notifications.adapters.repository import (
 )
 from services.notifications.domain.notices import MemberChannels
 from services.notifications.domain.preferences import DigestSchedule, Preferences
-from services.notifications.main import MIGRATIONS
 from services.notifications.service_layer.intake import project_member_profiles
 from services.notifications.service_layer.risk import route_risk_exposures
 from services.notifications.service_layer.routing import RoutingPolicy
 from shared.contract import EventType, Severity
-from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
 from shared.events.procurement import (
     CATALOG_ITEM_LISTED,
@@ -31,10 +28,10 @@ from shared.events.procurement import (
     MemberExposure,
     RiskExposureAssessed,
 )
-from shared.messaging.envelope import encode, new_event
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.sealing import SecretBox, new_sealing_key
+from tests.support.events import encode, new_event
+from tests.support.notifications_store import UnitOfWorkFactory, pool, uow  # noqa: F401 (fixtures)
 from tests.support.services import SEALING_BOX
 
 pytestmark = pytest.mark.integration
@@ -42,21 +39,7 @@ pytestmark = pytest.mark.integration
 POLICY = RoutingPolicy(
     horizon_s=3600, email_enabled=False, digest=DigestSchedule(interval_s=86_400, offset_s=0)
 )
-UnitOfWorkFactory = Callable[[], UnitOfWork]
 TOPIC = "procurement.events"
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
-    await apply_migrations(created, SHARED_MIGRATIONS, MIGRATIONS)
-    yield created
-    await created.close()
-
-
-@pytest.fixture
-def uow(pool: asyncpg.Pool) -> UnitOfWorkFactory:
-    return lambda: UnitOfWork(pool, "dead-letters", "quarantine")
 
 
 def profile_record(

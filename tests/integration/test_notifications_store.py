@@ -5,7 +5,6 @@ share deliveries (due look-ups, SKIP LOCKED claims by id, leases, batched record
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -19,7 +18,6 @@ from services.notifications.adapters.repository import (
 )
 from services.notifications.domain.notices import DIGEST_TYPE, DeliveryStatus
 from services.notifications.domain.preferences import DigestSchedule, Preferences
-from services.notifications.main import MIGRATIONS
 from services.notifications.service_layer.digests import make_due_digests
 from services.notifications.service_layer.intake import (
     project_member_profiles,
@@ -33,12 +31,11 @@ from shared.contract import (
     RiskAlertNotice,
     Severity,
 )
-from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
-from shared.messaging.envelope import encode, new_event
 from shared.messaging.notices import member_notice, member_notices
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
+from tests.support.events import encode, new_event
+from tests.support.notifications_store import UnitOfWorkFactory, pool, uow  # noqa: F401 (fixtures)
 from tests.support.services import SEALING_BOX
 
 pytestmark = pytest.mark.integration
@@ -46,20 +43,6 @@ pytestmark = pytest.mark.integration
 POLICY = RoutingPolicy(
     horizon_s=3600, email_enabled=True, digest=DigestSchedule(interval_s=86_400, offset_s=0)
 )
-UnitOfWorkFactory = Callable[[], UnitOfWork]
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
-    await apply_migrations(created, SHARED_MIGRATIONS, MIGRATIONS)
-    yield created
-    await created.close()
-
-
-@pytest.fixture
-def uow(pool: asyncpg.Pool) -> UnitOfWorkFactory:
-    return lambda: UnitOfWork(pool, "dead-letters", "quarantine")
 
 
 def profile_record(

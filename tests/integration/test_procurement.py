@@ -27,9 +27,9 @@ from shared.events.members import (
     PurchaseRequestAdmitted,
     WithdrawPurchaseRequest,
 )
-from shared.messaging.envelope import encode, new_event
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
+from tests.support.events import encode, new_event
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import notices_told, kafka_producer, wait_for_records
 from tests.support.seeds import item, member, supplier, write_seed

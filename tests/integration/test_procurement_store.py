@@ -25,11 +25,11 @@ from shared.events.members import (
     PurchaseRequestAdmitted,
     WithdrawPurchaseRequest,
 )
-from shared.messaging.envelope import encode, new_event
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.seed import Seed
 from shared.signing import SIGNATURE_HEADER, verify
+from tests.support.events import encode, new_event
 from tests.support.kafka import notices_told
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,6 @@ from aiokafka import AIOKafkaConsumer
 
 from shared import topics
 from shared.events.members import MEMBER_REGISTERED, MemberProfile
-from shared.messaging.envelope import encode, new_event
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
 from tests.integration.test_procurement import (
@@ -31,6 +30,7 @@ from tests.integration.test_procurement import (
     wait_for_open,
     wait_until,
 )
+from tests.support.events import encode, new_event
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import wait_for_records
 from tests.support.seeds import item, member, supplier, write_seed

@@ -13,7 +13,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shared.contract import CloudEvent
-from shared.messaging.envelope import MAX_EVENT_BYTES, MAX_NESTING, Undecodable, decode, encode
+from shared.messaging.envelope import MAX_EVENT_BYTES, MAX_NESTING, Undecodable, decode
+from tests.support.events import encode
 
 REASONS = frozenset({"empty_record", "too_large", "too_deep", "not_utf8", "not_json", "not_cloudevent"})
 TRICKY_TEXT = st.text(alphabet=st.sampled_from('[]{}"\\/:,aé\u2028\x00 '), max_size=40) | st.text(max_size=20)

@@ -26,9 +26,9 @@ from shared.contract import (
     to_cents,
 )
 from shared.events.notices import MemberNoticesRequested
-from shared.messaging.envelope import encode, new_event
 from shared.messaging.notices import member_notices
 from shared.signing import SIGNATURE_HEADER, verify
+from tests.support.events import encode, new_event
 
 TODAY = date(2026, 11, 21)
 TIME = re.compile(rb'"time":"[^"]*"')

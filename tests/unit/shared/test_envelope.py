@@ -3,7 +3,8 @@ import json
 import pytest
 
 from shared.contract import JointOrderPlaced, PurchaseRequestOrdered, PurchaseRequestSubmitted
-from shared.messaging.envelope import Undecodable, decode, encode, new_event
+from shared.messaging.envelope import Undecodable, decode
+from tests.support.events import encode, new_event
 
 GOOD = {
     "specversion": "1.0", "id": "e1", "source": "erp", "type": "purchase_request.submitted",
