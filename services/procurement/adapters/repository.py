@@ -208,6 +208,9 @@ class RequestsRepository:
             status.value,
         )
 
+    async def count_open(self) -> int:
+        return await self._conn.fetchval("SELECT count(*) FROM purchase_requests WHERE status = 'open'")
+
     async def open_requests(self) -> list[OpenRequest]:
         """All open demand, in one query, in an order that depends only on the requests (not on
         when they were stored), so the same cycle contents always get the same decision."""

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from services.procurement.adapters import solver
-from services.procurement.adapters.solver import SkuRequests, decide, decode_decision, encode_decision
+from services.procurement.adapters.solver import CloseSolver, SkuRequests, decode_decision, encode_decision
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.optimizer import Offer, RiskLevel, Tier, optimize_bundle
 
@@ -43,8 +43,13 @@ def comparable(decisions):
                   d.stats.method, d.stats.gap, d.stats.quantity_bound) for sku, d in decisions.items()}
 
 
-async def collect(**kwargs):
-    batches = [batch async for batch in decide(skus(), TODAY, 0.7, **kwargs)]
+async def collect(process_min_requests: int):
+    problems = skus()
+    solver = await CloseSolver.start(sum(len(s.requests) for s in problems), process_min_requests)
+    try:
+        batches = [batch async for batch in solver.decide(problems, TODAY, 0.7)]
+    finally:
+        await solver.stop()
     decided = [sku for batch in batches for sku in batch]
     assert decided == sorted(decided) and len(decided) == len(set(decided))
     return {sku: d for batch in batches for sku, d in batch.items()}
