@@ -81,3 +81,11 @@ def test_a_decision_survives_its_compact_form_with_each_price_keeping_its_digits
 async def test_a_child_that_cannot_start_leaves_the_decisions_to_a_thread(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(solver.sys, "executable", "/nonexistent/python")
     assert comparable(await collect(process_min_requests=0)) == comparable(await collect(process_min_requests=10**9))
+
+
+async def test_a_child_started_for_a_close_that_then_fails_ends_with_it():
+    started = await CloseSolver.start(1, process_min_requests=0)
+    child = started._child
+    assert child is not None and child.returncode is None
+    await started.stop()  # the close failed while loading: the child never got its job
+    assert child.returncode == 0
