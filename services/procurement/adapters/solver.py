@@ -5,8 +5,8 @@ consumers and the outbox relay. A small close solves in a worker thread. A large
 a child process (`services.procurement.adapters.solver_worker`): the optimizer is pure Python
 and HiGHS, both holding the GIL, so in a thread it would compete with everything the close does
 meanwhile (rendering, writing); in a process it has a core of its own. Requests go to the child
-as plain tuples and decisions come back as index lists (a few MB of pickle each way, tens of
-milliseconds): pickling the domain objects themselves was measured slower than the core won.
+as plain tuples and decisions come back as index lists (a few MB of marshal each way, tens of
+milliseconds): sending the domain objects themselves (pickled) was measured slower than the core won.
 
 Either way the caller gets the decisions in batches while the rest are still being solved, in
 the order of the problems given, so it can write them meanwhile.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import pickle
+import marshal
 import queue
 import struct
 import sys
@@ -198,7 +198,7 @@ class CloseSolver:
 
 
 # --------------------------------------------------------------------------------------------------
-# The child process: framed pickles over its stdin and stdout
+# The child process: framed marshal data over its stdin and stdout
 
 
 class _WorkerFailed(Exception):
@@ -209,7 +209,7 @@ _FRAME = struct.Struct(">Q")
 
 CompactDemand = tuple[str, str, int, int, str, str | None]
 """(request key, member id, quantity, needed_by as an ordinal, country, max_unit_price as text):
-dates and Decimals pickle slowly, their ordinals and texts fast and exactly."""
+dates and Decimals do not marshal, their ordinals and texts do, fast and exactly."""
 CompactDecision = tuple[Any, ...]
 
 
@@ -298,7 +298,7 @@ _REASONS = {reason.value: reason for reason in UnplacedReason}
 
 
 def _frame(payload: object) -> bytes:
-    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    data = marshal.dumps(payload)  # plain tuples and lists: ~6x faster to write than pickle
     return _FRAME.pack(len(data)) + data
 
 
@@ -332,7 +332,7 @@ async def _decide_in_child(
     stdin, stdout = child.stdin, child.stdout
 
     async def send() -> None:
-        stdin.write(_frame((order_date, max_supplier_share,
+        stdin.write(_frame((order_date.toordinal(), max_supplier_share,
                             (SKU_TIME_LIMIT_S, CYCLE_TIME_BUDGET_S, SKU_TIME_FLOOR_S), len(skus))))
         chunk: list[tuple[str, tuple[Any, ...], list[CompactDemand]]] = []
         size = 0
@@ -352,7 +352,7 @@ async def _decide_in_child(
         while True:
             try:
                 size = _FRAME.unpack(await stdout.readexactly(_FRAME.size))[0]
-                kind, payload = pickle.loads(await stdout.readexactly(size))
+                kind, payload = marshal.loads(await stdout.readexactly(size))
             except asyncio.IncompleteReadError as error:
                 if sending.done() and not sending.cancelled() and sending.exception() is not None:
                     raise _WorkerFailed(f"it did not take the problems: {sending.exception()}") from error
@@ -390,7 +390,7 @@ def serve(source: Any, sink: Any, flush_seconds: float = 0.02, loaded: Callable[
         data = source.read(size)
         if len(data) < size:
             raise EOFError("the job ended early")
-        return pickle.loads(data)
+        return marshal.loads(data)
 
     chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
@@ -405,7 +405,8 @@ def serve(source: Any, sink: Any, flush_seconds: float = 0.02, loaded: Callable[
         loaded()
 
     try:
-        order_date, share, limits, count = read()
+        ordinal, share, limits, count = read()
+        order_date = date.fromordinal(ordinal)
     except EOFError:
         return  # the parent gave up before sending the job
     SKU_TIME_LIMIT_S, CYCLE_TIME_BUDGET_S, SKU_TIME_FLOOR_S = limits
