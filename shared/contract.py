@@ -267,6 +267,11 @@ class PurchaseRequestResourced(ContractModel):
     order_id: str
     unit_price: Annotated[UnitPrice, Field(strict=False)]
     reason: str
+    standalone_unit_price: Annotated[UnitPrice | None, Field(strict=False)] = None
+    """Extension: the best unit price the request would get alone from the suppliers still
+    eligible for it (None when none could take it alone)."""
+    savings: Annotated[Amount | None, Field(strict=False)] = None
+    """Extension: what the new order saves against that, replacing the saving first reported."""
 
 
 class PurchaseRequestUnfulfillable(ContractModel):

@@ -208,9 +208,10 @@ async def test_a_rejected_order_is_resourced_to_the_next_supplier_and_forgeries_
             Decimal("1210.00"), 110, Decimal("11.00"))
         notices = await notices_until(running, "purchase_request.resourced", 2)
         told = sorted(notices_of(notices, "purchase_request.resourced"), key=lambda n: n[0])
-        assert [(m, d["from_supplier_id"], d["to_supplier_id"], d["order_id"], d["unit_price"]) for m, d in told] == [
-            ("m-huber", "s-holz", "s-wald", new_order.order_id, "11.00"),
-            ("m-maier", "s-holz", "s-wald", new_order.order_id, "11.00"),
+        assert [(m, d["from_supplier_id"], d["to_supplier_id"], d["order_id"], d["unit_price"],
+                 d["standalone_unit_price"], d["savings"]) for m, d in told] == [
+            ("m-huber", "s-holz", "s-wald", new_order.order_id, "11.00", "12.00", "60.00"),  # alone at s-wald: 12.00
+            ("m-maier", "s-holz", "s-wald", new_order.order_id, "11.00", "12.00", "50.00"),
         ]
         assert all("sawmill" not in json.dumps(d) for _, d in told)
 

@@ -218,22 +218,33 @@ def _confirmed(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
 
 def _resourced(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     price = money(d["unit_price"], lang)
+    standalone, savings = d.get("standalone_unit_price"), d.get("savings")
     if lang == "de":
-        return f"Neuer Lieferant für {d['request_id']}", [
+        lines = [
             f"Ihre Bestellanforderung {d['request_id']} wird nicht mehr bei {d['from_supplier_id']}, "
             f"sondern bei {d['to_supplier_id']} bestellt (Bestellung {d['order_id']}).",
             f"Grund: {d['reason']}.",
             f"Neuer Stückpreis: {price}.",
-            "Was ist zu tun? Prüfen Sie den neuen Preis; wenn er nicht passt, wenden Sie sich an die "
-            "Verwaltung des Verbunds.",
         ]
-    return f"New supplier for {d['request_id']}", [
+        if standalone is not None:
+            lines.append(f"Allein hätten Sie jetzt {money(standalone, lang)} pro Stück bezahlt.")
+        if savings is not None:
+            lines.append(f"Ihre Ersparnis durch den Verbund ist jetzt {money(savings, lang)}.")
+        lines.append("Was ist zu tun? Prüfen Sie den neuen Preis; wenn er nicht passt, wenden Sie sich an die "
+                     "Verwaltung des Verbunds.")
+        return f"Neuer Lieferant für {d['request_id']}", lines
+    lines = [
         f"your purchase request {d['request_id']} is now ordered from {d['to_supplier_id']} instead of "
         f"{d['from_supplier_id']} (order {d['order_id']}).",
         f"Reason: {d['reason']}.",
         f"New unit price: {price}.",
-        "What to do: check the new price; if it does not suit you, contact the alliance's administration.",
     ]
+    if standalone is not None:
+        lines.append(f"On your own you would now pay {money(standalone, lang)} per unit.")
+    if savings is not None:
+        lines.append(f"Your savings through the alliance are now {money(savings, lang)}.")
+    lines.append("What to do: check the new price; if it does not suit you, contact the alliance's administration.")
+    return f"New supplier for {d['request_id']}", lines
 
 
 def _unfulfillable(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:

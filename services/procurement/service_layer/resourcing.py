@@ -82,6 +82,8 @@ async def resource_order(
                 order_id=new_order.order_id,
                 unit_price=delivery.unit_price,
                 reason=reason,
+                standalone_unit_price=delivery.standalone_unit_price,
+                savings=delivery.savings,
             )
             uow.publish(
                 member_notice(

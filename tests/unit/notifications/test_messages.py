@@ -39,6 +39,8 @@ EXAMPLES = {
         "order_id": "o-8",
         "unit_price": "9.50",
         "reason": "supplier rejected the order",
+        "standalone_unit_price": "10.00",
+        "savings": "25.00",
     },
     EventType.PURCHASE_REQUEST_UNFULFILLABLE: {
         "request_id": "r-1",
@@ -92,6 +94,19 @@ def test_an_order_email_states_price_and_savings():
     english = render(notice(EventType.PURCHASE_REQUEST_ORDERED), "en", "Huber")
     assert english.subject == "Ordered: r-1 at EUR 9.00 per unit"
     assert "Your savings through the alliance: EUR 1,200.00." in english.body
+
+
+def test_a_resourcing_email_states_the_new_savings_and_an_older_notice_reads_without_them():
+    german = render(notice(EventType.PURCHASE_REQUEST_RESOURCED), "de", "Huber").body
+    assert "Neuer Stückpreis: 9,50 EUR." in german
+    assert "Ihre Ersparnis durch den Verbund ist jetzt 25,00 EUR." in german
+    english = render(notice(EventType.PURCHASE_REQUEST_RESOURCED), "en", "Huber").body
+    assert "On your own you would now pay EUR 10.00 per unit." in english
+    assert "Your savings through the alliance are now EUR 25.00." in english
+    older = {**EXAMPLES[EventType.PURCHASE_REQUEST_RESOURCED]}
+    del older["standalone_unit_price"], older["savings"]
+    body = render(notice(EventType.PURCHASE_REQUEST_RESOURCED, older), "en", "Huber").body
+    assert "New unit price: EUR 9.50." in body and "savings" not in body
 
 
 def test_dates_and_amounts_follow_the_locale():
