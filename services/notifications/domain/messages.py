@@ -227,7 +227,7 @@ def _resourced(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
             f"Neuer Stückpreis: {price}.",
         ]
         if standalone is not None:
-            lines.append(f"Allein hätten Sie jetzt {money(standalone, lang)} pro Stück bezahlt.")
+            lines.append(f"Allein würden Sie jetzt {money(standalone, lang)} pro Stück zahlen.")
         if savings is not None:
             lines.append(f"Ihre Ersparnis durch den Verbund ist jetzt {money(savings, lang)}.")
         lines.append("Was ist zu tun? Prüfen Sie den neuen Preis; wenn er nicht passt, wenden Sie sich an die "
