@@ -150,8 +150,8 @@ async def _close(
         return None
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    requests_store = RequestsRepository(uow.conn)
-    solver = await CloseSolver.start(await requests_store.count_open())
+    # The solver's process (for a large close) imports while the demand loads.
+    solver = await CloseSolver.start(await RequestsRepository(uow.conn).count_open())
     try:
         return await _decide(uow, solver, options, next_close_at, trigger, schedule_slot, now, started)
     finally:
