@@ -1,6 +1,7 @@
 """Procurement's handlers against a real PostgreSQL, without a broker: the seed loads once,
 a changed seed updates and rotates secrets, demand is added once, withdrawals wait for nothing
-but an open request, and a close writes exactly what it publishes."""
+but an open request, and a close writes exactly what it publishes, whether it solves in a thread
+or in its solver process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from types import SimpleNamespace
 import asyncpg
 import pytest
 
+from services.procurement.adapters import solver
 from services.procurement.adapters.repository import SuppliersRepository
 from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
@@ -90,7 +92,20 @@ async def test_the_same_seed_twice_changes_nothing_and_a_changed_one_rotates_the
     assert len([r for r in await outbox(pool) if r["topic"] == topics.PROCUREMENT_EVENTS]) == 1
 
 
-async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_publishes_what_it_wrote(pool):
+@pytest.mark.parametrize("in_a_process", [False, True], ids=["solved-in-a-thread", "solved-in-a-process"])
+async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_publishes_what_it_wrote(
+    pool, in_a_process: bool, monkeypatch: pytest.MonkeyPatch
+):
+    spawned = []
+    if in_a_process:  # as a close of 20k requests or more solves
+        monkeypatch.setattr(solver, "PROCESS_MIN_REQUESTS", 0)
+        spawn = solver._spawn_child
+
+        async def spawn_and_count():
+            spawned.append(await spawn())
+            return spawned[-1]
+
+        monkeypatch.setattr(solver, "_spawn_child", spawn_and_count)
     async with uow(pool) as work:
         await sync_seed(work, "", seed(), GRACE)
     await pool.execute("DELETE FROM outbox")
@@ -113,6 +128,7 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
     async with uow(pool) as work:
         report = await close_cycle(work, options, datetime.now(UTC) + timedelta(hours=1), "admin")
     assert report is not None and (report.requests_placed, report.quantity_placed) == (3, 90)
+    assert [child.returncode for child in spawned] == ([0] if in_a_process else [])
     late = WithdrawPurchaseRequest(request_id="r-0", member_id="m-0", sku="BOARD-18MM")
     async with uow(pool) as work:
         await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, late, 11)], "")
