@@ -169,9 +169,10 @@ async def _decide(
     started: float,
 ) -> CycleReport:
     cycles = CyclesRepository(uow.conn)
+    orders_store, requests_store = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
     order_date = now.date()
     suppliers = await SuppliersRepository(uow.conn).list()
-    open_requests = await RequestsRepository(uow.conn).open_requests()
+    open_requests = await requests_store.open_requests()
     in_force = await effects_in_force(uow.conn, now, options.risk_corroboration_members)
     offers = offers_with_risk(offers_by_sku(suppliers), in_force)
     by_sku: dict[str, list[OpenRequest]] = {}
@@ -185,7 +186,6 @@ async def _decide(
     number, cycle_id = await cycles.allocate()
 
     writes = _Writes()
-    orders_store, requests_store = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
     order_ids: dict[str, str] = {}
     book = OrderBook(cycle_id, order_ids)
     records = CloseRecords(options.topic_prefix, cycle_id)
