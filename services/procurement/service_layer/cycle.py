@@ -46,7 +46,7 @@ from services.procurement.domain.orders import (
     sort_leftovers,
 )
 from services.procurement.domain.risk import offers_with_risk
-from services.procurement.service_layer.close_records import NOTICES_PER_RECORD, CloseRecords, render_close
+from services.procurement.service_layer.close_records import NOTICES_PER_RECORD, CloseRecords
 from services.procurement.service_layer.risk import effects_in_force
 from shared import topics
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
@@ -61,13 +61,6 @@ Trigger = Literal["schedule", "admin"]
 T = TypeVar("T")
 
 __all__ = ["NOTICES_PER_RECORD", "CloseOptions", "CycleReport", "close_cycle"]
-
-
-CLOSE_PLANNER_SETTINGS = "SET LOCAL random_page_cost = 1.1"
-"""For the close's transaction: its rows are in memory (it has just read them all), so random
-reads cost about as much as sequential ones. At the default (4, a spinning disk's cost) the
-planner answers each batch of request states by hashing the whole requests table instead of
-looking the batch up by primary key, which cost ~0.4 s of PostgreSQL's CPU in a 100k close."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +137,6 @@ async def _close(
     now: datetime | None,
 ) -> CycleReport | None:
     await lock_decisions(uow.conn)
-    await uow.conn.execute(CLOSE_PLANNER_SETTINGS)
     cycles = CyclesRepository(uow.conn)
     if schedule_slot is not None and await cycles.slot_closed(schedule_slot):
         return None
@@ -308,22 +300,6 @@ def _counts(report: CycleReport) -> dict[str, int]:
         name: fields[name]
         for name in ("requests_considered", "requests_placed", "quantity_placed", "orders", "unfulfillable")
     }
-
-
-def _messages(
-    topic_prefix: str,
-    report: CycleReport,
-    orders: Sequence[JointOrder],
-    unfulfillable: Sequence[tuple[OpenRequest, str]],
-    secrets: dict[str, str],
-) -> list[OutboundMessage]:
-    """The suppliers' signed orders, one record per member with all its notices of this close,
-    and the cycle's own event (what a close publishes, from its finished orders). Each notice
-    keeps its own deterministic id, so the cause is the same as when every notice was its own
-    record."""
-    messages = render_close(topic_prefix, report.cycle_id, orders, unfulfillable, secrets)
-    messages.append(_closed_message(topic_prefix, report))
-    return messages
 
 
 def _closed_message(topic_prefix: str, report: CycleReport) -> OutboundMessage:
