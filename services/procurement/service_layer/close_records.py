@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -191,31 +190,11 @@ class CloseRecords:
         return messages
 
 
-def render_close(
-    topic_prefix: str,
-    cycle_id: str,
-    orders: Sequence[JointOrder],
-    unfulfillable: Iterable[tuple[OpenRequest, str]],
-    secrets: dict[str, str],
-) -> list[OutboundMessage]:
-    """Every order's and member's records of a close from its finished orders (what a close
-    streams through `CloseRecords`, in one go)."""
-    records = CloseRecords(topic_prefix, cycle_id)
-    for order in orders:
-        for line in order.lines:
-            records.ordered(order.supplier_id, order.order_id, line)
-    for request, reason in unfulfillable:
-        records.unfulfillable(request, reason)
-    messages = [m for order in orders for m in records.order_messages(order, secrets[order.supplier_id])]
-    return messages + records.member_messages()
-
-
 __all__ = [
     "NOTICES_PER_RECORD",
     "CloseRecords",
     "Envelope",
     "amount_text",
     "json_text",
-    "render_close",
     "unit_price_text",
 ]

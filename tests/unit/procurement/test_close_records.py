@@ -13,7 +13,7 @@ import pytest
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.orders import Delivery, JointOrder, OrderLine
 from services.procurement.service_layer import close_records
-from services.procurement.service_layer.close_records import Envelope, json_text, render_close
+from services.procurement.service_layer.close_records import Envelope, json_text
 from services.procurement.service_layer.publishing import placed_messages
 from shared import topics
 from shared.contract import (
@@ -28,6 +28,7 @@ from shared.contract import (
 from shared.events.notices import MemberNoticesRequested
 from shared.messaging.notices import member_notices
 from shared.signing import SIGNATURE_HEADER, verify
+from tests.support.close import render_close
 from tests.support.events import encode, new_event
 
 TODAY = date(2026, 11, 21)
