@@ -87,6 +87,20 @@ async def wait_for_members(service: ServiceProcess, member_ids: set[str]) -> Non
         await asyncio.sleep(0.1)
 
 
+async def recorded_deliveries(
+    service: ServiceProcess, member_id: str, status: str, timeout: float = 10
+) -> list[dict[str, Any]]:
+    """A member's deliveries once all are recorded with `status`: the service records finished
+    attempts in batches, so the receiver has answered a little before the record says so."""
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries = await admin_get(service, "/deliveries", member_id=member_id)
+        if deliveries and all(d["status"] == status for d in deliveries):
+            return deliveries
+        assert time.monotonic() < deadline, f"still {[d['status'] for d in deliveries]}"
+        await asyncio.sleep(0.1)
+
+
 async def metric(service: ServiceProcess, name: str, **labels: str) -> float:
     async with service.admin() as client:
         text = (await client.get(f"{service.url}/metrics")).text
