@@ -10,6 +10,8 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+DATABASE_AWAY = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""What the database being stopped, restarted or unreachable raises: wait and try again."""
 _MIGRATION_LOCK = 0x616C6C6D  # advisory lock id: one migrator at a time per database
 
 

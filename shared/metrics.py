@@ -25,6 +25,9 @@ OUTBOX_BACKLOG = Gauge("alliance_outbox_backlog", "Outbox rows not yet confirmed
 OUTBOX_OLDEST_AGE = Gauge(
     "alliance_outbox_oldest_age_seconds", "Age of the oldest unconfirmed outbox row"
 )
+INBOX_FORGOTTEN = Counter(
+    "alliance_inbox_forgotten", "Inbox rows deleted after the inbox retention"
+)
 DEAD_LETTERS = Counter("alliance_dead_letters", "Records sent to the dead-letter topic", ["reason"])
 QUARANTINED = Counter(
     "alliance_quarantined", "Records quarantined (failed authentication)", ["reason"]

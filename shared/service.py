@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -26,6 +27,7 @@ from prometheus_client import REGISTRY
 from shared import topics
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from shared.messaging.consumer import Publication, Subscription, document_publications, subscribe
+from shared.messaging.inbox import forget_periodically
 from shared.messaging.outbox import OutboxRelay, export_backlog
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import ServiceName, Settings
@@ -153,6 +155,10 @@ class ServiceRuntime:
         self._tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(export_backlog(self.pool), name="outbox-backlog"),
+            asyncio.create_task(
+                forget_periodically(self.pool, timedelta(days=self.settings.inbox_retention_days)),
+                name="inbox-retention",
+            ),
         ] + [
             asyncio.create_task(task(), name=getattr(task, "__name__", "background"))
             for task in self._background

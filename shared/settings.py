@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="how often the relay looks for rows nothing woke it for (a commit wakes it at once)",
     )
     db_pool_size: int = 8
+    inbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="how long a consumer remembers the event ids it has had its effect for; keep "
+        "it above the topics' retention (Kafka's default: 7 days), past which no event comes again",
+    )
     secret_grace_s: int = Field(
         default=86_400, description="how long a rotated-out ERP/supplier secret still verifies"
     )

@@ -13,8 +13,6 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
-
 from services.procurement.adapters.repository import SuppliersRepository
 from services.procurement.domain.schedule import next_close_at, slot_of
 from services.procurement.entrypoints.http import admin_router
@@ -25,6 +23,7 @@ from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import expire_alerts
 from services.procurement.service_layer.watch import escalate_overdue, refresh_gauges
 from shared import topics
+from shared.db import DATABASE_AWAY
 from shared.http import create_app
 from shared.runtime.topics import create_topics
 from shared.seed import Cycle, Seed
@@ -36,7 +35,6 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 TEST_CLOSE_DELAY_ENV = "ALLIANCE_TEST_CLOSE_DELAY_S"
 DEFAULT_CYCLE = Cycle(interval_seconds=3600, max_supplier_share=0.7)
 WATCH_INTERVAL_S = 5.0
-_DATABASE_AWAY = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def serve(settings: Settings, seed: Seed | None) -> None:
@@ -111,7 +109,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
                     await expire_alerts(uow, decisions, datetime.now(UTC))
                 async with runtime.unit_of_work() as uow:
                     await refresh_gauges(uow, settings.risk_corroboration_members)
-            except _DATABASE_AWAY as error:
+            except DATABASE_AWAY as error:
                 log.warning("watch skipped a round: database unavailable (%s)", type(error).__name__)
             await asyncio.sleep(pause)
 

@@ -22,12 +22,11 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from shared import metrics
+from shared.db import DATABASE_AWAY
 from shared.messaging.records import OutboundMessage
 
 log = logging.getLogger(__name__)
 
-DATABASE_AWAY = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
-"""What the database being stopped, restarted or unreachable raises: wait and try again."""
 _RELAY_LOCK = 0x616C6F62  # advisory lock id: one publishing relay per database
 _LOCK_RETRY_S = 0.05
 """While another instance publishes, this one's rows may be waiting behind it."""

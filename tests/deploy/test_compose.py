@@ -2,8 +2,8 @@
 
 The compose file is validated against the Compose Specification's JSON schema
 (tests/deploy/compose-spec.json: compose-spec/compose-spec, Apache-2.0; see tests/deploy/README.md).
-KNOWN_METRICS below is the single list of metric names the services export; dashboards (and
-alert rules, see test_prometheus_rules.py) may use no other.
+KNOWN_METRICS below is what the services' metrics modules register; dashboards (and alert
+rules, see test_prometheus_rules.py) may use no other, and must show every one of them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
+import services.members.adapters.metrics
+import services.notifications.adapters.metrics
+import services.procurement.adapters.metrics
+import shared.metrics  # noqa: F401  (these four register every alliance_* metric)
 from tests.deploy.dashboards import (
     DASHBOARDS_DIR,
     load_dashboards,
@@ -33,67 +38,23 @@ OPS_DOC = REPO / "docs" / "ops.md"
 
 # --- what the services export -----------------------------------------------------------------
 
-TRANSPORT_METRICS = frozenset(
-    {
-        "alliance_events_consumed_total",
-        "alliance_events_published_total",
-        "alliance_handler_duration_seconds",
-        "alliance_consumer_lag",
-        "alliance_outbox_backlog",
-        "alliance_outbox_oldest_age_seconds",
-        "alliance_dead_letters_total",
-        "alliance_quarantined_total",
-    }
-)
-MEMBERS_METRICS = frozenset(
-    {
-        "alliance_requests_admitted_total",
-        "alliance_requests_rejected_total",
-        "alliance_requests_cancelled_total",
-    }
-)
-PROCUREMENT_METRICS = frozenset(
-    {
-        "alliance_open_demand_quantity",
-        "alliance_open_demand_requests",
-        "alliance_cycles_closed_total",
-        "alliance_cycle_duration_seconds",
-        "alliance_optimizer_duration_seconds",
-        "alliance_optimizer_gap",
-        "alliance_orders_total",
-        "alliance_orders_awaiting_answer",
-        "alliance_orders_unanswered",
-        "alliance_bundled_quantity_total",
-        "alliance_savings_eur_total",
-        "alliance_supplier_share_relaxed_total",
-        "alliance_unfulfillable_requests_total",
-        "alliance_resourced_quantity_total",
-        "alliance_risk_alerts_total",
-        "alliance_active_alerts",
-        "alliance_excluded_suppliers",
-    }
-)
-NOTIFICATIONS_METRICS = frozenset(
-    {
-        "alliance_notices_total",
-        "alliance_notice_delivery_seconds",
-        "alliance_notices_dead",
-        "alliance_notices_pending",
-        "alliance_circuit_open",
-    }
-)
-# Histograms are queried through their _bucket, _sum and _count series.
-HISTOGRAMS = frozenset(
-    {
-        "alliance_handler_duration_seconds",
-        "alliance_cycle_duration_seconds",
-        "alliance_optimizer_duration_seconds",
-        "alliance_notice_delivery_seconds",
-    }
-)
-KNOWN_METRICS = (
-    TRANSPORT_METRICS | MEMBERS_METRICS | PROCUREMENT_METRICS | NOTIFICATIONS_METRICS | {"up"}
-)
+
+def _exported_metrics() -> tuple[frozenset[str], frozenset[str]]:
+    """The alliance_* metrics the services' code registers, named as Prometheus shows them
+    (counters with `_total`), and which of them are histograms (queried through their
+    _bucket, _sum and _count series)."""
+    names, histograms = set(), set()
+    for family in REGISTRY.collect():
+        if not family.name.startswith("alliance_"):
+            continue
+        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
+        if family.type == "histogram":
+            histograms.add(family.name)
+    return frozenset(names), frozenset(histograms)
+
+
+EXPORTED_METRICS, HISTOGRAMS = _exported_metrics()
+KNOWN_METRICS = EXPORTED_METRICS | {"up"}
 
 EXPECTED_DASHBOARDS = {
     "Alliance overview",

@@ -9,12 +9,14 @@ import json
 import os
 import signal
 from collections.abc import Sequence
+from datetime import timedelta
 
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from shared.messaging import inbox
 from shared.messaging.consumer import Subscription, subscribe
 from shared.messaging.envelope import Undecodable, decode
 from shared.messaging.records import OutboundMessage
@@ -71,6 +73,26 @@ async def test_inbox_gives_one_effect_for_a_redelivered_event(pool):
         async with unit_of_work(pool) as uow:
             await apply_effects(uow, [record, record])
     assert await pool.fetchval("SELECT applied FROM effects WHERE event_id = $1", event.id) == 1
+
+
+async def test_the_inbox_forgets_event_ids_past_its_retention_and_only_those(pool):
+    await pool.execute(
+        "INSERT INTO inbox (consumer, event_id, received_at)"
+        " SELECT 'c', 'old-' || n, now() - interval '31 days' + n * interval '1 second'"
+        "   FROM generate_series(1, 25) n"
+        " UNION ALL SELECT 'c', 'recent-' || n, now() - interval '29 days' FROM generate_series(1, 5) n"
+    )
+    async with unit_of_work(pool) as uow:
+        assert await uow.claim("c", ["new"]) == {"new"}
+
+    forgotten = await inbox.forget_older_than(pool, timedelta(days=30), chunk=10)
+
+    assert forgotten == 25
+    left = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")}
+    assert left == {f"recent-{n}" for n in range(1, 6)} | {"new"}
+    async with unit_of_work(pool) as uow:
+        assert await uow.claim("c", ["old-1", "recent-1", "new"]) == {"old-1"}
+    assert await inbox.forget_older_than(pool, timedelta(days=30)) == 0
 
 
 async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool, kafka_bootstrap):
