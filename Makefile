@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 SEED ?= seeds/demo.yaml
 DURATION ?= 120
+# The suite mostly waits (consumer groups joining, retries, crash and restart): two workers,
+# each with its own broker and PostgreSQL, halve its time; a file stays on one worker.
+TEST_WORKERS ?= 2
 
 .PHONY: venv run test demo docs bench chaos
 
@@ -19,7 +22,7 @@ run: venv
 	$(VENV)/bin/alliance run --seed $(SEED)
 
 test: venv
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 demo: venv
 	$(VENV)/bin/python -m demo --duration $(DURATION)
