@@ -29,6 +29,7 @@ from shared import topics
 from shared.settings import SERVICES
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import kafka_producer
+from tests.support.notifications import recorded_deliveries
 from tests.support.receivers import SmtpSink, WebhookReceiver, eventually
 from tests.support.services import ADMIN_TOKEN, SEALING_BOX, Platform, platform
 
@@ -131,20 +132,11 @@ async def exercise(running: Platform, receiver: WebhookReceiver, mail: SmtpSink,
             await client.get("/admin/members")
             await client.get("/admin/members", headers={"Authorization": "Bearer not-the-token"})
     await eventually(lambda: len(mail.messages) >= 2, 60, "e-mails to the members")
+    await recorded_deliveries(notifications, "m-huber", "delivered", timeout=60)
     async with seen.watch(notifications.admin()) as admin:
-        await eventually_delivered(admin)
         notice_id = (await admin.get("/deliveries", params={"member_id": "m-huber"})).json()[0]["notice_id"]
     return {"member_id": "m-huber", "supplier_id": "s-holz", "order_id": order["order_id"],
             "notice_id": notice_id, "reference": "ops-1"}
-
-
-async def eventually_delivered(admin: httpx.AsyncClient) -> None:
-    for _ in range(120):
-        deliveries = (await admin.get("/deliveries", params={"member_id": "m-huber"})).json()
-        if deliveries and all(d["status"] == "delivered" for d in deliveries):
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"deliveries not delivered: {deliveries}")
 
 
 async def read_everything(running: Platform, ids: dict[str, str], seen: Responses) -> int:
