@@ -19,10 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import httpx
 import psutil
 from aiokafka import AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from shared import topics
 from tests.support.erp import cloud_event, signed
@@ -214,18 +212,15 @@ async def records_per_batch(services: dict[str, ServiceProcess]) -> dict[str, fl
     """Each service's average consumed batch since it started (its /metrics): small batches
     at a low rate mean the per-batch costs (transaction, relay round) dominate its CPU."""
     averages = {}
-    async with httpx.AsyncClient(timeout=5) as client:
-        for name, service in services.items():
-            batches = records = 0.0
-            text = (await client.get(f"{service.url}/metrics")).text
-            for family in text_string_to_metric_families(text):
-                for sample in family.samples:
-                    if sample.name == "alliance_handler_duration_seconds_count":
-                        batches += sample.value
-                    elif sample.name == "alliance_events_consumed_total":
-                        records += sample.value
-            if batches:
-                averages[name] = records / batches
+    for name, service in services.items():
+        batches = records = 0.0
+        for sample in await service.metrics():
+            if sample.name == "alliance_handler_duration_seconds_count":
+                batches += sample.value
+            elif sample.name == "alliance_events_consumed_total":
+                records += sample.value
+        if batches:
+            averages[name] = records / batches
     return averages
 
 
@@ -349,9 +344,8 @@ async def bench_platform(
         seed = bench_seed(workdir / "platform-seed.yaml")
         services = {name: await running.start(name, seed) for name in ("members", "procurement")}
         counts = await asyncpg.connect(running.database_url("procurement"))
-        metrics = httpx.AsyncClient(timeout=5)
         try:
-            counter = _Counter(metrics, services["procurement"], running.topic(topics.ADMITTED_REQUESTS))
+            counter = _Counter(services["procurement"], running.topic(topics.ADMITTED_REQUESTS))
             producer = _ContinuousProducer(kafka_bootstrap, running.topic(topics.PURCHASE_REQUESTS), counter, max_backlog)
             publishing = asyncio.create_task(producer.run())
             profiler = Profiler(profile_dir, "platform")
@@ -370,7 +364,6 @@ async def bench_platform(
                                  interval=0.25)
             once = await _each_exactly_once(counts, published)
         finally:
-            await metrics.aclose()
             await counts.close()
         rss = {name: service_rss(s.process.pid if s.process else 0) for name, s in services.items()}
         batches = await records_per_batch(services)
@@ -399,10 +392,9 @@ class _Counter:
     cost the database a parallel scan each time, charged to the platform being measured; the
     database is counted once, at the end, for "nothing lost"."""
 
-    def __init__(self, client: httpx.AsyncClient, procurement: ServiceProcess, topic: str, interval: float = 0.25) -> None:
-        self._client = client
-        self._url = f"{procurement.url}/metrics"
-        self._topic = topic
+    def __init__(self, procurement: ServiceProcess, topic: str, interval: float = 0.25) -> None:
+        self._procurement = procurement
+        self._processed = {"topic": topic, "outcome": "processed"}
         self._interval = interval
         self.value = 0
         self.at = 0.0
@@ -411,17 +403,11 @@ class _Counter:
     async def fresh(self) -> int:
         async with self._lock:
             if time.perf_counter() - self.at >= self._interval:
-                self.value = self._processed((await self._client.get(self._url)).text)
+                samples = await self._procurement.metrics()
+                self.value = next((int(s.value) for s in samples
+                                   if s.name == "alliance_events_consumed_total" and s.labels == self._processed), 0)
                 self.at = time.perf_counter()
             return self.value
-
-    def _processed(self, text: str) -> int:
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if (sample.name == "alliance_events_consumed_total" and sample.labels.get("topic") == self._topic
-                        and sample.labels.get("outcome") == "processed"):
-                    return int(sample.value)
-        return 0
 
 
 class _ContinuousProducer:

@@ -23,7 +23,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
-from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.broker import read_topic
 from shared import topics
@@ -110,13 +109,10 @@ def reasons(records: list[ConsumerRecord]) -> Counter[str]:
 async def counters(service: ServiceProcess, name: str, label: str, **where: str) -> Counter[str]:
     """A counter's value by one of its labels (among the samples whose labels match `where`),
     from the service's /metrics."""
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(f"{service.url}/metrics")).text
     values: Counter[str] = Counter()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in where.items()):
-                values[sample.labels.get(label, "")] += int(sample.value)
+    for sample in await service.metrics():
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in where.items()):
+            values[sample.labels.get(label, "")] += int(sample.value)
     return values
 
 

@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -102,12 +101,9 @@ async def recorded_deliveries(
 
 
 async def metric(service: ServiceProcess, name: str, **labels: str) -> float:
-    async with service.admin() as client:
-        text = (await client.get(f"{service.url}/metrics")).text
-    selector = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    pattern = re.escape(f"{name}{{{selector}}}" if labels else name) + r" (\S+)"
-    found = re.search(r"^" + pattern + "$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+    """The sample `name` with exactly these labels; 0 while the service has not written it."""
+    samples = await service.metrics()
+    return next((s.value for s in samples if s.name == name and s.labels == labels), 0.0)
 
 
 def verified_event(request: ReceivedRequest, secret: str) -> dict[str, Any]:

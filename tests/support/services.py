@@ -20,6 +20,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from shared import topics
 from shared.runtime.topics import create_topics
@@ -88,6 +90,13 @@ class ServiceProcess:
 
     def admin(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=f"{self.url}/admin", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    async def metrics(self) -> list[Sample]:
+        """Every sample on the service's /metrics, parsed as Prometheus reads them (labels as a
+        dict, so no reader depends on the order they are written in)."""
+        async with httpx.AsyncClient(timeout=5) as client:
+            text = (await client.get(f"{self.url}/metrics")).text
+        return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
 
 @dataclass
