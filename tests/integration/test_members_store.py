@@ -19,6 +19,8 @@ HISTORY = 60_000
 
 @pytest.fixture
 async def conn(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
+    # A plain pool, not shared.db's: the check must probe per key at PostgreSQL's default
+    # planner costs too, without the services' random_page_cost.
     pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=1)
     await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
     try:

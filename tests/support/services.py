@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -24,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from shared import topics
+from shared.runtime.ports import free_port
 from shared.runtime.topics import create_topics
 from shared.sealing import SecretBox
 from shared.settings import SERVICES, ServiceName, database_url_for
@@ -32,12 +32,6 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 SEALING_KEY = "dGVzdC1zZWFsaW5nLWtleS0wMTIzNDU2Nzg5YWJjZGU="
 """The services' ALLIANCE_SEALING_KEYS in tests (a Fernet key: 32 bytes, URL-safe base64)."""
 SEALING_BOX = SecretBox(SEALING_KEY)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
