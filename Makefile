@@ -1,5 +1,5 @@
 # The operator's entry points. Each target bootstraps .venv first (again whenever
-# pyproject.toml changes), so a fresh clone needs nothing but python3 >= 3.11.
+# pyproject.toml or requirements.lock changes), so a fresh clone needs nothing but python3 >= 3.11.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,14 +9,25 @@ DURATION ?= 120
 # each with its own broker and PostgreSQL, halve its time; a file stays on one worker.
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test demo docs bench chaos
+.PHONY: venv lock run test demo docs bench chaos
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the locked versions, hash-checked, nothing resolved; then the project itself, built
+# with the locked setuptools.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
+
+# Refreshes requirements.lock from pyproject.toml (runtime, the test and lock extras, the build
+# backend) for every Python >= 3.11 and platform, keeping the pins that still fit; with
+# UPGRADE=--upgrade, the newest versions that do.
+lock: venv
+	$(VENV)/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(VENV)/bin/uv pip compile pyproject.toml - --extra test --extra lock --universal \
+			--python-version 3.11 --generate-hashes --quiet $(UPGRADE) -o requirements.lock
 
 run: venv
 	$(VENV)/bin/alliance run --seed $(SEED)

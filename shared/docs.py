@@ -10,6 +10,7 @@ import inspect
 import json
 from pathlib import Path
 
+import yaml
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
@@ -44,7 +45,19 @@ def asyncapi_document(service: str, settings: Settings) -> str:
     specification = AsyncAPI(
         broker, title=f"alliance {service}", version="1", description=(main.__doc__ or "").strip()
     ).to_specification()
-    return specification.to_yaml()
+    return canonical_yaml(specification.to_jsonable())
+
+
+def canonical_yaml(document: dict) -> str:
+    """The document with its named collections (channels, operations, components) in name order:
+    FastStream lists them as declared, which moved between its releases, and the committed files
+    are compared byte for byte."""
+    for key in ("channels", "operations"):
+        document[key] = dict(sorted(document.get(key, {}).items()))
+    components = document.get("components", {})
+    for key, collection in components.items():
+        components[key] = dict(sorted(collection.items()))
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
 
 
 def contract_schemas() -> dict[str, dict]:
@@ -60,16 +73,19 @@ def contract_schemas() -> dict[str, dict]:
     return schemas
 
 
-def main() -> None:
+def generated_documents() -> dict[Path, str]:
+    """Every file `make docs` writes, by path, with its exact text."""
     settings = Settings(topic_prefix="")  # the documents describe the product, not one deployment
-    for service in SERVICES:
-        path = DOCS / "asyncapi" / f"{service}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(asyncapi_document(service, settings))
+    documents = {DOCS / "asyncapi" / f"{service}.yaml": asyncapi_document(service, settings) for service in SERVICES}
     for name, schema in contract_schemas().items():
-        path = DOCS / "schemas" / name
+        documents[DOCS / "schemas" / name] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return documents
+
+
+def main() -> None:
+    for path, text in generated_documents().items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def admin_guard(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
             credentials.credentials.encode(), token.get_secret_value().encode()
         ):
             metrics.HTTP_REFUSED.labels("invalid_token").inc()
-            raise HTTPException(403, "invalid token")
+            raise HTTPException(401, "invalid token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
     return require_admin
 

@@ -33,10 +33,11 @@ class Settings(BaseSettings):
     database_prefix: str = Field(
         default="alliance_", description="each service's database is <prefix><service>"
     )
-    data_dir: Path = Field(default=Path(".alliance"), description="embedded PostgreSQL data, logs")
+    data_dir: Path = Field(default=Path(".alliance"), description="embedded PostgreSQL data, logs, the local admin token")
     topic_prefix: str = Field(default="", description="prepended to every topic name")
     admin_token: SecretStr | None = Field(
-        default=None, description="bearer token of the admin APIs; unset = admin APIs refuse all"
+        default=None, description="bearer token of the admin APIs and the CLI; unset = `alliance run` makes one in "
+        "<data dir>/admin-token (the CLI reads it there), and `alliance serve` disables its admin API"
     )
     sealing_keys: SecretStr | None = Field(
         default=None,

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import typer
 
+from shared.admin_token import admin_token, token_path
 from shared.settings import ServiceName, Settings
 
 TIMEOUT_S = 120.0
@@ -15,13 +16,19 @@ TIMEOUT_S = 120.0
 
 
 def call(service: ServiceName, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-    """Call `<service>`'s admin API with ALLIANCE_ADMIN_TOKEN; a refusal prints why and exits 1."""
+    """Call `<service>`'s admin API with ALLIANCE_ADMIN_TOKEN, or the token `alliance run` made for
+    ALLIANCE_DATA_DIR; a refusal prints why and exits 1."""
     settings = Settings()
-    if settings.admin_token is None:
-        typer.echo("ALLIANCE_ADMIN_TOKEN is not set: the admin API needs it", err=True)
+    token = admin_token(settings)
+    if token is None:
+        typer.echo(
+            f"ALLIANCE_ADMIN_TOKEN is not set and {token_path(settings.data_dir)} does not exist: set the"
+            " variable, or run this where `make run` runs (or with its ALLIANCE_DATA_DIR)",
+            err=True,
+        )
         raise typer.Exit(2)
     base = f"http://{settings.http_host}:{settings.http_port(service)}/admin"
-    headers = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
     try:
         response = httpx.request(method, base + path, json=body, params=params, headers=headers, timeout=TIMEOUT_S)
     except httpx.HTTPError as error:

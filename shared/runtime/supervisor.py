@@ -24,6 +24,7 @@ import asyncpg
 import httpx
 from aiokafka.errors import KafkaError
 
+from shared.admin_token import local_admin_token, token_path
 from shared.runtime import die_with_parent
 from shared.runtime.embedded_kafka import EmbeddedKafka, EmbeddedKafkaError
 from shared.runtime.embedded_postgres import (
@@ -152,6 +153,8 @@ class Supervisor:
         if self.settings.sealing_keys is None:
             # One key for the run, the same for every (re)start of every service.
             environment["ALLIANCE_SEALING_KEYS"] = new_sealing_key()
+        if self.settings.admin_token is None:
+            environment["ALLIANCE_ADMIN_TOKEN"] = local_admin_token(self.data_dir).get_secret_value()
         self.services = [
             ServiceProcess(name, self._serve_command(name), environment, self._base_url(name))
             for name in SERVICES
@@ -217,6 +220,12 @@ class Supervisor:
             )
         else:
             lines.append(f"  {'PostgreSQL':<14} {redact_url(database_url)}")
+        if self.settings.admin_token is None:
+            lines.append(
+                f"  {'Admin token':<14} in {token_path(self.data_dir)}: `alliance` commands run here use it"
+            )
+        else:
+            lines.append(f"  {'Admin token':<14} ALLIANCE_ADMIN_TOKEN, as set")
         lines.append("Press Ctrl-C to stop.")
         print("\n".join(lines), flush=True)
 

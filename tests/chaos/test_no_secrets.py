@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,11 +28,13 @@ import yaml
 
 from chaos.broker import read_topic
 from shared import topics
+from shared.runtime.supervisor import alliance_executable
 from shared.settings import SERVICES
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import kafka_producer
 from tests.support.notifications import recorded_deliveries
 from tests.support.receivers import SmtpSink, WebhookReceiver, eventually
+from tests.support.runs import DEMO_SEED, isolated_environment, wait_for_text
 from tests.support.services import ADMIN_TOKEN, SEALING_BOX, Platform, platform
 
 pytestmark = pytest.mark.e2e
@@ -194,3 +198,41 @@ async def test_no_configured_secret_shows_in_logs_metrics_or_api_responses(
     leaks = [(secret, where) for secret in [*SECRETS, database_password]
              for where, text in [*logs, *seen.texts, topic] if secret in text]
     assert not leaks, "secrets shown:\n" + "\n".join(f"{secret} in {where}" for secret, where in leaks)
+
+
+def test_the_token_a_plain_run_makes_never_shows(tmp_path: Path) -> None:
+    """`alliance run` with no ALLIANCE_ADMIN_TOKEN, at DEBUG: its token is used (the admin API
+    answers it) but is in no log line, metric, OpenAPI document, error or refusal."""
+    env = {**isolated_environment(tmp_path / "data"), "ALLIANCE_LOG_LEVEL": "DEBUG"}
+    log = tmp_path / "run.log"
+    with log.open("wb") as output:
+        run = subprocess.Popen([alliance_executable(), "run", "--seed", str(DEMO_SEED)], env=env,
+                               stdout=output, stderr=subprocess.STDOUT)
+    texts: list[tuple[str, str]] = []
+    try:
+        wait_for_text(log, "The alliance platform is up", run, timeout=180)
+        token = (tmp_path / "data" / "admin-token").read_text().strip()
+        for service in SERVICES:
+            url = f"http://127.0.0.1:{env[f'ALLIANCE_{service.upper()}_PORT']}"
+            with httpx.Client(base_url=url, timeout=120) as client:
+                document = client.get("/openapi.json")
+                listing = next(path for path, operations in document.json()["paths"].items()
+                               if path.startswith("/admin") and "{" not in path and "get" in operations)
+                answers = [document, client.get("/metrics"), client.get("/health"),
+                           client.get(listing, headers={"Authorization": f"Bearer {token}"}),
+                           client.get(listing, headers={"Authorization": f"Bearer {token}x"}),
+                           client.get(listing, headers={"Authorization": f"Basic {token}"}),
+                           client.post(listing, json={"member_id": token, "nested": [token]},
+                                       headers={"Authorization": f"Bearer {token}"})]
+            assert [a.status_code for a in answers[3:6]] == [200, 401, 401], service
+            texts += [(f"{service} {a.request.method} {a.request.url.path}", a.text) for a in answers]
+        cli = subprocess.run([alliance_executable(), "members", "list"], env={**env, "ALLIANCE_ADMIN_TOKEN": f"{token}x"},
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert cli.returncode == 1
+        texts.append(("the CLI refused", cli.stdout + cli.stderr))
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=90)
+    texts.append(("the platform log", log.read_text(errors="replace")))
+    assert "DEBUG" in texts[-1][1]
+    assert [where for where, text in texts if token in text] == []

@@ -11,8 +11,8 @@ import asyncio
 import os
 import signal
 import socket
+import stat
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 import pytest
+import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.runtime.embedded_postgres import EmbeddedPostgres, create_database
@@ -28,9 +29,9 @@ from shared.runtime.supervisor import alliance_executable
 from shared.runtime.topics import create_topics
 from shared.settings import database_url_for
 from tests.support.backends import drop_database, scratch_directory
+from tests.support.runs import DEMO_SEED, isolated_environment, wait_for_text
 
 pytestmark = pytest.mark.integration
-DEMO_SEED = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
 
 
 @pytest.fixture
@@ -86,15 +87,6 @@ async def test_creating_topics_is_idempotent(kafka_bootstrap: str) -> None:
     finally:
         await admin.close()
     assert {t["topic"]: len(t["partitions"]) for t in described} == {name: 3 for name in names}
-
-
-def isolated_environment(data_dir: Path, **ports: int) -> dict[str, str]:
-    """The developer's environment without any ALLIANCE_* setting, on ports of the test's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLIANCE_")}
-    env["ALLIANCE_DATA_DIR"] = str(data_dir)
-    for name in ("members", "procurement", "notifications", "embedded_kafka", "embedded_postgres"):
-        env[f"ALLIANCE_{name.upper()}_PORT"] = str(ports.get(name) or free_port())
-    return env
 
 
 def run_alliance(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -168,17 +160,6 @@ async def test_a_service_database_can_be_created_on_the_configured_server(
         await conn.close()
 
 
-def wait_for_text(path: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in path.read_text(errors="replace"):
-            return
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} not in the log of `alliance run`:\n{path.read_text()[-5000:]}")
-
-
 def gone(process: psutil.Process) -> bool:
     try:
         return process.status() == psutil.STATUS_ZOMBIE
@@ -228,3 +209,41 @@ def test_run_restarts_a_killed_service_and_stops_everything_on_sigterm() -> None
 async def drop_databases(server_url: str, prefix: str) -> None:
     for service in ("members", "procurement", "notifications"):
         await drop_database(server_url, f"{prefix}{service}")
+
+
+@pytest.mark.e2e
+def test_after_a_plain_run_the_cli_reaches_the_admin_api_with_the_local_token() -> None:
+    """`make run` then `alliance ...` in another shell, neither with a token: the run makes one
+    for its data directory (the default `.alliance` of the working directory) and the CLI finds it."""
+    seed_members = sorted(entry["id"] for entry in yaml.safe_load(DEMO_SEED.read_text())["members"])
+    with scratch_directory("alliance-test-token-") as scratch:
+        env = isolated_environment(scratch / "unused")
+        del env["ALLIANCE_DATA_DIR"]
+        log = scratch / "run.log"
+        with log.open("wb") as output:
+            run = subprocess.Popen([alliance_executable(), "run", "--seed", str(DEMO_SEED)], cwd=scratch,
+                                   env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            wait_for_text(log, "The alliance platform is up", run, timeout=180)
+            token_file = scratch / ".alliance" / "admin-token"
+            token = token_file.read_text().strip()
+            assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+            assert len(token) >= 32 and token not in log.read_text()
+            assert f"in {token_file}" in log.read_text()
+
+            def cli(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run([alliance_executable(), *args], cwd=scratch, env={**env, **extra},
+                                      capture_output=True, text=True, timeout=120)
+
+            closed = cli("cycle", "close")
+            assert closed.returncode == 0, closed.stderr
+            assert "requests placed on" in closed.stdout
+            listed = cli("members", "list")
+            assert listed.returncode == 0, listed.stderr
+            assert sorted(line.split("\t")[0] for line in listed.stdout.splitlines()) == seed_members
+            refused = cli("members", "list", ALLIANCE_ADMIN_TOKEN="not-the-token")
+            assert refused.returncode == 1 and "(401)" in refused.stderr, refused.stderr
+            assert token not in closed.stdout + closed.stderr + listed.stdout + refused.stderr
+        finally:
+            run.send_signal(signal.SIGTERM)
+            run.wait(timeout=90)

@@ -3,7 +3,6 @@ interested members (category and severity) no requests, nobody else, never the r
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 from services.notifications.domain.notices import MemberChannels
 from services.notifications.domain.preferences import Preferences, Suppression, route
@@ -17,9 +16,9 @@ from services.notifications.main import members_from_seed
 from shared.contract import NOTICE_DATA, EventType, Severity
 from shared.events.procurement import MemberExposure, RiskExposureAssessed
 from shared.seed import load_seed
+from tests.support.runs import DEMO_SEED
 
 AT = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-DEMO_SEED = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
 
 
 def alert(severity: str = "high", *exposed: MemberExposure) -> RiskExposureAssessed:

@@ -1,12 +1,10 @@
 """The seed's members as notifications knows them until their profile events arrive."""
 
-from pathlib import Path
 
 from services.notifications.main import members_from_seed
 from shared.contract import Severity
 from shared.seed import load_seed
-
-DEMO_SEED = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
+from tests.support.runs import DEMO_SEED
 
 
 def test_the_demo_seeds_members_keep_their_channels_and_a_supported_locale():
