@@ -359,7 +359,8 @@ def test_dockerfile_builds_one_non_root_image_for_all_services():
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
     assert re.findall(r"^FROM (\S+)", text, re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
-    assert re.search(r"pip install \.$", text, re.M)
+    assert re.search(r"pip install --require-hashes --no-deps -r requirements\.lock", text)
+    assert re.search(r"pip install --no-deps --no-build-isolation \.$", text, re.M)
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert re.search(r"^HEALTHCHECK .*\n?.*CMD \[\"alliance-healthcheck\"\]", text, re.M)
