@@ -41,9 +41,14 @@ def admin_guard(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
     return require_admin
 
 
+NUL_ENCODINGS = (b"\x00", b"\\u0000", b"%00")
+"""A NUL character, raw, JSON-escaped or URL-encoded: PostgreSQL's text cannot hold it."""
+
+
 class _BodyLimit:
     """Refuse bodies over MAX_BODY_BYTES, whether announced by Content-Length or sent in chunks:
-    the body is read (up to the limit) before the app sees it, so nothing larger gets in."""
+    the body is read (up to the limit) before the app sees it, so nothing larger gets in. A NUL
+    character in the body, path or query is refused too, before any route could store it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,6 +56,10 @@ class _BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if any(nul in target for nul in NUL_ENCODINGS):
+            await self._refuse_nul(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
@@ -69,6 +78,9 @@ class _BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
+        if any(nul in chunk for chunk in chunks for nul in NUL_ENCODINGS[:2]):
+            await self._refuse_nul(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -79,6 +91,12 @@ class _BodyLimit:
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+        metrics.HTTP_REFUSED.labels("nul_character").inc()
+        response = JSONResponse({"detail": "a NUL character is not allowed in any value"}, 422)
+        await response(scope, receive, send)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:

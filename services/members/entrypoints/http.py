@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field, HttpUrl, SecretStr, StringConstraints
+from pydantic import BaseModel, Field, HttpUrl, SecretStr, StringConstraints, model_validator
 
 from services.members.adapters.repository import MembersRepository
 from services.members.domain.members import Member, MemberStatus
@@ -50,7 +50,16 @@ class MemberView(BaseModel):
         )
 
 
+MAX_GRACE_SECONDS = 366 * 86_400
+"""A rotated-out ERP secret verifies at most a year: a longer grace is no rotation at all."""
+NOT_CLEARABLE = ("name", "region", "locale", "interest_categories", "min_risk_severity")
+IDENTITY = {"member_id", "erp_secret"}
+
+
 class MemberChanges(BaseModel):
+    """A partial update: a field left out stays; null clears only what may be empty (e-mail,
+    webhook), and is refused for what every member has (name, region, locale, interests, severity)."""
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     region: CountryCode | None = None
     email: str | None = None
@@ -60,9 +69,17 @@ class MemberChanges(BaseModel):
     interest_categories: list[str] | None = None
     min_risk_severity: Severity | None = None
 
+    @model_validator(mode="after")
+    def _required_fields_not_cleared(self) -> MemberChanges:
+        cleared = [name for name in NOT_CLEARABLE if name in self.model_fields_set and getattr(self, name) is None]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be null: leave a field out to keep it")
+        return self
+
     def as_fields(self) -> dict[str, object]:
+        """The changed member fields (a new member's identity and ERP secret are not changes)."""
         fields: dict[str, object] = {}
-        for name, value in self.model_dump(exclude_unset=True).items():
+        for name, value in self.model_dump(exclude_unset=True, exclude=IDENTITY).items():
             if name == "webhook_secret":
                 fields[name] = self.webhook_secret.get_secret_value() if self.webhook_secret else None
             elif name == "webhook_url":
@@ -85,7 +102,7 @@ class NewMember(MemberChanges):
 
 class SecretRotation(BaseModel):
     new_secret: Annotated[SecretStr, Field(description="the member's new ERP secret; write-only")]
-    grace_seconds: Annotated[int | None, Field(ge=0)] = None
+    grace_seconds: Annotated[int | None, Field(ge=0, le=MAX_GRACE_SECONDS)] = None
 
 
 def admin_router(
