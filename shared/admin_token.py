@@ -32,9 +32,10 @@ def local_admin_token(data_dir: Path) -> SecretStr:
     except FileExistsError:
         os.chmod(path, 0o600)
         return _read(path)
+    token = secrets.token_urlsafe(32)
     with os.fdopen(descriptor, "w") as file:
-        file.write(secrets.token_urlsafe(32) + "\n")
-    return _read(path)
+        file.write(token + "\n")
+    return SecretStr(token)
 
 
 def admin_token(settings: Settings) -> SecretStr | None:

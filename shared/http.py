@@ -41,7 +41,8 @@ def admin_guard(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
     return require_admin
 
 
-NUL_ENCODINGS = (b"\x00", b"\\u0000", b"%00")
+NUL_IN_BODY = (b"\x00", b"\\u0000")
+NUL_IN_URL = (*NUL_IN_BODY, b"%00")
 """A NUL character, raw, JSON-escaped or URL-encoded: PostgreSQL's text cannot hold it."""
 
 
@@ -58,7 +59,7 @@ class _BodyLimit:
             await self.app(scope, receive, send)
             return
         target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
-        if any(nul in target for nul in NUL_ENCODINGS):
+        if any(nul in target for nul in NUL_IN_URL):
             await self._refuse_nul(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -78,7 +79,7 @@ class _BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
-        if any(nul in chunk for chunk in chunks for nul in NUL_ENCODINGS[:2]):
+        if any(nul in chunk for chunk in chunks for nul in NUL_IN_BODY):
             await self._refuse_nul(scope, receive, send)
             return
         replayed = False

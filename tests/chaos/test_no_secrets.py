@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import time
 from datetime import date, timedelta
@@ -34,7 +33,7 @@ from tests.support.erp import cloud_event, signed
 from tests.support.kafka import kafka_producer
 from tests.support.notifications import recorded_deliveries
 from tests.support.receivers import SmtpSink, WebhookReceiver, eventually
-from tests.support.runs import DEMO_SEED, isolated_environment, wait_for_text
+from tests.support.runs import isolated_environment, platform_up
 from tests.support.services import ADMIN_TOKEN, SEALING_BOX, Platform, platform
 
 pytestmark = pytest.mark.e2e
@@ -205,12 +204,8 @@ def test_the_token_a_plain_run_makes_never_shows(tmp_path: Path) -> None:
     answers it) but is in no log line, metric, OpenAPI document, error or refusal."""
     env = {**isolated_environment(tmp_path / "data"), "ALLIANCE_LOG_LEVEL": "DEBUG"}
     log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        run = subprocess.Popen([alliance_executable(), "run", "--seed", str(DEMO_SEED)], env=env,
-                               stdout=output, stderr=subprocess.STDOUT)
     texts: list[tuple[str, str]] = []
-    try:
-        wait_for_text(log, "The alliance platform is up", run, timeout=180)
+    with platform_up(env, log):
         token = (tmp_path / "data" / "admin-token").read_text().strip()
         for service in SERVICES:
             url = f"http://127.0.0.1:{env[f'ALLIANCE_{service.upper()}_PORT']}"
@@ -230,9 +225,6 @@ def test_the_token_a_plain_run_makes_never_shows(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=60, check=False)
         assert cli.returncode == 1
         texts.append(("the CLI refused", cli.stdout + cli.stderr))
-    finally:
-        run.send_signal(signal.SIGTERM)
-        run.wait(timeout=90)
     texts.append(("the platform log", log.read_text(errors="replace")))
     assert "DEBUG" in texts[-1][1]
     assert [where for where, text in texts if token in text] == []

@@ -29,7 +29,12 @@ from shared.runtime.supervisor import alliance_executable
 from shared.runtime.topics import create_topics
 from shared.settings import database_url_for
 from tests.support.backends import drop_database, scratch_directory
-from tests.support.runs import DEMO_SEED, isolated_environment, wait_for_text
+from tests.support.runs import (
+    DEMO_SEED,
+    isolated_environment,
+    platform_up,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -220,11 +225,7 @@ def test_after_a_plain_run_the_cli_reaches_the_admin_api_with_the_local_token() 
         env = isolated_environment(scratch / "unused")
         del env["ALLIANCE_DATA_DIR"]
         log = scratch / "run.log"
-        with log.open("wb") as output:
-            run = subprocess.Popen([alliance_executable(), "run", "--seed", str(DEMO_SEED)], cwd=scratch,
-                                   env=env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            wait_for_text(log, "The alliance platform is up", run, timeout=180)
+        with platform_up(env, log, cwd=scratch):
             token_file = scratch / ".alliance" / "admin-token"
             token = token_file.read_text().strip()
             assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
@@ -244,6 +245,3 @@ def test_after_a_plain_run_the_cli_reaches_the_admin_api_with_the_local_token() 
             refused = cli("members", "list", ALLIANCE_ADMIN_TOKEN="not-the-token")
             assert refused.returncode == 1 and "(401)" in refused.stderr, refused.stderr
             assert token not in closed.stdout + closed.stderr + listed.stdout + refused.stderr
-        finally:
-            run.send_signal(signal.SIGTERM)
-            run.wait(timeout=90)

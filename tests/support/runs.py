@@ -4,11 +4,15 @@ never meets a developer's platform, watched through its log."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from shared.runtime.ports import free_port
+from shared.runtime.supervisor import alliance_executable
 
 DEMO_SEED = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
 
@@ -31,3 +35,17 @@ def wait_for_text(path: Path, text: str, process: subprocess.Popen[bytes], timeo
             break
         time.sleep(0.2)
     raise AssertionError(f"{text!r} not in the log of `alliance run`:\n{path.read_text()[-5000:]}")
+
+
+@contextmanager
+def platform_up(env: dict[str, str], log: Path, cwd: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """`alliance run --seed <demo>` until it says it is up; SIGTERM and wait when the block ends."""
+    with log.open("wb") as output:
+        run = subprocess.Popen([alliance_executable(), "run", "--seed", str(DEMO_SEED)], cwd=cwd, env=env,
+                               stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for_text(log, "The alliance platform is up", run, timeout=180)
+        yield run
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=90)
