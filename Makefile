@@ -9,7 +9,7 @@ DURATION ?= 120
 # each with its own broker and PostgreSQL, halve its time; a file stays on one worker.
 TEST_WORKERS ?= 2
 
-.PHONY: venv lock run test demo docs bench chaos
+.PHONY: venv lock run test demo docs bench chaos fuzz
 
 venv: $(VENV)/.installed
 
@@ -46,3 +46,9 @@ bench: venv
 
 chaos: venv
 	$(VENV)/bin/python -m chaos
+
+# schemathesis against the admin APIs of a fresh platform: FUZZ_SECONDS per service, a random
+# seed unless FUZZ_SEED is given (`make test` runs it briefly with a fixed one).
+FUZZ_SECONDS ?= 300
+fuzz: venv
+	$(VENV)/bin/python -m fuzz --seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))

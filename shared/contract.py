@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -41,9 +42,12 @@ def _parse_amount(value: Any) -> Decimal:
     return Decimal(value)
 
 
+_AMOUNT_SCHEMA = WithJsonSchema({"type": "string", "pattern": _AMOUNT.pattern, "examples": ["9.50"]})
+
 Amount = Annotated[
     Decimal,
     BeforeValidator(_parse_amount),
+    _AMOUNT_SCHEMA,
     PlainSerializer(lambda d: str(to_cents(d)), return_type=str),
 ]
 """An amount in EUR: a decimal string on the wire, rounded to cents when written."""
@@ -58,13 +62,28 @@ def _unit_price_text(price: Decimal) -> str:
 UnitPrice = Annotated[
     Decimal,
     BeforeValidator(_parse_amount),
+    _AMOUNT_SCHEMA,
     PlainSerializer(_unit_price_text, return_type=str),
 ]
 """A unit price as the supplier's catalog states it (not rounded: 0.125 stays 0.125)."""
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+
+
+def _json_integer(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+JSON_INTEGER = BeforeValidator(_json_integer)
+"""An integer as JSON Schema has it: 3 and 3.0, not true or "3" (pydantic's lax int takes both,
+its strict int neither), for admin bodies and the seed. Last in `Annotated[int, Field(...), JSON_INTEGER]`,
+so the document still shows the bounds."""
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+AlertSummary = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
 def _aware(value: datetime) -> datetime:
@@ -109,7 +128,7 @@ class ShipTo(ContractModel):
 class PurchaseRequestSubmitted(ContractModel):
     request_id: Identifier
     member_id: Identifier
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    sku: Sku
     quantity: Quantity
     needed_by: Annotated[date, Field(strict=False)]
     max_unit_price: Annotated[Amount | None, Field(strict=False)] = None
@@ -201,20 +220,24 @@ class Severity(StrEnum):
         return list(Severity).index(self)
 
 
+ALERT_SCOPES = ("supplier_id", "sku", "region")
+"""What an alert can concern; it names at least one."""
+
+
 class RiskAlertRaised(ContractModel):
     alert_id: Identifier
     supplier_id: Identifier | None = None
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    sku: Sku | None = None
     region: CountryCode | None = None
     kind: Annotated[RiskKind, Field(strict=False)]
     severity: Annotated[Severity, Field(strict=False)]
-    summary: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    summary: AlertSummary
     valid_until: Annotated[Timestamp | None, Field(strict=False)] = None
 
     @model_validator(mode="after")
     def _has_scope(self) -> RiskAlertRaised:
-        if not (self.supplier_id or self.sku or self.region):
-            raise ValueError("an alert names at least one of supplier_id, sku, region")
+        if not any(getattr(self, scope) for scope in ALERT_SCOPES):
+            raise ValueError(f"an alert names at least one of {', '.join(ALERT_SCOPES)}")
         return self
 
 

@@ -1,6 +1,7 @@
-"""`make docs`: each service's AsyncAPI document and the contract's JSON Schemas, into docs/.
+"""`make docs`: each service's AsyncAPI and OpenAPI documents and the contract's JSON Schemas,
+into docs/.
 
-They are committed, so a change to a topic, an event or the contract shows in review.
+They are committed, so a change to a topic, an event, an admin route or the contract shows in review.
 """
 
 from __future__ import annotations
@@ -8,15 +9,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from shared.contract import INBOUND_DATA, NOTICE_DATA, SUPPLIER_ORDER_DATA, CloudEvent
+from shared.http import create_app
 from shared.messaging.consumer import document_publications, subscribe
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES, Settings, service_description
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -25,14 +29,18 @@ def _never_called():  # type: ignore[no-untyped-def]
     raise RuntimeError("documentation brokers never consume")
 
 
+def _without_dependencies(factory: Callable[..., Any], *given: object) -> Any:
+    """What `factory` builds with the dependencies it needs at run time left out: documents need
+    topics, routes and descriptions, and nothing they hold is ever called."""
+    parameters = list(inspect.signature(factory).parameters.values())[len(given) :]
+    dependencies = [p for p in parameters if p.default is inspect.Parameter.empty]
+    return factory(*given, *(None for _ in dependencies))
+
+
 def _documented_subscriptions(messaging: object, settings: Settings) -> list:
     """A service's subscriptions with its handlers' other dependencies left out: the document
     needs topics and descriptions, and these handlers are never called."""
-    factory = messaging.subscriptions  # type: ignore[attr-defined]
-    dependencies = [
-        p for p in list(inspect.signature(factory).parameters.values())[1:] if p.default is inspect.Parameter.empty
-    ]
-    return factory(settings, *(None for _ in dependencies))
+    return _without_dependencies(messaging.subscriptions, settings)  # type: ignore[attr-defined]
 
 
 def asyncapi_document(service: str, settings: Settings) -> str:
@@ -41,11 +49,17 @@ def asyncapi_document(service: str, settings: Settings) -> str:
     subscribe(broker, _documented_subscriptions(messaging, settings), f"alliance-{service}", _never_called,
               batch_size=1, fetch_max_wait_ms=1)
     document_publications(broker, messaging.publications(settings))
-    main = importlib.import_module(f"services.{service}")
     specification = AsyncAPI(
-        broker, title=f"alliance {service}", version="1", description=(main.__doc__ or "").strip()
+        broker, title=f"alliance {service}", version="1", description=service_description(service)
     ).to_specification()
     return canonical_yaml(specification.to_jsonable())
+
+
+def openapi_document(service: str) -> str:
+    """The admin API as `alliance run` serves it at /openapi.json."""
+    http = importlib.import_module(f"services.{service}.entrypoints.http")
+    app = create_app(service, _never_called, None, [_without_dependencies(http.admin_router)])
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
 def canonical_yaml(document: dict) -> str:
@@ -77,6 +91,7 @@ def generated_documents() -> dict[Path, str]:
     """Every file `make docs` writes, by path, with its exact text."""
     settings = Settings(topic_prefix="")  # the documents describe the product, not one deployment
     documents = {DOCS / "asyncapi" / f"{service}.yaml": asyncapi_document(service, settings) for service in SERVICES}
+    documents |= {DOCS / "openapi" / f"{service}.json": openapi_document(service) for service in SERVICES}
     for name, schema in contract_schemas().items():
         documents[DOCS / "schemas" / name] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return documents

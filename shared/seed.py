@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.contract import CountryCode, Identifier, Severity, UnitPrice
+from shared.contract import JSON_INTEGER, CountryCode, Identifier, Severity, UnitPrice
 
 SupplierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 """Like any id, but without ':' because it becomes part of a Kafka topic name."""
@@ -48,6 +48,15 @@ class SeedModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Secret = Annotated[SecretStr, Field(min_length=1)]
+
+
+def _one_secret(field: str) -> ConfigDict:
+    """`_resolve_secret`'s rule in the JSON Schema, so the admin API's document states it too."""
+    given = [{"required": [name], "properties": {name: {"type": "string"}}} for name in (field, f"{field}_env")]
+    return ConfigDict(json_schema_extra={"oneOf": given})
+
+
 def _resolve_secret(model: Any, field: str) -> None:
     """Fill `<field>` from the environment variable named by `<field>_env`; exactly one is given."""
     value: SecretStr | None = getattr(model, field)
@@ -61,20 +70,20 @@ def _resolve_secret(model: Any, field: str) -> None:
                 f"{field}_env: environment variable {env_name} is not set or empty",
             )
         object.__setattr__(model, field, SecretStr(from_env))
-    elif not value.get_secret_value():
-        raise _invalid(f"{field}: the secret is empty")
 
 
 class Cycle(SeedModel):
-    interval_seconds: Annotated[int, Field(ge=1)]
+    interval_seconds: Annotated[int, Field(ge=1), JSON_INTEGER]
     """An order cycle closes this often."""
     max_supplier_share: Annotated[float, Field(ge=0.5, le=1.0)] = 0.7
     """Cap per SKU and cycle on one supplier's share when 2+ suppliers are eligible (0.5-1)."""
 
 
 class Webhook(SeedModel):
+    model_config = _one_secret("secret")
+
     url: HttpUrl
-    secret: SecretStr | None = None
+    secret: Secret | None = None
     secret_env: EnvVarName | None = None
 
     @model_validator(mode="after")
@@ -89,9 +98,11 @@ class Interests(SeedModel):
 
 
 class Member(SeedModel):
+    model_config = _one_secret("erp_secret")
+
     id: Identifier
     name: Name
-    erp_secret: SecretStr | None = None
+    erp_secret: Secret | None = None
     erp_secret_env: EnvVarName | None = None
     webhook: Webhook | None = None
     email: Email | None = None
@@ -111,7 +122,7 @@ class Member(SeedModel):
 class Tier(SeedModel):
     """All-units pricing: the whole quantity gets the price of the highest tier it reaches."""
 
-    min_quantity: Annotated[int, Field(ge=1)]
+    min_quantity: Annotated[int, Field(ge=1), JSON_INTEGER]
     unit_price: Annotated[UnitPrice, Field(gt=0)]
 
 
@@ -120,8 +131,8 @@ class CatalogItem(SeedModel):
     name: Name
     category: Category
     unit: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    capacity_per_cycle: Annotated[int, Field(ge=1)]
-    min_order_quantity: Annotated[int, Field(ge=1)] = 1
+    capacity_per_cycle: Annotated[int, Field(ge=1), JSON_INTEGER]
+    min_order_quantity: Annotated[int, Field(ge=1), JSON_INTEGER] = 1
     tiers: Annotated[list[Tier], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -143,12 +154,14 @@ class CatalogItem(SeedModel):
 
 
 class Supplier(SeedModel):
+    model_config = _one_secret("secret")
+
     id: SupplierId
     name: Name
-    secret: SecretStr | None = None
+    secret: Secret | None = None
     secret_env: EnvVarName | None = None
     regions: Annotated[list[CountryCode], Field(min_length=1)]
-    lead_time_days: Annotated[int, Field(ge=0)]
+    lead_time_days: Annotated[int, Field(ge=0), JSON_INTEGER]
     catalog: list[CatalogItem] = []
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ services through the same variables, so a service never knows which one it talks
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,11 @@ from shared.sealing import SecretBox
 
 ServiceName = Literal["members", "procurement", "notifications"]
 SERVICES: tuple[ServiceName, ...] = ("members", "procurement", "notifications")
+
+
+def service_description(service: ServiceName) -> str:
+    """What a service does, from its package's docstring: the one text its API documents show."""
+    return (importlib.import_module(f"services.{service}").__doc__ or "").strip()
 
 
 class Settings(BaseSettings):

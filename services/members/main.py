@@ -34,6 +34,5 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         runtime.health,
         settings.admin_token,
         [admin_router(runtime.unit_of_work, announcements, grace)],
-        description="The alliance's registry and front door.",
     )
     await runtime.run(app)

@@ -117,6 +117,5 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         runtime.health,
         settings.admin_token,
         [admin_router(runtime.unit_of_work, config.notifications_retry_horizon_s, dispatcher.wake)],
-        description="Tells each member what concerns it, by signed webhook and e-mail.",
     )
     await runtime.run(app)

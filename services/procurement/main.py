@@ -123,6 +123,5 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         settings.admin_token,
         [admin_router(runtime.unit_of_work, close_now, settings.topic_prefix, grace, ensure_supplier_topics,
                       decisions)],
-        description="Bundles open demand into joint orders per cycle; suppliers answer them.",
     )
     await runtime.run(app)

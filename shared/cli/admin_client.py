@@ -35,14 +35,23 @@ def call(service: ServiceName, method: str, path: str, body: Any = None, params:
         typer.echo(f"{service} is not reachable at {base} ({type(error).__name__}); is it running?", err=True)
         raise typer.Exit(1) from None
     if response.is_error:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        shown = detail if isinstance(detail, str) else json.dumps(detail, indent=2)
-        typer.echo(f"{service} refused ({response.status_code}): {shown}", err=True)
+        typer.echo(f"{service} refused ({response.status_code}): {_problem_text(response)}", err=True)
         raise typer.Exit(1)
     return response.json()
+
+
+def _problem_text(response: httpx.Response) -> str:
+    """An RFC 9457 problem as a line, and a line per invalid field."""
+    try:
+        problem = response.json()
+    except ValueError:
+        return response.text
+    if not isinstance(problem, dict) or "detail" not in problem:
+        return response.text
+    errors = problem.get("errors") or []
+    if not errors:
+        return str(problem["detail"])
+    return "\n".join(["invalid input:", *(f"  {error['field']}: {error['message']}" for error in errors)])
 
 
 def show(document: Any) -> None:

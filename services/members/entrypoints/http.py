@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, HttpUrl, SecretStr, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from services.members.adapters.repository import MembersRepository
 from services.members.domain.members import Member, MemberStatus
 from services.members.service_layer import registry
-from shared.contract import CountryCode, Identifier, Severity
+from shared.contract import JSON_INTEGER, CountryCode, Identifier, Severity
+from shared.http import RequestBody, problems
 from shared.messaging.unit_of_work import UnitOfWork
 
 
@@ -56,18 +58,22 @@ NOT_CLEARABLE = ("name", "region", "locale", "interest_categories", "min_risk_se
 IDENTITY = {"member_id", "erp_secret"}
 
 
-class MemberChanges(BaseModel):
+Kept = SkipJsonSchema[None]
+"""Left out means unchanged; the document offers no null, and a null sent anyway is refused."""
+
+
+class MemberChanges(RequestBody):
     """A partial update: a field left out stays; null clears only what may be empty (e-mail,
     webhook), and is refused for what every member has (name, region, locale, interests, severity)."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    region: CountryCode | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | Kept = None
+    region: CountryCode | Kept = None
     email: str | None = None
-    locale: Literal["de", "en"] | None = None
+    locale: Literal["de", "en"] | Kept = None
     webhook_url: HttpUrl | None = None
     webhook_secret: SecretStr | None = None
-    interest_categories: list[str] | None = None
-    min_risk_severity: Severity | None = None
+    interest_categories: list[str] | Kept = None
+    min_risk_severity: Severity | Kept = None
 
     @model_validator(mode="after")
     def _required_fields_not_cleared(self) -> MemberChanges:
@@ -100,9 +106,9 @@ class NewMember(MemberChanges):
     erp_secret: Annotated[SecretStr, Field(description="write-only; never returned")]
 
 
-class SecretRotation(BaseModel):
+class SecretRotation(RequestBody):
     new_secret: Annotated[SecretStr, Field(description="the member's new ERP secret; write-only")]
-    grace_seconds: Annotated[int | None, Field(ge=0, le=MAX_GRACE_SECONDS)] = None
+    grace_seconds: Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS), JSON_INTEGER] | None = None
 
 
 def admin_router(
@@ -115,7 +121,7 @@ def admin_router(
         async with unit_of_work() as uow:
             return [MemberView.of(m) for m in await MembersRepository(uow.conn).list()]
 
-    @router.get("/members/{member_id}", response_model=MemberView)
+    @router.get("/members/{member_id}", response_model=MemberView, responses=problems(404))
     async def show_member(member_id: str) -> MemberView:
         async with unit_of_work() as uow:
             member = await MembersRepository(uow.conn).get(member_id)
@@ -123,7 +129,7 @@ def admin_router(
             raise HTTPException(404, f"no member {member_id!r}")
         return MemberView.of(member)
 
-    @router.post("/members", response_model=MemberView, status_code=201)
+    @router.post("/members", response_model=MemberView, status_code=201, responses=problems(409))
     async def add_member(body: NewMember) -> MemberView:
         fields = body.as_fields()
         member = Member(
@@ -148,19 +154,19 @@ def admin_router(
         except registry.UnknownMember:
             raise HTTPException(404, f"no member {member_id!r}") from None
 
-    @router.patch("/members/{member_id}", response_model=MemberView)
+    @router.patch("/members/{member_id}", response_model=MemberView, responses=problems(404))
     async def update_member(member_id: str, body: MemberChanges) -> MemberView:
         return await _change(member_id, **body.as_fields())
 
-    @router.post("/members/{member_id}/suspend", response_model=MemberView)
+    @router.post("/members/{member_id}/suspend", response_model=MemberView, responses=problems(404))
     async def suspend_member(member_id: str) -> MemberView:
         return await _change(member_id, status=MemberStatus.SUSPENDED)
 
-    @router.post("/members/{member_id}/reactivate", response_model=MemberView)
+    @router.post("/members/{member_id}/reactivate", response_model=MemberView, responses=problems(404))
     async def reactivate_member(member_id: str) -> MemberView:
         return await _change(member_id, status=MemberStatus.ACTIVE)
 
-    @router.post("/members/{member_id}/rotate-secret", response_model=MemberView)
+    @router.post("/members/{member_id}/rotate-secret", response_model=MemberView, responses=problems(404))
     async def rotate_secret(member_id: str, body: SecretRotation) -> MemberView:
         grace = default_grace if body.grace_seconds is None else timedelta(seconds=body.grace_seconds)
         try:

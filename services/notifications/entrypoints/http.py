@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from services.notifications.adapters.repository import (
     DeliveriesRepository,
@@ -23,6 +23,7 @@ from services.notifications.domain.notices import DeliveryStatus
 from services.notifications.domain.preferences import Preferences
 from services.notifications.service_layer import admin
 from shared.contract import NOTICE_DATA, Severity
+from shared.http import RequestBody, problems
 from shared.messaging.unit_of_work import UnitOfWork
 
 NoticeType = StrEnum("NoticeType", {name.replace(".", "_"): name for name in NOTICE_DATA})  # type: ignore[misc]
@@ -38,7 +39,7 @@ class MemberView(BaseModel):
     has_webhook_secret: bool
 
 
-class PreferencesBody(BaseModel):
+class PreferencesBody(RequestBody):
     """Replaces a member's preferences; fields left out take their defaults."""
 
     disabled_types: list[NoticeType] = Field(
@@ -48,7 +49,7 @@ class PreferencesBody(BaseModel):
         default=None,
         description="risk notices below it are not sent; null = the member's declared interest",
     )
-    daily_digest: bool = Field(
+    daily_digest: StrictBool = Field(
         default=False,
         description="informational notices (accepted, confirmed, cancelled) by e-mail once a day",
     )
@@ -158,7 +159,7 @@ def admin_router(
             for m in members
         ]
 
-    @router.get("/members/{member_id}/preferences", response_model=PreferencesBody)
+    @router.get("/members/{member_id}/preferences", response_model=PreferencesBody, responses=problems(404))
     async def show_preferences(member_id: str) -> PreferencesBody:
         async with unit_of_work() as uow:
             if member_id not in await MemberChannelsRepository(uow.conn).get_many([member_id]):
@@ -166,7 +167,7 @@ def admin_router(
             preferences = (await PreferencesRepository(uow.conn).get_many([member_id]))[member_id]
         return PreferencesBody.of(preferences)
 
-    @router.put("/members/{member_id}/preferences", response_model=PreferencesBody)
+    @router.put("/members/{member_id}/preferences", response_model=PreferencesBody, responses=problems(404))
     async def replace_preferences(member_id: str, body: PreferencesBody) -> PreferencesBody:
         try:
             async with unit_of_work() as uow:
@@ -199,7 +200,7 @@ def admin_router(
             )
         return [DeliveryView(**r) for r in rows]
 
-    @router.get("/notices/{notice_id}", response_model=NoticeView)
+    @router.get("/notices/{notice_id}", response_model=NoticeView, responses=problems(404))
     async def show_notice(notice_id: str) -> NoticeView:
         async with unit_of_work() as uow:
             found = await NoticesRepository(uow.conn).get(notice_id)
@@ -221,6 +222,7 @@ def admin_router(
         "/notices/{notice_id}/retry",
         response_model=RetryAccepted,
         status_code=202,
+        responses=problems(404, 409),
         summary="Send a dead notice again (same delivery id, a fresh retry horizon)",
     )
     async def retry_notice(notice_id: str) -> RetryAccepted:
@@ -237,6 +239,7 @@ def admin_router(
     @router.post(
         "/notices/{notice_id}/discard",
         response_model=Discarded,
+        responses=problems(404, 409),
         summary="Give up on a dead notice (the member was told another way); it stops counting as dead",
     )
     async def discard_notice(notice_id: str) -> Discarded:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.procurement.adapters.alerts import AlertsRepository
 from services.procurement.adapters.repository import (
@@ -31,8 +31,19 @@ from services.procurement.service_layer.cycle import CycleReport
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import ALERT_ID_REUSED, AlertRefused, raise_alert, resolve_alert
 from shared import seed
-from shared.contract import CountryCode, Identifier, RiskAlertRaised, RiskKind, Severity, to_cents
-from shared.messaging.envelope import validation_summary
+from shared.contract import (
+    ALERT_SCOPES,
+    AlertSummary,
+    CountryCode,
+    Identifier,
+    RiskAlertRaised,
+    RiskKind,
+    Severity,
+    Sku,
+    Timestamp,
+    to_cents,
+)
+from shared.http import FieldError, RequestBody, Unprocessable, invalid_body, problems
 from shared.messaging.unit_of_work import UnitOfWork
 
 
@@ -181,17 +192,23 @@ class DemandView(BaseModel):
     requests: int
 
 
-class RaiseAlert(BaseModel):
+class RaiseAlert(RequestBody):
     """An alert raised by ops: the contract's `risk_alert.raised` data, `alert_id` optional."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": [scope], "properties": {scope: {"type": "string"}}} for scope in ALERT_SCOPES]
+        }
+    )
 
     alert_id: Identifier | None = None
     supplier_id: Identifier | None = None
-    sku: str | None = None
+    sku: Sku | None = None
     region: CountryCode | None = None
     kind: RiskKind
     severity: Severity
-    summary: str
-    valid_until: datetime | None = None
+    summary: AlertSummary
+    valid_until: Timestamp | None = None
 
 
 class AlertChangeView(BaseModel):
@@ -271,7 +288,8 @@ def admin_router(
         async with unit_of_work() as uow:
             return [SupplierView.of(s) for s in await SuppliersRepository(uow.conn).list()]
 
-    @router.get("/suppliers/{supplier_id}", response_model=SupplierView, tags=["suppliers"])
+    @router.get("/suppliers/{supplier_id}", response_model=SupplierView, tags=["suppliers"],
+                responses=problems(404))
     async def show_supplier(supplier_id: str) -> SupplierView:
         async with unit_of_work() as uow:
             supplier = await SuppliersRepository(uow.conn).get(supplier_id)
@@ -283,13 +301,15 @@ def admin_router(
         "/suppliers/{supplier_id}",
         response_model=SupplierUpserted,
         tags=["suppliers"],
+        responses=problems(409),
         summary="Create or update a supplier from one entry in the seed's format",
         description="A new secret becomes current at once; the previous one keeps verifying "
         "responses for the rotation grace period. The catalog given replaces the stored one.",
     )
     async def upsert(supplier_id: str, body: seed.Supplier) -> SupplierUpserted:
         if body.id != supplier_id:
-            raise HTTPException(422, f"the body's id {body.id!r} differs from the path's {supplier_id!r}")
+            detail = f"the body's id {body.id!r} differs from the path's {supplier_id!r}"
+            raise Unprocessable(detail, [FieldError(field="body.id", message=detail)])
         try:
             async with unit_of_work() as uow:
                 stored, changed = await upsert_supplier(uow, topic_prefix, supplier_from_seed(body), default_grace)
@@ -338,7 +358,7 @@ def admin_router(
             orders = await OrdersRepository(uow.conn).list(status, escalated, limit, risk_flagged)
         return [OrderView.of(o) for o in orders]
 
-    @router.get("/orders/{order_id}", response_model=OrderDetail, tags=["orders"])
+    @router.get("/orders/{order_id}", response_model=OrderDetail, tags=["orders"], responses=problems(404))
     async def show_order(order_id: str) -> OrderDetail:
         async with unit_of_work() as uow:
             orders = OrdersRepository(uow.conn)
@@ -361,6 +381,7 @@ def admin_router(
         response_model=AlertView,
         status_code=201,
         tags=["risk"],
+        responses=problems(409),
         summary="Raise a risk alert as ops",
         description="Effective at once. Critical: the scope is excluded from new decisions, its "
         "unconfirmed orders are cancelled and re-sourced, confirmed ones flagged. High: the scope is "
@@ -372,19 +393,22 @@ def admin_router(
         try:
             raised = RiskAlertRaised.model_validate(fields)
         except ValidationError as error:
-            raise HTTPException(422, validation_summary(error)) from None
+            raise invalid_body(error) from None
         try:
             async with unit_of_work() as uow:
                 await _check_scope_known(uow, raised)
                 await raise_alert(uow, decisions, AlertSource.OPS, OPS_REPORTER, raised, datetime.now(UTC))
         except AlertRefused as refused:
-            raise HTTPException(409 if refused.reason == ALERT_ID_REUSED else 422, refused.detail) from None
+            if refused.reason == ALERT_ID_REUSED:
+                raise HTTPException(409, refused.detail) from None
+            raise Unprocessable(refused.detail) from None
         return await _one_alert(raised.alert_id)
 
     @router.post(
         "/alerts/{reference}/resolve",
         response_model=AlertView,
         tags=["risk"],
+        responses=problems(404),
         summary="Resolve an alert (an ops alert_id, or any alert's alert_key)",
         description="It stops acting at once; the members told of it are told it is resolved. "
         "Resolving an alert that has ended already changes nothing.",
@@ -405,7 +429,7 @@ def admin_router(
             registry = AlertsRepository(uow.conn)
             return await _alert_views(registry, await registry.listing(state, limit), decisions.corroboration)
 
-    @router.get("/alerts/{reference}", response_model=AlertView, tags=["risk"])
+    @router.get("/alerts/{reference}", response_model=AlertView, tags=["risk"], responses=problems(404))
     async def show_alert(reference: str) -> AlertView:
         return await _one_alert(reference)
 
@@ -425,6 +449,8 @@ async def _check_scope_known(uow: UnitOfWork, raised: RiskAlertRaised) -> None:
     """Ops name suppliers and SKUs the alliance knows: a typo would silently guard nothing."""
     suppliers = await SuppliersRepository(uow.conn).list()
     if raised.supplier_id is not None and raised.supplier_id not in {s.supplier_id for s in suppliers}:
-        raise HTTPException(422, f"no supplier {raised.supplier_id!r}")
+        detail = f"no supplier {raised.supplier_id!r}"
+        raise Unprocessable(detail, [FieldError(field="body.supplier_id", message=detail)])
     if raised.sku is not None and raised.sku not in {i.sku for s in suppliers for i in s.catalog}:
-        raise HTTPException(422, f"no catalog item {raised.sku!r}")
+        detail = f"no catalog item {raised.sku!r}"
+        raise Unprocessable(detail, [FieldError(field="body.sku", message=detail)])
