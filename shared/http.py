@@ -296,10 +296,11 @@ def _document_problems(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _refuse_nul_in_strings(node: Any) -> None:
-    """Give every free-text string schema the NO_NUL pattern (an enum, a format or its own
-    pattern excludes NUL already)."""
+    """Give every free-text string schema the NO_NUL pattern (an enum, its own pattern or a
+    format other than `password` excludes NUL already; a password is free text)."""
     if isinstance(node, dict):
-        if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & node.keys():
+        free_text = node.get("format", "password") == "password"
+        if node.get("type") == "string" and free_text and not {"pattern", "enum", "const"} & node.keys():
             node["pattern"] = NO_NUL
         for value in node.values():
             _refuse_nul_in_strings(value)

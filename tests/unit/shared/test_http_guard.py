@@ -16,6 +16,7 @@ async def _healthy() -> dict[str, bool]:
 
 class Echoed(RequestBody):
     note: str = ""
+    secret: SecretStr | None = None
 
 
 def _app():
@@ -135,3 +136,5 @@ def test_the_document_states_every_answer_with_its_problem_body():
     schemas = document["components"]["schemas"]
     assert "Problem" in schemas and "HTTPValidationError" not in schemas
     assert schemas["Echoed"]["additionalProperties"] is False
+    secret = schemas["Echoed"]["properties"]["secret"]["anyOf"][0]
+    assert secret["format"] == "password" and secret["pattern"] == NO_NUL  # a password is free text too
