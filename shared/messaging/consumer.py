@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from shared import metrics
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.reasons import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class BatchProcessor:
                     type(exc).__name__,
                 )
                 async with self._uow_factory() as uow:
-                    uow.dead_letter(record, "handler_error", f"{type(exc).__name__}: {exc}"[:500])
+                    uow.dead_letter(record, DeadLetterReason.HANDLER_ERROR, f"{type(exc).__name__}: {exc}"[:500])
 
 
 def _next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.contract import CloudEvent
 from shared.messaging.records import OutboundMessage
+from shared.reasons import DeadLetterReason
 
 MAX_EVENT_BYTES = 1024 * 1024
 """Larger records are refused before parsing (contract-level guard against abuse)."""
@@ -20,7 +21,7 @@ MAX_NESTING = 32
 class Undecodable(Exception):
     """The record is not a CloudEvent we can read; `reason` is a stable metric label."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -51,21 +52,21 @@ def _nesting_depth(raw: bytes) -> int:
 def decode(raw: bytes | None) -> CloudEvent:
     """Parse a structured-mode CloudEvent, or raise Undecodable with the reason."""
     if raw is None or not raw:
-        raise Undecodable("empty_record", "the record has no value")
+        raise Undecodable(DeadLetterReason.EMPTY_RECORD, "the record has no value")
     if len(raw) > MAX_EVENT_BYTES:
-        raise Undecodable("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES} accepted")
+        raise Undecodable(DeadLetterReason.TOO_LARGE, f"{len(raw)} bytes, at most {MAX_EVENT_BYTES} accepted")
     if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting_depth(raw) > MAX_NESTING:
-        raise Undecodable("too_deep", f"JSON nested deeper than {MAX_NESTING} levels")
+        raise Undecodable(DeadLetterReason.TOO_DEEP, f"JSON nested deeper than {MAX_NESTING} levels")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Undecodable("not_utf8", f"invalid UTF-8 at byte {exc.start}") from None
+        raise Undecodable(DeadLetterReason.NOT_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
     try:
         return CloudEvent.model_validate_json(text)
     except ValidationError as exc:
         if exc.errors()[0]["type"] == "json_invalid":
-            raise Undecodable("not_json", validation_summary(exc)) from None
-        raise Undecodable("not_cloudevent", validation_summary(exc)) from None
+            raise Undecodable(DeadLetterReason.NOT_JSON, validation_summary(exc)) from None
+        raise Undecodable(DeadLetterReason.NOT_CLOUDEVENT, validation_summary(exc)) from None
 
 
 def validation_summary(error: ValidationError, limit: int = 10) -> str:

@@ -1,23 +1,22 @@
 """The unit of work: one PostgreSQL transaction for state, outbox rows and inbox rows.
 
-Handlers write their state through `uow.conn`, ask for messages with `uow.publish(...)`, and
-record what they consumed with `uow.claim(...)`. Nothing is published and no metric moves
+Handlers write their state through `uow.conn` and ask for messages with `uow.publish(...)`;
+the intake pipeline records what they consumed with `uow.claim(...)`. Nothing is published and no metric moves
 unless the transaction commits; after the commit the relay is woken to publish at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 import asyncpg
 
 from shared import metrics
-from shared.contract import CloudEvent
 from shared.messaging import inbox
-from shared.messaging.envelope import Undecodable, decode
 from shared.messaging.outbox import add_to_outbox
 from shared.messaging.records import InboundRecord, OutboundMessage
+from shared.reasons import DeadLetterReason, QuarantineReason
 
 REASON_HEADER = "alliance-reason"
 DETAIL_HEADER = "alliance-reason-detail"
@@ -109,26 +108,13 @@ class UnitOfWork:
     async def claim(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
         return await inbox.claim(self.conn, consumer, event_ids)
 
-    def decode(self, record: InboundRecord, accepted_types: Collection[str]) -> CloudEvent | None:
-        """The record's event when it is one this consumer takes; otherwise it is
-        dead-lettered with the reason and None is returned."""
-        try:
-            event = decode(record.value)
-        except Undecodable as error:
-            self.dead_letter(record, error.reason, error.detail)
-            return None
-        if event.type not in accepted_types:
-            self.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on {record.topic}")
-            return None
-        return event
-
-    def dead_letter(self, record: InboundRecord, reason: str, detail: str) -> None:
+    def dead_letter(self, record: InboundRecord, reason: DeadLetterReason | str, detail: str) -> None:
         """A record no handler can use: kept with its reason, its partition moves on."""
         self.publish(_set_aside(record, self._dead_letter_topic, reason, detail))
         self.count_consumed(record.topic, "dead_lettered")
         self.after_commit(lambda: metrics.DEAD_LETTERS.labels(reason).inc())
 
-    def quarantine(self, record: InboundRecord, reason: str, detail: str) -> None:
+    def quarantine(self, record: InboundRecord, reason: QuarantineReason | str, detail: str) -> None:
         """A record that failed authentication: kept for ops, acknowledged to nobody."""
         self.publish(_set_aside(record, self._quarantine_topic, reason, detail))
         self.count_consumed(record.topic, "quarantined")

@@ -19,23 +19,24 @@ from services.notifications.adapters.repository import Attempt, DeliveriesReposi
 from services.notifications.domain.notices import AttemptResult
 from services.notifications.domain.preferences import DigestSchedule
 from services.notifications.domain.retry import RetryPolicy
+from services.notifications.entrypoints.messaging import subscriptions
 from services.notifications.service_layer.delivery import (
     KNOWN_PER_SLOT,
     LEASED_PER_SLOT,
     DeliveryPolicy,
     Dispatcher,
 )
-from services.notifications.service_layer.intake import (
-    project_member_profiles,
-    store_notice_requests,
-)
 from services.notifications.service_layer.routing import OfferDue, RoutingPolicy
+from shared import topics
 from shared.contract import EventType, PurchaseRequestAccepted
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
+from shared.messaging.consumer import BatchHandler
 from shared.messaging.notices import member_notice
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.settings import Settings
 from tests.support.events import encode, new_event
+from tests.support.intake import intake_of
 from tests.support.notifications_store import pool  # noqa: F401 (a fixture)
 from tests.support.receivers import eventually
 from tests.support.services import SEALING_BOX
@@ -120,7 +121,11 @@ async def add_members(pool: asyncpg.Pool, *member_ids: str) -> None:
         for m in member_ids
     ]
     async with UnitOfWork(pool, "dead-letters", "quarantine") as unit:
-        await project_member_profiles(unit, records, ROUTING, lambda due: None, SEALING_BOX)
+        await _intake(lambda due: None, topics.MEMBER_EVENTS)(unit, records)
+
+
+def _intake(offer: OfferDue, topic: str) -> BatchHandler:
+    return intake_of(subscriptions(Settings(topic_prefix=""), ROUTING, offer, SEALING_BOX), topic)
 
 
 async def store(pool: asyncpg.Pool, offer: OfferDue, notices: Sequence[tuple[str, int]]) -> None:
@@ -143,7 +148,7 @@ async def store(pool: asyncpg.Pool, offer: OfferDue, notices: Sequence[tuple[str
         for m, n in notices
     ]
     async with UnitOfWork(pool, "dead-letters", "quarantine") as unit:
-        await store_notice_requests(unit, records, ROUTING, offer)
+        await _intake(offer, topics.MEMBER_NOTICES)(unit, records)
 
 
 async def statuses(pool: asyncpg.Pool, member_id: str) -> Counter[str]:

@@ -15,9 +15,9 @@ from services.notifications.adapters.repository import (
 )
 from services.notifications.domain.notices import MemberChannels
 from services.notifications.domain.preferences import DigestSchedule, Preferences
-from services.notifications.service_layer.intake import project_member_profiles
-from services.notifications.service_layer.risk import route_risk_exposures
+from services.notifications.entrypoints.messaging import subscriptions
 from services.notifications.service_layer.routing import RoutingPolicy
+from shared import topics
 from shared.contract import EventType, Severity
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
 from shared.events.procurement import (
@@ -28,9 +28,12 @@ from shared.events.procurement import (
     MemberExposure,
     RiskExposureAssessed,
 )
+from shared.messaging.consumer import BatchHandler
 from shared.messaging.records import InboundRecord
 from shared.sealing import SecretBox, new_sealing_key
+from shared.settings import Settings
 from tests.support.events import encode, new_event
+from tests.support.intake import intake_of
 from tests.support.notifications_store import UnitOfWorkFactory, pool, uow  # noqa: F401 (fixtures)
 from tests.support.services import SEALING_BOX
 
@@ -84,14 +87,18 @@ def assessment(
     return InboundRecord(TOPIC, 0, 0, alert_id.encode(), value)
 
 
+def _intake(topic: str) -> BatchHandler:
+    return intake_of(subscriptions(Settings(topic_prefix=""), POLICY, lambda due: None, SEALING_BOX), topic)
+
+
 async def project(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
     async with uow() as unit:
-        await project_member_profiles(unit, records, POLICY, lambda due: None, SEALING_BOX)
+        await _intake(topics.MEMBER_EVENTS)(unit, records)
 
 
 async def consume(uow: UnitOfWorkFactory, *records: InboundRecord) -> None:
     async with uow() as unit:
-        await route_risk_exposures(unit, records, POLICY, lambda due: None)
+        await _intake(topics.PROCUREMENT_EVENTS)(unit, records)
 
 
 async def notices(pool: asyncpg.Pool) -> dict[tuple[str, str], list[str]]:
@@ -242,7 +249,7 @@ async def test_other_procurement_events_are_skipped_and_unreadable_ones_dead_let
         dict(zip(r["header_names"], r["header_values"], strict=True))["alliance-reason"]
         for r in await pool.fetch("SELECT header_names, header_values FROM outbox ORDER BY id")
     ]
-    assert reasons == [b"not_json", b"invalid_risk_exposure"]
+    assert reasons == [b"not_json", b"invalid_payload"]
 
 
 async def test_interests_come_from_the_seed_until_the_members_profile_replaces_them(

@@ -18,12 +18,10 @@ from services.notifications.adapters.repository import (
 )
 from services.notifications.domain.notices import DIGEST_TYPE, DeliveryStatus
 from services.notifications.domain.preferences import DigestSchedule, Preferences
+from services.notifications.entrypoints.messaging import subscriptions
 from services.notifications.service_layer.digests import make_due_digests
-from services.notifications.service_layer.intake import (
-    project_member_profiles,
-    store_notice_requests,
-)
 from services.notifications.service_layer.routing import RoutingPolicy
+from shared import topics
 from shared.contract import (
     EventType,
     PurchaseRequestAccepted,
@@ -32,9 +30,12 @@ from shared.contract import (
     Severity,
 )
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
+from shared.messaging.consumer import BatchHandler
 from shared.messaging.notices import member_notice, member_notices
 from shared.messaging.records import InboundRecord
+from shared.settings import Settings
 from tests.support.events import encode, new_event
+from tests.support.intake import intake_of
 from tests.support.notifications_store import UnitOfWorkFactory, pool, uow  # noqa: F401 (fixtures)
 from tests.support.services import SEALING_BOX
 
@@ -78,11 +79,15 @@ def accepted(member_id: str, n: int) -> InboundRecord:
     )
 
 
+def _intake(offer: OfferDue, topic: str) -> BatchHandler:
+    return intake_of(subscriptions(Settings(topic_prefix=""), POLICY, offer, SEALING_BOX), topic)
+
+
 async def store(uow: UnitOfWorkFactory, *records: InboundRecord) -> list[DueDelivery]:
     """Store the notice requests; returns the deliveries offered to the dispatcher after commit."""
     offered: list[DueDelivery] = []
     async with uow() as unit:
-        await store_notice_requests(unit, records, POLICY, offered.extend)
+        await _intake(offered.extend, topics.MEMBER_NOTICES)(unit, records)
         assert not offered, "nothing is offered before the transaction commits"
     return offered
 
@@ -90,7 +95,7 @@ async def store(uow: UnitOfWorkFactory, *records: InboundRecord) -> list[DueDeli
 async def project(uow: UnitOfWorkFactory, *records: InboundRecord) -> list[DueDelivery]:
     offered: list[DueDelivery] = []
     async with uow() as unit:
-        await project_member_profiles(unit, records, POLICY, offered.extend, SEALING_BOX)
+        await _intake(offered.extend, topics.MEMBER_EVENTS)(unit, records)
     return offered
 
 

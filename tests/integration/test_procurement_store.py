@@ -15,10 +15,10 @@ import pytest
 
 from services.procurement.adapters import solver
 from services.procurement.adapters.repository import SuppliersRepository
+from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle
-from services.procurement.service_layer.demand import take_demand
 from shared import topics
 from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import (
@@ -30,8 +30,10 @@ from shared.events.members import (
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.seed import Seed
+from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, verify
 from tests.support.events import encode, new_event
+from tests.support.intake import intake_of
 from tests.support.kafka import notices_told
 
 pytestmark = pytest.mark.integration
@@ -68,6 +70,9 @@ def uow(pool: asyncpg.Pool) -> UnitOfWork:
 
 async def outbox(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return await pool.fetch("SELECT topic, key, value, header_names, header_values FROM outbox ORDER BY id")
+
+
+take_demand = intake_of(subscriptions(Settings(topic_prefix="")), topics.ADMITTED_REQUESTS)
 
 
 def record(event_type: str, data, offset: int) -> InboundRecord:
@@ -116,14 +121,14 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
     ]
     batch = [record(PURCHASE_REQUEST_ADMITTED, r, n) for n, r in enumerate(requests)]
     async with uow(pool) as work:
-        await take_demand(work, batch + [record(PURCHASE_REQUEST_ADMITTED, requests[0], 9)], "")
+        await take_demand(work, batch + [record(PURCHASE_REQUEST_ADMITTED, requests[0], 9)])
     async with uow(pool) as work:
-        await take_demand(work, batch, "")  # redelivered: the inbox has them
+        await take_demand(work, batch)  # redelivered: the inbox has them
     assert await pool.fetchval("SELECT count(*) FROM purchase_requests WHERE status = 'open'") == 4
 
     withdraw = WithdrawPurchaseRequest(request_id="r-3", member_id="m-1", sku="BOARD-18MM")
     async with uow(pool) as work:
-        await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, withdraw, 10)], "")
+        await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, withdraw, 10)])
     options = CloseOptions(topic_prefix="", max_supplier_share=0.7, interval_seconds=3600)
     async with uow(pool) as work:
         report = await close_cycle(work, options, datetime.now(UTC) + timedelta(hours=1), "admin")
@@ -131,7 +136,7 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
     assert [child.returncode for child in spawned] == ([0] if in_a_process else [])
     late = WithdrawPurchaseRequest(request_id="r-0", member_id="m-0", sku="BOARD-18MM")
     async with uow(pool) as work:
-        await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, late, 11)], "")
+        await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, late, 11)])
 
     rows = await outbox(pool)
     [order] = [r for r in rows if r["topic"] == topics.supplier_orders("s-holz")]

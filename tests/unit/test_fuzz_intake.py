@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from services.members.domain.admission import (
     ADMISSION_TYPES,
     Outcome,
-    QuarantineReason,
     assess_cancellation,
     assess_submission,
     authenticate,
@@ -30,10 +29,11 @@ from services.members.domain.members import Member, MemberStatus
 from services.members.domain.risk import RISK_ALERT_TYPES, assess_alert, authenticate_reporter
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import AnswerOutcome, OrderRecord, OrderStatus, judge_answer
-from services.procurement.domain.responses import ResponseQuarantine, authenticate_response
-from services.procurement.domain.risk import AlertQuarantine, authenticate_supplier_alert
+from services.procurement.domain.responses import authenticate_response, order_held
+from services.procurement.domain.risk import authenticate_supplier_alert
 from shared.contract import EventType, JointOrderConfirmed, JointOrderRejected, RiskAlertRaised, RiskAlertResolved
 from shared.messaging.envelope import Undecodable, decode
+from shared.reasons import QuarantineReason
 from shared.signing import SignatureFailure, sign, verify
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -134,9 +134,11 @@ def supplier_answer(key: str | None, value: bytes, header: bytes | None) -> str:
     order_id = event.data.get("order_id")
     order = ORDERS.get(order_id) if isinstance(order_id, str) else None
     supplier = SUPPLIERS.get(key) if key is not None else None
-    failure = authenticate_response(key, event.data, header, value, supplier, order, NOW)
+    failure = authenticate_response(key, event.data, header, value, supplier, NOW)
+    if failure is None and supplier is not None:
+        failure = order_held(order, supplier)
     if failure is not None:
-        assert isinstance(failure, ResponseQuarantine)
+        assert isinstance(failure, QuarantineReason)
         return QUARANTINED
     assert order is not None
     model, status = answers[event.type]
@@ -168,7 +170,7 @@ def risk_alert(key: str | None, value: bytes, header: bytes | None) -> str:
         return DEAD_LETTERED
     failure = authenticate_supplier_alert(header, value, supplier, NOW)
     if failure is not None:
-        assert isinstance(failure, AlertQuarantine)
+        assert isinstance(failure, QuarantineReason)
         return QUARANTINED
     try:
         models[event.type].model_validate(event.data)

@@ -23,16 +23,8 @@ from shared.contract import (
     RejectionReason,
 )
 from shared.messaging.envelope import validation_summary
+from shared.reasons import QuarantineReason
 from shared.signing import verify
-
-
-class QuarantineReason(StrEnum):
-    MISSING_SIGNATURE = "missing_signature"
-    MALFORMED_SIGNATURE = "malformed_signature"
-    STALE_TIMESTAMP = "stale_timestamp"
-    BAD_SIGNATURE = "bad_signature"
-    UNKNOWN_MEMBER = "unknown_member"
-    KEY_MISMATCH = "key_not_member"
 
 
 class Outcome(StrEnum):
@@ -76,7 +68,7 @@ def authenticate(
     if failure is not None:
         return QuarantineReason(failure.value)
     if data.get("member_id") != record_key:
-        return QuarantineReason.KEY_MISMATCH
+        return QuarantineReason.KEY_NOT_MEMBER
     return None
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from services.members.domain.admission import QuarantineReason
 from services.members.domain.members import Member, MemberStatus
 from shared.contract import EventType, RiskAlertRaised, RiskAlertResolved
 from shared.messaging.envelope import validation_summary
+from shared.reasons import QuarantineReason
 from shared.signing import verify
 
 RISK_ALERT_TYPES: dict[str, type[BaseModel]] = {

@@ -1,45 +1,55 @@
-"""What the members service consumes: decode nothing here, hand the batch to the handler."""
+"""What the members service consumes, declared: each topic's event types, senders and handler."""
 
 from __future__ import annotations
 
-from services.members.service_layer.admission import admit_batch
-from services.members.service_layer.catalog import learn_catalog_batch
+from functools import partial
+
+from services.members.service_layer import admission, risk
+from services.members.service_layer.admission import admit
+from services.members.service_layer.catalog import learn_catalog
 from services.members.service_layer.risk import forward_member_alerts
 from shared import topics
+from shared.contract import EventType
 from shared.events.members import MemberProfile, PurchaseRequestAdmitted, RiskAlertReported
 from shared.events.notices import MemberNoticeRequested
+from shared.events.procurement import CATALOG_ITEM_LISTED, CatalogItemListed
 from shared.messaging.consumer import Publication, Subscription
+from shared.messaging.intake import Accept, Intake, OtherTypes
 from shared.settings import Settings
-
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
     prefix = settings.topic_prefix
-
-    async def admit(uow, records):  # type: ignore[no-untyped-def]
-        await admit_batch(uow, records, prefix)
-
-    async def risk_alerts(uow, records):  # type: ignore[no-untyped-def]
-        await forward_member_alerts(uow, records, prefix)
-
-    return [
-        Subscription(
+    intakes = [
+        Intake(
             topic=settings.topic(topics.PURCHASE_REQUESTS),
-            handler=admit,
             description="Signed purchase requests and cancellations from member ERPs (contract v1)",
+            accepts={
+                EventType.PURCHASE_REQUEST_SUBMITTED: Accept(None),
+                EventType.PURCHASE_REQUEST_CANCELLED: Accept(None),
+            },
+            handler=partial(admit, topic_prefix=prefix),
+            inbox=admission.INBOX,
+            signed=admission.SIGNED_BY_MEMBERS,
         ),
-        Subscription(
+        Intake(
             topic=settings.topic(topics.PROCUREMENT_EVENTS),
-            handler=learn_catalog_batch,
             description="The catalog's SKUs (alliance.catalog_item.listed), so unknown SKUs are refused",
+            accepts={CATALOG_ITEM_LISTED: Accept(CatalogItemListed, once=False)},
+            handler=learn_catalog,
+            other_types=OtherTypes.SKIP,
         ),
-        Subscription(
+        Intake(
             topic=settings.topic(topics.RISK_ALERTS),
-            handler=risk_alerts,
             description="Members' signed risk_alert.raised / .resolved (contract v1); records keyed by "
             "anyone else are procurement's",
+            accepts={EventType.RISK_ALERT_RAISED: Accept(None), EventType.RISK_ALERT_RESOLVED: Accept(None)},
+            handler=partial(forward_member_alerts, topic_prefix=prefix),
+            inbox=risk.INBOX,
+            signed=risk.SIGNED_BY_REPORTING_MEMBERS,
         ),
     ]
+    return [intake.subscription() for intake in intakes]
 
 
 def publications(settings: Settings) -> list[Publication]:

@@ -1,18 +1,16 @@
-"""Admit a batch of ERP records: one transaction, signatures checked per record, each
-member's records in their partition order."""
+"""Admit ERP records that passed the intake (authenticated by their member, new): one
+transaction per batch, each member's records in their partition order."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from services.members.adapters import metrics
 from services.members.adapters.repository import AdmittedRequests, CatalogRepository, MembersRepository
 from services.members.domain.admission import (
-    ADMISSION_TYPES,
     Outcome,
     Verdict,
     assess_cancellation,
@@ -34,6 +32,7 @@ from shared.events.members import (
     WithdrawPurchaseRequest,
 )
 from shared.messaging.envelope import event_record
+from shared.messaging.intake import Command, Signed
 from shared.messaging.notices import member_notices, notice_id
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
@@ -42,51 +41,39 @@ from shared.signing import SIGNATURE_HEADER
 INBOX = "members.admission"
 
 
-async def admit_batch(
-    uow: UnitOfWork, records: Sequence[InboundRecord], topic_prefix: str, now: datetime | None = None
-) -> None:
-    now = now or datetime.now(UTC)
-    decoded = [(record, event) for record in records if (event := uow.decode(record, ADMISSION_TYPES))]
+async def members_by_key(uow: UnitOfWork, keys: set[str]) -> dict[str, Member]:
+    return await MembersRepository(uow.conn).get_many(keys)
 
-    members = await MembersRepository(uow.conn).get_many(r.key_text for r, _ in decoded if r.key_text)
-    authentic: list[tuple[InboundRecord, CloudEvent, Member]] = []
-    for record, event in decoded:
-        member = members.get(record.key_text or "")
-        failure = authenticate(record.key_text, event.data, record.header(SIGNATURE_HEADER), record.value or b"", member, now)
-        if failure is not None:
-            uow.quarantine(record, failure.value, f"event {event.id[:64]!r} failed authentication: {failure.value}")
-            continue
-        assert member is not None
-        authentic.append((record, event, member))
 
-    # Only authenticated events claim inbox ids, so a forgery can't pre-empt a genuine event id.
-    first_seen = await uow.claim(INBOX, (f"{m.member_id}:{e.id}" for _, e, m in authentic))
-    fresh = []
-    for record, event, member in authentic:
-        inbox_id = f"{member.member_id}:{event.id}"
-        if inbox_id in first_seen:
-            first_seen.discard(inbox_id)  # a replay inside the same batch is a duplicate too
-            fresh.append((record, event, member))
-    if len(fresh) < len(authentic):
-        uow.count_consumed(records[0].topic, "duplicate", len(authentic) - len(fresh))
+def _signed_by_its_member(record: InboundRecord, event: CloudEvent, member: Member | None, now: datetime) -> str | None:
+    signature = record.header(SIGNATURE_HEADER)
+    return authenticate(record.key_text, event.data, signature, record.value or b"", member, now)
 
-    request_keys = [(m.member_id, str(e.data.get("request_id", ""))) for _, e, m in fresh]
+
+SIGNED_BY_MEMBERS = Signed(members_by_key, _signed_by_its_member, lambda member: member.member_id)
+"""An ERP's record: keyed by its member, signed with the member's ERP secret, naming it."""
+
+
+async def admit(uow: UnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+    """Decide each authenticated, new submission or cancellation; answer every member once."""
+    request_keys = [(c.sender.member_id, str(c.data.get("request_id", ""))) for c in commands]
     known = await AdmittedRequests(uow.conn).fingerprints(request_keys)
-    skus = await CatalogRepository(uow.conn).skus(str(e.data.get("sku", "")) for _, e, _ in fresh)
+    skus = await CatalogRepository(uow.conn).skus(str(c.data.get("sku", "")) for c in commands)
     new_rows: list[tuple[str, str, str, bytes]] = []
-    outcomes = _Outcomes(records[0].topic)
-    for record, event, member in fresh:
-        key = (member.member_id, str(event.data.get("request_id", "")))
-        if event.type == EventType.PURCHASE_REQUEST_SUBMITTED:
+    outcomes = _Outcomes(commands[0].record.topic)
+    for command in commands:
+        member: Member = command.sender
+        key = (member.member_id, str(command.data.get("request_id", "")))
+        if command.event.type == EventType.PURCHASE_REQUEST_SUBMITTED:
             existing = known.get(key)
-            verdict = assess_submission(event.data, member, skus, existing[0] if existing else None)
+            verdict = assess_submission(command.data, member, skus, existing[0] if existing else None)
             if verdict.outcome is Outcome.ACCEPTED:
                 assert verdict.request is not None
                 known[key] = (verdict.fingerprint, verdict.request.sku)
                 new_rows.append((member.member_id, verdict.request_id, verdict.request.sku, verdict.fingerprint))
         else:
-            verdict = assess_cancellation(event.data, member, key in known)
-        _act(uow, event, member, verdict, known.get(key), topic_prefix, outcomes)
+            verdict = assess_cancellation(command.data, member, key in known)
+        _act(uow, command.cause, member, verdict, known.get(key), topic_prefix, outcomes)
     await AdmittedRequests(uow.conn).add(new_rows)
     outcomes.record(uow, topic_prefix)
 
@@ -125,14 +112,13 @@ class _Outcomes:
 
 def _act(
     uow: UnitOfWork,
-    event: CloudEvent,
+    cause: str,
     member: Member,
     verdict: Verdict,
     admitted: tuple[bytes, str] | None,
     topic_prefix: str,
     outcomes: _Outcomes,
 ) -> None:
-    cause = f"{member.member_id}:{event.id}"
     told = outcomes.notices[member.member_id]
     if verdict.outcome is Outcome.ACCEPTED:
         request = verdict.request

@@ -9,13 +9,14 @@ member, as `RiskAlertReported` or `RiskAlertWithdrawn`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 
-from services.members.adapters.repository import MembersRepository
-from services.members.domain.risk import RISK_ALERT_TYPES, assess_alert, authenticate_reporter
+from services.members.domain.members import Member
+from services.members.domain.risk import assess_alert, authenticate_reporter
+from services.members.service_layer.admission import members_by_key
 from shared import topics
-from shared.contract import RiskAlertRaised
+from shared.contract import CloudEvent, RiskAlertRaised
 from shared.events.members import (
     RISK_ALERT_REPORTED,
     RISK_ALERT_WITHDRAWN,
@@ -24,39 +25,36 @@ from shared.events.members import (
     RiskAlertWithdrawn,
 )
 from shared.messaging.envelope import event_record
+from shared.messaging.intake import Command, Signed
 from shared.messaging.notices import notice_id
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.reasons import QuarantineReason
 from shared.signing import SIGNATURE_HEADER
 
 INBOX = "members.risk-alerts"
 
 
-async def forward_member_alerts(
-    uow: UnitOfWork, records: Sequence[InboundRecord], topic_prefix: str, now: datetime | None = None
-) -> None:
-    now = now or datetime.now(UTC)
-    members = await MembersRepository(uow.conn).get_many(r.key_text for r in records if r.key_text)
-    for record in records:
-        member = members.get(record.key_text or "")
-        if member is None:
-            uow.count_consumed(record.topic, "skipped")
-            continue
-        event = uow.decode(record, RISK_ALERT_TYPES)
-        if event is None:
-            continue
-        failure = authenticate_reporter(record.header(SIGNATURE_HEADER), record.value or b"", member, now)
-        if failure is not None:
-            uow.quarantine(record, failure.value, f"event {event.id[:64]!r} failed authentication: {failure.value}")
-            continue
-        # Only authenticated events claim inbox ids, so a forgery can't pre-empt a genuine one.
-        cause = f"{member.member_id}:{event.id}"
-        if not await uow.claim(INBOX, [cause]):
-            uow.count_consumed(record.topic, "duplicate")
-            continue
-        verdict = assess_alert(event.type, event.data, member)
+async def not_members(uow: UnitOfWork, keys: set[str], members: Mapping[str, Member]) -> set[str]:
+    """Keys naming no member: suppliers' records, procurement's to judge."""
+    return keys - members.keys()
+
+
+def _signed_by_its_member(record: InboundRecord, event: CloudEvent, member: Member | None, now: datetime) -> str | None:
+    if member is None:
+        return QuarantineReason.UNKNOWN_MEMBER
+    return authenticate_reporter(record.header(SIGNATURE_HEADER), record.value or b"", member, now)
+
+
+SIGNED_BY_REPORTING_MEMBERS = Signed(members_by_key, _signed_by_its_member, lambda m: m.member_id, not_members)
+
+
+async def forward_member_alerts(uow: UnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+    for command in commands:
+        member: Member = command.sender
+        verdict = assess_alert(command.event.type, command.data, member)
         if verdict.data is None:
-            uow.dead_letter(record, verdict.reason, verdict.detail)
+            uow.dead_letter(command.record, verdict.reason, verdict.detail)
             continue
         if isinstance(verdict.data, RiskAlertRaised):
             event_type = RISK_ALERT_REPORTED
@@ -73,7 +71,7 @@ async def forward_member_alerts(
                 event_type,
                 SOURCE,
                 forwarded,
-                event_id=notice_id(cause, "risk"),
+                event_id=notice_id(command.cause, "risk"),
             )
         )
-        uow.count_consumed(record.topic, "processed")
+        uow.count_consumed(command.record.topic, "processed")

@@ -7,7 +7,6 @@ disagree is dead-lettered, never delivered: a notice must not reach the wrong me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -21,69 +20,48 @@ from services.notifications.service_layer.routing import (
     route_waiting,
 )
 from shared.contract import NOTICE_DATA
-from shared.events.members import MEMBER_REGISTERED, MEMBER_UPDATED, MemberProfile
-from shared.events.notices import (
-    MEMBER_NOTICE_REQUESTED,
-    MEMBER_NOTICES_REQUESTED,
-    MemberNoticeRequested,
-    MemberNoticesRequested,
-)
-from shared.messaging.envelope import Undecodable, decode, validation_summary
-from shared.messaging.records import InboundRecord
+from shared.events.members import MemberProfile
+from shared.events.notices import MemberNoticeRequested, MemberNoticesRequested
+from shared.messaging.envelope import validation_summary
+from shared.messaging.intake import Command
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.reasons import DeadLetterReason
 from shared.sealing import SecretBox, Unsealable
-
-PROFILE_TYPES = frozenset({MEMBER_REGISTERED, MEMBER_UPDATED})
 
 
 async def store_notice_requests(
-    uow: UnitOfWork,
-    records: Sequence[InboundRecord],
-    policy: RoutingPolicy,
-    offer: OfferDue,
+    uow: UnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue
 ) -> None:
     notices: list[Notice] = []
-    for record in records:
-        try:
-            event = decode(record.value)
-        except Undecodable as error:
-            uow.dead_letter(record, error.reason, error.detail)
+    for command in commands:
+        record, request = command.record, command.data
+        if isinstance(request, MemberNoticeRequested):
+            requested = [(command.event.id, request.notice_type, request.data)]
+        else:
+            assert isinstance(request, MemberNoticesRequested)
+            requested = [(n.notice_id, n.notice_type, n.data) for n in request.notices]
+        unknown = [t for _, t, _ in requested if t not in NOTICE_DATA]
+        if unknown:
+            uow.dead_letter(record, DeadLetterReason.UNKNOWN_NOTICE_TYPE, f"{unknown[0]!r} is no contract notice")
             continue
         try:
-            if event.type == MEMBER_NOTICE_REQUESTED:
-                single = MemberNoticeRequested.model_validate(event.data)
-                member_id, requested = single.member_id, [(event.id, single.notice_type, single.data)]
-            elif event.type == MEMBER_NOTICES_REQUESTED:
-                several = MemberNoticesRequested.model_validate(event.data)
-                member_id = several.member_id
-                requested = [(n.notice_id, n.notice_type, n.data) for n in several.notices]
-            else:
-                uow.dead_letter(
-                    record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic"
-                )
-                continue
-            unknown = [t for _, t, _ in requested if t not in NOTICE_DATA]
-            if unknown:
-                uow.dead_letter(record, "unknown_notice_type", f"{unknown[0]!r} is no contract notice")
-                continue
             validated = [
                 (notice_id, notice_type, NOTICE_DATA[notice_type].model_validate(data).model_dump(mode="json"))
                 for notice_id, notice_type, data in requested
             ]
         except ValidationError as error:
-            uow.dead_letter(record, "invalid_notice", validation_summary(error))
+            uow.dead_letter(record, DeadLetterReason.INVALID_PAYLOAD, validation_summary(error))
             continue
-        if record.key_text != member_id:
-            uow.dead_letter(
-                record, "key_not_member", "the record key and the notice's member differ"
-            )
+        if record.key_text != request.member_id:
+            detail = "the record key and the notice's member differ"
+            uow.dead_letter(record, DeadLetterReason.NOTICE_NOT_FOR_KEY, detail)
             continue
         notices.extend(
-            Notice(notice_id, member_id, notice_type, data, event.time)
+            Notice(notice_id, request.member_id, notice_type, data, command.event.time)
             for notice_id, notice_type, data in validated
         )
     stored = await NoticesRepository(uow.conn).add(notices)
-    topic = records[0].topic
+    topic = commands[0].record.topic
     if len(stored) < len(notices):
         uow.count_consumed(topic, "duplicate", len(notices) - len(stored))
     if stored:
@@ -94,38 +72,25 @@ async def store_notice_requests(
 
 
 async def project_member_profiles(
-    uow: UnitOfWork,
-    records: Sequence[InboundRecord],
-    policy: RoutingPolicy,
-    offer: OfferDue,
-    box: SecretBox,
+    uow: UnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue, box: SecretBox
 ) -> None:
     """Keep each member's channels current; route the notices that were waiting for them.
 
     A webhook secret none of our keys opens (the services disagree on ALLIANCE_SEALING_KEYS)
     dead-letters the profile with the reason: replayed once the keys agree, nothing is lost."""
     profiles: list[tuple[MemberProfile, str | None, datetime]] = []
-    for record in records:
+    for command in commands:
+        profile: MemberProfile = command.data
+        sealed = profile.sealed_webhook_secret
         try:
-            event = decode(record.value)
-        except Undecodable as error:
-            uow.dead_letter(record, error.reason, error.detail)
-            continue
-        if event.type not in PROFILE_TYPES:
-            uow.count_consumed(record.topic, "ignored")
-            continue
-        try:
-            profile = MemberProfile.model_validate(event.data)
-            sealed = profile.sealed_webhook_secret
-            profiles.append((profile, box.open(sealed) if sealed else None, event.time))
-        except ValidationError as error:
-            uow.dead_letter(record, "invalid_member_profile", validation_summary(error))
+            profiles.append((profile, box.open(sealed) if sealed else None, command.event.time))
         except Unsealable as error:
-            uow.dead_letter(record, "unsealable_secret", f"member {profile.member_id}: webhook secret {error}")
+            detail = f"member {profile.member_id}: webhook secret {error}"
+            uow.dead_letter(command.record, DeadLetterReason.UNSEALABLE_SECRET, detail)
     if not profiles:
         return
     await MemberChannelsRepository(uow.conn).upsert(profiles)
-    uow.count_consumed(records[0].topic, "processed", len(profiles))
+    uow.count_consumed(commands[0].record.topic, "processed", len(profiles))
     due = await route_waiting(uow, policy, [p.member_id for p, _, _ in profiles])
     if due:
         uow.after_commit(lambda: offer(due))

@@ -8,10 +8,8 @@ Procurement's other events on the topic are not for notifications.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-
-from pydantic import ValidationError
 
 from services.notifications.adapters.repository import (
     DueDelivery,
@@ -24,36 +22,19 @@ from services.notifications.domain.notices import MemberChannels, Notice
 from services.notifications.domain.preferences import Preferences
 from services.notifications.domain.risk import raised_audience, risk_notice
 from services.notifications.service_layer.routing import OfferDue, RoutingPolicy, route_notices
-from shared.events.procurement import RISK_EXPOSURE_ASSESSED, RiskExposureAssessed
-from shared.messaging.envelope import Undecodable, decode, validation_summary
-from shared.messaging.records import InboundRecord
+from shared.events.procurement import RiskExposureAssessed
+from shared.messaging.intake import Command
 from shared.messaging.unit_of_work import UnitOfWork
 
 
 async def route_risk_exposures(
-    uow: UnitOfWork,
-    records: Sequence[InboundRecord],
-    policy: RoutingPolicy,
-    offer: OfferDue,
+    uow: UnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue
 ) -> None:
     """One assessment at a time, so a resolution finds who its alert's raising told."""
     due: list[DueDelivery] = []
-    for record in records:
-        try:
-            event = decode(record.value)
-        except Undecodable as error:
-            uow.dead_letter(record, error.reason, error.detail)
-            continue
-        if event.type != RISK_EXPOSURE_ASSESSED:
-            uow.count_consumed(record.topic, "skipped")
-            continue
-        try:
-            exposure = RiskExposureAssessed.model_validate(event.data)
-        except ValidationError as error:
-            uow.dead_letter(record, "invalid_risk_exposure", validation_summary(error))
-            continue
-        concerned, stored = await tell(uow, exposure, event.time)
-        uow.count_consumed(record.topic, "duplicate" if concerned and not stored else "processed")
+    for command in commands:
+        concerned, stored = await tell(uow, command.data, command.event.time)
+        uow.count_consumed(command.record.topic, "duplicate" if concerned and not stored else "processed")
         if stored:
             due += await route_notices(uow, stored, policy)
     if due:

@@ -124,6 +124,20 @@ class SuppliersRepository:
         )
         return _supplier(row, [_item(i) for i in items])
 
+    async def get_many(self, supplier_ids: Iterable[str]) -> dict[str, Supplier]:
+        """The suppliers among `supplier_ids`, by id: records name their sender in the key."""
+        ids = list(set(supplier_ids))
+        rows = await self._conn.fetch(
+            f"SELECT {_SUPPLIER_COLUMNS} FROM suppliers WHERE supplier_id = ANY($1::text[])", ids
+        )
+        items = await self._conn.fetch(
+            f"SELECT {_ITEM_COLUMNS} FROM catalog_items WHERE supplier_id = ANY($1::text[])", ids
+        )
+        by_supplier: dict[str, list[CatalogItem]] = {}
+        for item in items:
+            by_supplier.setdefault(item["supplier_id"], []).append(_item(item))
+        return {r["supplier_id"]: _supplier(r, by_supplier.get(r["supplier_id"], [])) for r in rows}
+
     async def save(self, supplier: Supplier) -> None:
         """Write the supplier and replace its catalog with `supplier.catalog`."""
         await self._conn.execute(

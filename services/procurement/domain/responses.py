@@ -9,22 +9,12 @@ quarantined with its reason and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import OrderRecord
+from shared.reasons import QuarantineReason
 from shared.signing import verify
-
-
-class ResponseQuarantine(StrEnum):
-    MISSING_SIGNATURE = "missing_signature"
-    MALFORMED_SIGNATURE = "malformed_signature"
-    STALE_TIMESTAMP = "stale_timestamp"
-    BAD_SIGNATURE = "bad_signature"
-    UNKNOWN_SUPPLIER = "unknown_supplier"
-    KEY_MISMATCH = "key_not_supplier"
-    ORDER_NOT_HELD = "order_not_held"
 
 
 def authenticate_response(
@@ -33,16 +23,22 @@ def authenticate_response(
     signature_header: bytes | None,
     body: bytes,
     supplier: Supplier | None,
-    order: OrderRecord | None,
     now: datetime,
-) -> ResponseQuarantine | None:
+) -> QuarantineReason | None:
+    """The key names a known supplier, which signed the bytes and is the one the data names
+    (whether the order is that supplier's, `order_held` tells once the order is read)."""
     if supplier is None or record_key is None:
-        return ResponseQuarantine.UNKNOWN_SUPPLIER
+        return QuarantineReason.UNKNOWN_SUPPLIER
     failure = verify(signature_header, body, supplier.verification_secrets(now), now=now.timestamp())
     if failure is not None:
-        return ResponseQuarantine(failure.value)
+        return QuarantineReason(failure.value)
     if data.get("supplier_id") != record_key:
-        return ResponseQuarantine.KEY_MISMATCH
+        return QuarantineReason.KEY_NOT_SUPPLIER
+    return None
+
+
+def order_held(order: OrderRecord | None, supplier: Supplier) -> QuarantineReason | None:
+    """An authentic answer counts only for an order placed with that supplier."""
     if order is None or order.supplier_id != supplier.supplier_id:
-        return ResponseQuarantine.ORDER_NOT_HELD
+        return QuarantineReason.ORDER_NOT_HELD
     return None

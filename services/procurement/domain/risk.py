@@ -26,6 +26,7 @@ from enum import StrEnum
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.optimizer import Offer, RiskLevel
 from shared.contract import RiskAlertRaised, RiskKind, Severity
+from shared.reasons import QuarantineReason
 from shared.signing import verify
 
 
@@ -308,20 +309,10 @@ def due_to_expire(alerts: Iterable[Alert], now: datetime) -> list[Alert]:
     return [a for a in alerts if a.status is AlertStatus.ACTIVE and a.valid_until is not None and now >= a.valid_until]
 
 
-class AlertQuarantine(StrEnum):
-    """Why a record on `risk.alerts` that no member sent was refused."""
-
-    MISSING_SIGNATURE = "missing_signature"
-    MALFORMED_SIGNATURE = "malformed_signature"
-    STALE_TIMESTAMP = "stale_timestamp"
-    BAD_SIGNATURE = "bad_signature"
-    UNKNOWN_REPORTER = "unknown_reporter"
-
-
 def authenticate_supplier_alert(
     signature_header: bytes | None, body: bytes, supplier: Supplier, now: datetime
-) -> AlertQuarantine | None:
+) -> QuarantineReason | None:
     """The supplier the record's key names signed the exact bytes (current secret, or the
     previous one during a rotation, within 300 s). A key naming nobody is `UNKNOWN_REPORTER`."""
     failure = verify(signature_header, body, supplier.verification_secrets(now), now=now.timestamp())
-    return AlertQuarantine(failure.value) if failure is not None else None
+    return QuarantineReason(failure.value) if failure is not None else None

@@ -29,7 +29,7 @@ from services.procurement.domain.risk import OPS_REPORTER, AlertSource, AlertSta
 from services.procurement.service_layer.catalog import supplier_from_seed, upsert_supplier
 from services.procurement.service_layer.cycle import CycleReport
 from services.procurement.service_layer.resourcing import DecisionOptions
-from services.procurement.service_layer.risk import ALERT_ID_REUSED, AlertRefused, raise_alert, resolve_alert
+from services.procurement.service_layer.risk import AlertRefused, raise_alert, resolve_alert
 from shared import seed
 from shared.contract import (
     ALERT_SCOPES,
@@ -45,6 +45,7 @@ from shared.contract import (
 )
 from shared.http import FieldError, RequestBody, Unprocessable, invalid_body, problems
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.reasons import DeadLetterReason
 
 
 class TierView(BaseModel):
@@ -399,7 +400,7 @@ def admin_router(
                 await _check_scope_known(uow, raised)
                 await raise_alert(uow, decisions, AlertSource.OPS, OPS_REPORTER, raised, datetime.now(UTC))
         except AlertRefused as refused:
-            if refused.reason == ALERT_ID_REUSED:
+            if refused.reason == DeadLetterReason.ALERT_ID_REUSED:
                 raise HTTPException(409, refused.detail) from None
             raise Unprocessable(refused.detail) from None
         return await _one_alert(raised.alert_id)

@@ -3,19 +3,40 @@ consumer group, which covers all of these topics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from functools import partial
 
+from services.procurement.service_layer import demand, responses, risk_intake
 from services.procurement.service_layer.demand import take_demand
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.responses import take_responses
 from services.procurement.service_layer.risk_intake import learn_members, take_member_reports, take_supplier_alerts
 from shared import topics
-from shared.contract import JointOrderCancelled, JointOrderPlaced
+from shared.contract import (
+    EventType,
+    JointOrderCancelled,
+    JointOrderConfirmed,
+    JointOrderPlaced,
+    JointOrderRejected,
+    RiskAlertRaised,
+    RiskAlertResolved,
+)
+from shared.events.members import (
+    MEMBER_REGISTERED,
+    MEMBER_UPDATED,
+    PURCHASE_REQUEST_ADMITTED,
+    RISK_ALERT_REPORTED,
+    RISK_ALERT_WITHDRAWN,
+    WITHDRAW_PURCHASE_REQUEST,
+    MemberProfile,
+    PurchaseRequestAdmitted,
+    RiskAlertReported,
+    RiskAlertWithdrawn,
+    WithdrawPurchaseRequest,
+)
 from shared.events.notices import MemberNoticeRequested
 from shared.events.procurement import JointOrderStatus, RiskExposureAssessed
 from shared.messaging.consumer import Publication, Subscription
-from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
+from shared.messaging.intake import Accept, Intake, OtherTypes
 from shared.seed import Cycle
 from shared.settings import Settings
 
@@ -26,47 +47,59 @@ def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_S
     """`max_supplier_share` is the seed's; re-sourcing an order applies it too."""
     prefix = settings.topic_prefix
     options = DecisionOptions(prefix, max_supplier_share, settings.risk_corroboration_members)
-
-    async def demand(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await take_demand(uow, records, prefix)
-
-    async def responses(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await take_responses(uow, records, options)
-
-    async def supplier_alerts(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await take_supplier_alerts(uow, records, options)
-
-    async def member_reports(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
-        await take_member_reports(uow, records, options)
-
-    return [
-        Subscription(
+    intakes = [
+        Intake(
             topic=settings.topic(topics.ADMITTED_REQUESTS),
-            handler=demand,
             description="Admitted purchase requests and withdrawals from the members service",
+            accepts={
+                PURCHASE_REQUEST_ADMITTED: Accept(PurchaseRequestAdmitted, once=False),
+                WITHDRAW_PURCHASE_REQUEST: Accept(WithdrawPurchaseRequest),
+            },
+            handler=partial(take_demand, topic_prefix=prefix),
+            inbox=demand.INBOX,
         ),
-        Subscription(
+        Intake(
             topic=settings.topic(topics.SUPPLIER_RESPONSES),
-            handler=responses,
             description="Signed confirmations and rejections of joint orders from suppliers (contract v1)",
+            accepts={
+                EventType.JOINT_ORDER_CONFIRMED: Accept(JointOrderConfirmed),
+                EventType.JOINT_ORDER_REJECTED: Accept(JointOrderRejected),
+            },
+            handler=partial(take_responses, options=options),
+            inbox=responses.INBOX,
+            signed=responses.SIGNED_BY_SUPPLIERS,
         ),
-        Subscription(
+        Intake(
             topic=settings.topic(topics.RISK_ALERTS),
-            handler=supplier_alerts,
             description="Suppliers' signed risk_alert.raised / .resolved (contract v1); records keyed by "
             "a member are the members service's, others are quarantined as unknown_reporter",
+            accepts={
+                EventType.RISK_ALERT_RAISED: Accept(RiskAlertRaised),
+                EventType.RISK_ALERT_RESOLVED: Accept(RiskAlertResolved),
+            },
+            handler=partial(take_supplier_alerts, options=options),
+            inbox=risk_intake.SUPPLIER_INBOX,
+            signed=risk_intake.SIGNED_BY_REPORTING_SUPPLIERS,
         ),
-        Subscription(
+        Intake(
             topic=settings.topic(topics.RISK_REPORTS),
-            handler=member_reports,
             description="Members' authenticated risk alerts (alliance.risk_alert.reported / .withdrawn)",
+            accepts={RISK_ALERT_REPORTED: Accept(RiskAlertReported), RISK_ALERT_WITHDRAWN: Accept(RiskAlertWithdrawn)},
+            handler=partial(take_member_reports, options=options),
+            inbox=risk_intake.MEMBER_INBOX,
         ),
-        Subscription(
+        Intake(
             topic=settings.topic(topics.MEMBER_EVENTS),
-            handler=learn_members,
             description="The members' ids (alliance.member.registered / .updated), to tell reporters apart",
+            accepts={
+                MEMBER_REGISTERED: Accept(MemberProfile, once=False),
+                MEMBER_UPDATED: Accept(MemberProfile, once=False),
+            },
+            handler=learn_members,
+            other_types=OtherTypes.SKIP,
         ),
     ]
+    return [intake.subscription() for intake in intakes]
 
 
 def publications(settings: Settings) -> list[Publication]:

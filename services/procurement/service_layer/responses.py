@@ -3,10 +3,7 @@ order; a rejection re-sources the order's requests at once among the SKU's other
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-
-from pydantic import BaseModel, ValidationError
 
 from services.procurement.adapters import metrics
 from services.procurement.adapters.repository import (
@@ -18,72 +15,58 @@ from services.procurement.adapters.repository import (
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import AnswerOutcome, OrderRecord, OrderStatus, judge_answer
 from services.procurement.domain.resourcing import SUPPLIER_REJECTED
-from services.procurement.domain.responses import authenticate_response
+from services.procurement.domain.responses import authenticate_response, order_held
 from services.procurement.service_layer.publishing import status_message, status_of
 from services.procurement.service_layer.resourcing import DecisionOptions, resource_order
 from services.procurement.service_layer.risk import effects_in_force
 from shared.contract import (
+    CloudEvent,
     EventType,
     JointOrderConfirmed,
     JointOrderRejected,
     PurchaseRequestConfirmed,
 )
 from shared.events.procurement import SOURCE
-from shared.messaging.envelope import Undecodable, decode, validation_summary
+from shared.messaging.intake import Command, Signed
 from shared.messaging.notices import member_notice
 from shared.messaging.records import InboundRecord
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.reasons import DeadLetterReason
 from shared.signing import SIGNATURE_HEADER
 
 INBOX = "procurement.responses"
-_ANSWERS: dict[str, tuple[type[BaseModel], OrderStatus]] = {
-    EventType.JOINT_ORDER_CONFIRMED: (JointOrderConfirmed, OrderStatus.CONFIRMED),
-    EventType.JOINT_ORDER_REJECTED: (JointOrderRejected, OrderStatus.REJECTED),
-}
+
+
+async def suppliers_by_key(uow: UnitOfWork, keys: set[str]) -> dict[str, Supplier]:
+    return await SuppliersRepository(uow.conn).get_many(keys)
+
+
+def _signed_by_its_supplier(
+    record: InboundRecord, event: CloudEvent, supplier: Supplier | None, now: datetime
+) -> str | None:
+    return authenticate_response(record.key_text, event.data, record.header(SIGNATURE_HEADER), record.value or b"",
+                                 supplier, now)
+
+
+SIGNED_BY_SUPPLIERS = Signed(suppliers_by_key, _signed_by_its_supplier, lambda supplier: supplier.supplier_id)
+"""A supplier's answer: keyed by the supplier, signed with its secret, naming it."""
 
 
 async def take_responses(
-    uow: UnitOfWork,
-    records: Sequence[InboundRecord],
-    options: DecisionOptions,
-    now: datetime | None = None,
+    uow: UnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
 ) -> None:
     now = now or datetime.now(UTC)
-    suppliers: dict[str, Supplier | None] = {}
     orders = OrdersRepository(uow.conn)
     locked = False
-    for record in records:
-        try:
-            event = decode(record.value)
-        except Undecodable as error:
-            uow.dead_letter(record, error.reason, error.detail)
+    for command in commands:
+        record, data = command.record, command.data
+        order = await orders.get(data.order_id)
+        refused = order_held(order, command.sender)
+        if refused is not None:
+            uow.quarantine(record, refused, f"event {command.event.id[:64]!r} failed authentication: {refused}")
             continue
-        answer = _ANSWERS.get(event.type)
-        if answer is None:
-            uow.dead_letter(record, "unexpected_event_type", f"{event.type!r} is not accepted on this topic")
-            continue
-        key = record.key_text
-        if key is not None and key not in suppliers:
-            suppliers[key] = await SuppliersRepository(uow.conn).get(key)
-        supplier = suppliers.get(key) if key is not None else None
-        order_id = event.data.get("order_id")
-        order = await orders.get(order_id) if isinstance(order_id, str) else None
-        failure = authenticate_response(
-            key, event.data, record.header(SIGNATURE_HEADER), record.value or b"", supplier, order, now
-        )
-        if failure is not None:
-            uow.quarantine(record, failure.value, f"event {event.id[:64]!r} refused: {failure.value}")
-            continue
-        assert supplier is not None and order is not None
-        if not await uow.claim(INBOX, [f"{supplier.supplier_id}:{event.id}"]):
-            uow.count_consumed(record.topic, "duplicate")
-            continue
-        model, status = answer
-        try:
-            data = model.model_validate(event.data)
-        except ValidationError as error:
-            uow.dead_letter(record, "invalid_payload", validation_summary(error))
-            continue
+        assert order is not None
+        status = OrderStatus.CONFIRMED if isinstance(data, JointOrderConfirmed) else OrderStatus.REJECTED
         if status is OrderStatus.REJECTED and not locked:
             await lock_decisions(uow.conn)  # re-sourcing uses capacity a close also decides on
             locked = True
@@ -94,9 +77,8 @@ async def take_responses(
             uow.count_consumed(record.topic, "duplicate")
             continue
         if outcome is AnswerOutcome.CONFLICT:
-            uow.dead_letter(
-                record, "conflicting_answer", f"order {order.order_id} was already {order.status.value}"
-            )
+            detail = f"order {order.order_id} was already {order.status.value}"
+            uow.dead_letter(record, DeadLetterReason.CONFLICTING_ANSWER, detail)
             continue
         if isinstance(data, JointOrderConfirmed):
             await _confirm(uow, order, data, options.topic_prefix)

@@ -48,12 +48,10 @@ from services.procurement.service_layer.publishing import (
 from services.procurement.service_layer.resourcing import DecisionOptions, resource_order
 from shared.contract import RiskAlertRaised
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.reasons import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
-ALERT_ID_REUSED = "alert_id_reused"
-ALREADY_EXPIRED = "already_expired"
-UNKNOWN_ALERT = "unknown_alert"
 CANCELLED_FOR_SUPPLIER = "cancelled by the alliance: a critical risk alert covers this order"
 """What the supplier reads in `joint_order.cancelled`: neither who raised the alert nor why."""
 
@@ -92,9 +90,10 @@ async def raise_alert(
     if existing is not None:
         if existing.same_report(raised):
             return None
-        raise AlertRefused(ALERT_ID_REUSED, f"alert_id {raised.alert_id!r} was raised before with other content")
+        detail = f"alert_id {raised.alert_id!r} was raised before with other content"
+        raise AlertRefused(DeadLetterReason.ALERT_ID_REUSED, detail)
     if raised.valid_until is not None and raised.valid_until <= now:
-        raise AlertRefused(ALREADY_EXPIRED, f"valid_until {raised.valid_until.isoformat()} has passed")
+        raise AlertRefused(DeadLetterReason.ALREADY_EXPIRED, f"valid_until {raised.valid_until.isoformat()} has passed")
 
     suppliers = await SuppliersRepository(uow.conn).list()
     own_skus = {i.sku for s in suppliers if s.supplier_id == reporter for i in s.catalog}
@@ -158,7 +157,7 @@ async def _end(
     registry = AlertsRepository(uow.conn)
     alert = await registry.get(key)
     if alert is None:
-        raise AlertRefused(UNKNOWN_ALERT, "no such alert was raised by this reporter")
+        raise AlertRefused(DeadLetterReason.UNKNOWN_ALERT, "no such alert was raised by this reporter")
     if not await registry.end(key, status):
         return None
     others = await registry.active()

@@ -7,7 +7,6 @@ import pytest
 
 from services.members.domain.admission import (
     Outcome,
-    QuarantineReason,
     assess_cancellation,
     assess_submission,
     authenticate,
@@ -15,6 +14,7 @@ from services.members.domain.admission import (
 )
 from services.members.domain.members import Member, MemberStatus
 from shared.contract import PurchaseRequestSubmitted
+from shared.reasons import QuarantineReason
 from shared.signing import sign
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ def test_authentic_record_passes():
         ("m-huber", DATA, header("someone-else"), HUBER, QuarantineReason.BAD_SIGNATURE),
         ("m-ghost", DATA, header(), None, QuarantineReason.UNKNOWN_MEMBER),
         (None, DATA, header(), HUBER, QuarantineReason.UNKNOWN_MEMBER),
-        ("m-huber", {**DATA, "member_id": "m-other"}, header(), HUBER, QuarantineReason.KEY_MISMATCH),
+        ("m-huber", {**DATA, "member_id": "m-other"}, header(), HUBER, QuarantineReason.KEY_NOT_MEMBER),
     ],
 )
 def test_authentication_failures_are_quarantined_with_reason(key, data, signature, member, reason):

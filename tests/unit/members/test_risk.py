@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.members.domain.admission import QuarantineReason
 from services.members.domain.members import Member, MemberStatus
 from services.members.domain.risk import assess_alert, authenticate_reporter
 from shared.contract import EventType, RiskAlertRaised, RiskAlertResolved
+from shared.reasons import QuarantineReason
 from shared.signing import sign
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

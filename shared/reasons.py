@@ -1,0 +1,55 @@
+"""Why a record was set aside: the stable codes in the `alliance-reason` header of quarantined
+and dead-lettered records (docs/contract.md, extension 3), and the label of their metrics.
+
+One enumeration for every service, so the same failure has the same name wherever it happens.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class QuarantineReason(StrEnum):
+    """Failed authentication (`alliance.quarantine`): kept for ops, acknowledged to nobody."""
+
+    MISSING_SIGNATURE = "missing_signature"
+    MALFORMED_SIGNATURE = "malformed_signature"
+    STALE_TIMESTAMP = "stale_timestamp"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_MEMBER = "unknown_member"
+    KEY_NOT_MEMBER = "key_not_member"
+    """The data names another member than the record's key."""
+    UNKNOWN_SUPPLIER = "unknown_supplier"
+    KEY_NOT_SUPPLIER = "key_not_supplier"
+    ORDER_NOT_HELD = "order_not_held"
+    """A supplier answered an order that is not its own."""
+    UNKNOWN_REPORTER = "unknown_reporter"
+    """A risk alert keyed by neither a member nor a supplier."""
+
+
+class DeadLetterReason(StrEnum):
+    """Unreadable or unusable (`alliance.dead-letters`): its partition moves on, ops see why."""
+
+    EMPTY_RECORD = "empty_record"
+    TOO_LARGE = "too_large"
+    TOO_DEEP = "too_deep"
+    NOT_UTF8 = "not_utf8"
+    NOT_JSON = "not_json"
+    NOT_CLOUDEVENT = "not_cloudevent"
+    UNEXPECTED_EVENT_TYPE = "unexpected_event_type"
+    INVALID_PAYLOAD = "invalid_payload"
+    """The data does not satisfy the event type's contract model."""
+    HANDLER_ERROR = "handler_error"
+    """The record failed its handler even alone: a bug, kept for replay once fixed."""
+    CONFLICTING_ANSWER = "conflicting_answer"
+    """A supplier answered an order it had answered otherwise."""
+    MEMBER_SUSPENDED = "member_suspended"
+    """A suspended member raised a risk alert."""
+    ALERT_ID_REUSED = "alert_id_reused"
+    ALREADY_EXPIRED = "already_expired"
+    UNKNOWN_ALERT = "unknown_alert"
+    UNKNOWN_NOTICE_TYPE = "unknown_notice_type"
+    NOTICE_NOT_FOR_KEY = "key_not_member"
+    """A notice request whose record key and member differ: it must not reach the wrong member."""
+    UNSEALABLE_SECRET = "unsealable_secret"
+    """A member's webhook secret none of ALLIANCE_SEALING_KEYS opens: replayed once they agree."""
