@@ -20,7 +20,7 @@ from services.notifications.domain.notices import DIGEST_TYPE, DeliveryStatus
 from services.notifications.domain.preferences import DigestSchedule, Preferences
 from services.notifications.entrypoints.messaging import subscriptions
 from services.notifications.service_layer.digests import make_due_digests
-from services.notifications.service_layer.routing import RoutingPolicy
+from services.notifications.service_layer.routing import OfferDue, RoutingPolicy
 from shared import topics
 from shared.contract import (
     EventType,
