@@ -30,8 +30,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.optimizer import (
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import (
     Decision,
     Demand,
     Offer,
@@ -44,6 +44,7 @@ from services.procurement.domain.optimizer import (
     UnplacedReason,
     optimize_bundle,
 )
+from services.procurement.domain.demand import OpenRequest
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def solve_problems(
             problem.demands,
             order_date=order_date,
             max_supplier_share=max_supplier_share,
+            milp_solver=HIGHS,
             time_limit_seconds=min(SKU_TIME_LIMIT_S, max(SKU_TIME_FLOOR_S, share_left)),
         )
         on_decided(problem.sku, decision)

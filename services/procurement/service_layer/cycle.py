@@ -35,9 +35,9 @@ from services.procurement.adapters.repository import (
     lock_decisions,
 )
 from services.procurement.adapters.solver import CloseSolver, SkuRequests
+from services.procurement.domain.bundling import Decision
 from services.procurement.domain.catalog import offers_by_sku
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.optimizer import Decision
 from services.procurement.domain.orders import (
     JointOrder,
     OrderBook,

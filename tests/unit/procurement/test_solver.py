@@ -9,7 +9,7 @@ import pytest
 
 from services.procurement.adapters import solver
 from services.procurement.adapters.solver import SkuProblem, solve_problems
-from services.procurement.domain.optimizer import Demand, Offer, Tier
+from services.procurement.domain.bundling import Demand, Offer, Tier
 
 TODAY = date(2026, 11, 21)
 

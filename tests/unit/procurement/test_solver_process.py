@@ -10,9 +10,10 @@ from decimal import Decimal
 import pytest
 
 from services.procurement.adapters import solver
+from services.procurement.adapters.highs import HIGHS
 from services.procurement.adapters.solver import CloseSolver, SkuRequests, decode_decision, encode_decision
+from services.procurement.domain.bundling import Offer, RiskLevel, Tier, optimize_bundle
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.optimizer import Offer, RiskLevel, Tier, optimize_bundle
 
 TODAY = date(2026, 11, 21)
 
@@ -70,7 +71,7 @@ def test_a_decision_survives_its_compact_form_with_each_price_keeping_its_digits
     demands = [r.demand() for r in requests]
     for offers_, requests_, demands_ in ((one.offers, one.requests, [r.demand() for r in one.requests]),
                                          (offers, requests, demands)):
-        decision = optimize_bundle(offers_, demands_, order_date=TODAY, max_supplier_share=0.7)
+        decision = optimize_bundle(offers_, demands_, order_date=TODAY, max_supplier_share=0.7, milp_solver=HIGHS)
         back = decode_decision(encode_decision(decision, demands_), [d.request_id for d in demands_],
                                [d.quantity for d in demands_])
         assert back == decision
