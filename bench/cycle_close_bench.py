@@ -29,8 +29,8 @@ if __package__ in (None, ""):
 import asyncpg  # noqa: E402
 
 from services.procurement.adapters.repository import SuppliersRepository  # noqa: E402
+from services.procurement.domain.bundling import Tier  # noqa: E402
 from services.procurement.domain.catalog import CatalogItem, Supplier  # noqa: E402
-from services.procurement.domain.optimizer import Tier  # noqa: E402
 from services.procurement.main import MIGRATIONS  # noqa: E402
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle  # noqa: E402
 from shared import topics  # noqa: E402

@@ -13,7 +13,8 @@ from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
-from services.procurement.domain.optimizer import (
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import (
     Decision,
     Demand,
     Offer,
@@ -74,7 +75,9 @@ def _demand(rng: random.Random, request_id: str, offers: list[Offer]) -> Demand:
 
 
 def _solve(offers: list[Offer], demands: list[Demand]) -> Decision:
-    return optimize_bundle(offers, demands, order_date=ORDER_DATE, max_supplier_share=MAX_SUPPLIER_SHARE)
+    return optimize_bundle(
+        offers, demands, order_date=ORDER_DATE, max_supplier_share=MAX_SUPPLIER_SHARE, milp_solver=HIGHS
+    )
 
 
 def bench_single_sku(n: int = 10_000, seed: int = 7) -> dict[str, object]:

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import asyncpg
 import pytest
 
-from services.procurement.adapters import solver
+from services.procurement.adapters import bundling_runner
 from services.procurement.adapters.repository import SuppliersRepository
 from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
@@ -103,14 +103,14 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
 ):
     spawned = []
     if in_a_process:  # as a close of 20k requests or more solves
-        monkeypatch.setattr(solver, "PROCESS_MIN_REQUESTS", 0)
-        spawn = solver._spawn_child
+        monkeypatch.setattr(bundling_runner, "PROCESS_MIN_REQUESTS", 0)
+        spawn = bundling_runner._spawn_child
 
         async def spawn_and_count():
             spawned.append(await spawn())
             return spawned[-1]
 
-        monkeypatch.setattr(solver, "_spawn_child", spawn_and_count)
+        monkeypatch.setattr(bundling_runner, "_spawn_child", spawn_and_count)
     async with uow(pool) as work:
         await sync_seed(work, "", seed(), GRACE)
     await pool.execute("DELETE FROM outbox")

@@ -13,9 +13,9 @@ from datetime import date, datetime
 
 import asyncpg
 
+from services.procurement.domain.bundling import Tier
 from services.procurement.domain.catalog import CatalogItem, Supplier
 from services.procurement.domain.demand import OpenRequest, RequestStatus
-from services.procurement.domain.optimizer import Tier
 from services.procurement.domain.orders import JointOrder, OrderLine, OrderRecord, OrderStatus
 from shared.contract import ShipTo
 from shared.events.members import PurchaseRequestAdmitted

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from services.procurement.domain.optimizer import Offer, Tier
+from services.procurement.domain.bundling import Offer, Tier
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from services.procurement.domain.optimizer import Demand, Offer
+from services.procurement.domain.bundling import Demand, Offer
 from shared.contract import ShipTo
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from services.procurement.domain.bundling import Decision, Offer, UnplacedReason, savings
 from services.procurement.domain.demand import OpenRequest, can_wait_for
-from services.procurement.domain.optimizer import Decision, Offer, UnplacedReason, savings
 from shared.contract import Amount, UnitPrice
 from shared.contract import ShipTo
 

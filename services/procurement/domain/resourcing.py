@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from services.procurement.domain.bundling import Offer
 from services.procurement.domain.catalog import Supplier
-from services.procurement.domain.optimizer import Offer
 from services.procurement.domain.risk import Effect, with_risk
 
 SUPPLIER_REJECTED = "supplier_rejected_order"

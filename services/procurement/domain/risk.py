@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from services.procurement.domain.bundling import Offer, RiskLevel
 from services.procurement.domain.catalog import Supplier
-from services.procurement.domain.optimizer import Offer, RiskLevel
 from shared.contract import RiskAlertRaised, RiskKind, Severity
 from shared.reasons import QuarantineReason
 from shared.signing import verify

@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from services.procurement.adapters.repository import SuppliersRepository
+from services.procurement.domain.bundling import Tier
 from services.procurement.domain.catalog import CatalogItem, Supplier, check_consistent
-from services.procurement.domain.optimizer import Tier
 from shared import seed, topics
 from shared.events.procurement import CATALOG_ITEM_LISTED, SOURCE, CatalogItemListed
 from shared.messaging.envelope import event_record

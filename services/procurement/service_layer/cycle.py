@@ -4,7 +4,7 @@ Under the decision lock the close reads the catalog, the risk alerts in force (t
 offers, see `domain/risk.py`) and all open demand, solves each SKU, and writes the cycle, its
 orders, lines and deliveries, the requests' new states, the suppliers' `joint_order.placed`
 records and one record per member with all its notices, then commits once. The SKUs are solved
-off the event loop (`adapters/solver.py`), in SKU order; as their decisions come the close
+off the event loop (`adapters/bundling_runner.py`), in SKU order; as their decisions come the close
 builds the order lines, writes their deliveries and the requests' new states, and renders the
 notices, while the next SKUs are being solved. A crash anywhere before the commit leaves no
 trace (the next close decides the same requests); after it, the outbox publishes everything.
@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 from services.procurement.adapters import metrics
+from services.procurement.adapters.bundling_runner import CloseSolver, SkuRequests
 from services.procurement.adapters.repository import (
     CyclesRepository,
     OrdersRepository,
@@ -34,10 +35,9 @@ from services.procurement.adapters.repository import (
     SuppliersRepository,
     lock_decisions,
 )
-from services.procurement.adapters.solver import CloseSolver, SkuRequests
+from services.procurement.domain.bundling import Decision
 from services.procurement.domain.catalog import offers_by_sku
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.optimizer import Decision
 from services.procurement.domain.orders import (
     JointOrder,
     OrderBook,

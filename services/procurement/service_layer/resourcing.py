@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.procurement.adapters import metrics
+from services.procurement.adapters.bundling_runner import SkuProblem, solve_in_thread
 from services.procurement.adapters.repository import OrdersRepository, RequestsRepository, SuppliersRepository
-from services.procurement.adapters.solver import SkuProblem, solve_in_thread
 from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import JointOrder, OrderRecord, assemble_orders, placed_suppliers
 from services.procurement.domain.resourcing import resourcing_offers

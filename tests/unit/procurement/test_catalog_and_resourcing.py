@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import Tier, UnplacedReason, optimize_bundle
 from services.procurement.domain.catalog import (
     CatalogConflict,
     CatalogItem,
@@ -15,7 +17,6 @@ from services.procurement.domain.catalog import (
     offers_by_sku,
 )
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.optimizer import Tier, UnplacedReason, optimize_bundle
 from services.procurement.domain.resourcing import resourcing_offers
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -73,7 +74,8 @@ def test_a_rejected_request_goes_to_the_cheapest_remaining_supplier():
     ]
     request = OpenRequest("m-huber", "r-1", "BOARD-18MM", 40, date(2026, 12, 31), "DE")
     offers = resourcing_offers(suppliers, "BOARD-18MM", {"s-reject"}, {})
-    decision = optimize_bundle(offers, [request.demand()], order_date=NOW.date(), max_supplier_share=0.7)
+    decision = optimize_bundle(offers, [request.demand()], order_date=NOW.date(), max_supplier_share=0.7,
+                               milp_solver=HIGHS)
     assert decision.placements[request.key].supplier_id == "s-next"
     assert decision.placements[request.key].unit_price == Decimal("9.00")
 
@@ -82,5 +84,6 @@ def test_a_rejected_request_nobody_else_can_deliver_in_time_is_unplaced():
     suppliers = [supplier("s-reject"), supplier("s-slow", lead_time_days=30)]
     request = OpenRequest("m-huber", "r-1", "BOARD-18MM", 40, NOW.date() + timedelta(days=5), "DE")
     offers = resourcing_offers(suppliers, "BOARD-18MM", {"s-reject"}, {})
-    decision = optimize_bundle(offers, [request.demand()], order_date=NOW.date(), max_supplier_share=0.7)
+    decision = optimize_bundle(offers, [request.demand()], order_date=NOW.date(), max_supplier_share=0.7,
+                               milp_solver=HIGHS)
     assert decision.unplaced == {request.key: UnplacedReason.NO_ELIGIBLE_SUPPLIER}

@@ -3,6 +3,7 @@ independent brute force on random small instances (through every solving path)."
 
 from __future__ import annotations
 
+import ast
 import itertools
 import random
 from dataclasses import dataclass
@@ -10,18 +11,21 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
+from pathlib import Path
 
 import pytest
 
-from services.procurement.domain import optimizer
-from services.procurement.domain.optimizer import (
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import (
     Decision,
     Demand,
+    MilpSolver,
     Offer,
     RiskLevel,
     SolveMethod,
     Tier,
     UnplacedReason,
+    bands,
     optimize_bundle,
     savings,
 )
@@ -69,8 +73,17 @@ def demand(
     )
 
 
-def solve(offers: list[Offer], demands: list[Demand], share: float = 1.0, **options: float) -> Decision:
-    return optimize_bundle(offers, demands, order_date=ORDER_DATE, max_supplier_share=share, **options)
+def solve(
+    offers: list[Offer],
+    demands: list[Demand],
+    share: float = 1.0,
+    *,
+    milp_solver: MilpSolver | None = HIGHS,
+    **options: float,
+) -> Decision:
+    return optimize_bundle(
+        offers, demands, order_date=ORDER_DATE, max_supplier_share=share, milp_solver=milp_solver, **options
+    )
 
 
 def totals_by_supplier(decision: Decision) -> dict[str, int]:
@@ -301,6 +314,19 @@ def test_invalid_inputs_are_rejected() -> None:
         solve([offer("a")], [demand("r1", 1)], share=0.0)
 
 
+def test_the_bundling_package_imports_no_solver_and_no_infrastructure() -> None:
+    """HiGHS is an adapter's (adapters/highs.py); the domain takes it as a MilpSolver."""
+    forbidden = ("highspy", "numpy", "asyncpg", "aiokafka", "fastapi", "services.procurement.adapters")
+    imported = set()
+    for path in Path(bands.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module or "")
+    assert not sorted(name for name in imported if name.startswith(forbidden))
+
+
 # --------------------------------------------------------------------------------------------------
 # Brute force
 
@@ -498,20 +524,24 @@ def test_matches_brute_force(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_milp_path_matches_brute_force(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(optimizer, "_MAX_BAND_SEARCH_SUPPLIERS", -1)
+    monkeypatch.setattr(bands, "_MAX_BAND_SEARCH_SUPPLIERS", -1)
     decision = assert_matches_brute_force(seed)
     assert decision.stats.method in (SolveMethod.MILP, SolveMethod.COMBINATORIAL)
 
 
 @pytest.mark.parametrize("seed", range(0, 300, 3))
-@pytest.mark.parametrize("missing", ["highspy", "time"])
+@pytest.mark.parametrize("missing", ["milp_solver", "time"])
 def test_heuristic_fallback_obeys_every_rule(seed: int, missing: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(optimizer, "_MAX_BAND_SEARCH_SUPPLIERS", -1)
-    if missing == "highspy":
-        monkeypatch.setattr(optimizer, "highspy", None)
+    monkeypatch.setattr(bands, "_MAX_BAND_SEARCH_SUPPLIERS", -1)
     offers, demands, share = random_instance(seed)
 
-    decision = solve(offers, demands, share, time_limit_seconds=0.0 if missing == "time" else 1.0)
+    decision = solve(
+        offers,
+        demands,
+        share,
+        milp_solver=None if missing == "milp_solver" else HIGHS,
+        time_limit_seconds=0.0 if missing == "time" else 1.0,
+    )
 
     share_fraction = Fraction(str(share))
     check_rules(offers, demands, share_fraction, _cap_applies(offers, demands, share_fraction), decision)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import Offer, Tier, UnplacedReason, optimize_bundle
 from services.procurement.domain.demand import OpenRequest, can_wait_for, earliest_delivery
-from services.procurement.domain.optimizer import Offer, Tier, UnplacedReason, optimize_bundle
 from services.procurement.domain.orders import (
     AnswerOutcome,
     OrderStatus,
@@ -44,7 +45,8 @@ def request(member_id: str, request_id: str, quantity: int, days: int = 30, **ex
 
 
 def decide(offers, requests):
-    return optimize_bundle(offers, [r.demand() for r in requests], order_date=TODAY, max_supplier_share=0.7)
+    return optimize_bundle(offers, [r.demand() for r in requests], order_date=TODAY, max_supplier_share=0.7,
+                           milp_solver=HIGHS)
 
 
 def test_two_members_bundle_into_one_order_at_the_tier_their_joint_volume_reaches():
@@ -99,7 +101,8 @@ def test_one_order_per_supplier_with_a_line_per_sku():
     decisions = {
         "BOARD-18MM": decide([offer("s-1", [(1, "5.00")])], wood),
         "BOLT-M8": optimize_bundle(
-            [offer("s-1", [(1, "0.10")])], [metal[0].demand()], order_date=TODAY, max_supplier_share=0.7
+            [offer("s-1", [(1, "0.10")])], [metal[0].demand()], order_date=TODAY, max_supplier_share=0.7,
+            milp_solver=HIGHS,
         ),
     }
     [order] = assemble_orders("cycle-7", decisions, {"BOARD-18MM": wood, "BOLT-M8": metal}, {"s-1": "ord-3"})

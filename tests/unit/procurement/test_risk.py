@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import Demand, Offer, RiskLevel, Tier, UnplacedReason, optimize_bundle
 from services.procurement.domain.catalog import CatalogItem, Supplier
-from services.procurement.domain.optimizer import Demand, Offer, RiskLevel, Tier, UnplacedReason, optimize_bundle
 from services.procurement.domain.risk import (
     Alert,
     AlertSource,
@@ -210,7 +211,7 @@ def test_a_region_wide_critical_alert_leaves_requests_there_without_a_supplier()
         Demand("de", "m-1", 10, date(2026, 12, 1), "DE"),
         Demand("at", "m-2", 10, date(2026, 12, 1), "AT"),
     ]
-    decision = optimize_bundle(offers, demands, order_date=date(2026, 11, 21), max_supplier_share=1)
+    decision = optimize_bundle(offers, demands, order_date=date(2026, 11, 21), max_supplier_share=1, milp_solver=HIGHS)
     assert decision.assignment == {"de": "s-holz", "at": None}
     assert decision.unplaced == {"at": UnplacedReason.NO_ELIGIBLE_SUPPLIER}
 
@@ -225,7 +226,7 @@ def test_a_high_risk_supplier_serves_only_where_nobody_else_can() -> None:
         Demand("de", "m-1", 10, date(2026, 12, 1), "DE"),
         Demand("at", "m-2", 10, date(2026, 12, 1), "AT"),
     ]
-    decision = optimize_bundle(offers, demands, order_date=date(2026, 11, 21), max_supplier_share=1)
+    decision = optimize_bundle(offers, demands, order_date=date(2026, 11, 21), max_supplier_share=1, milp_solver=HIGHS)
     assert decision.assignment == {"de": "s-wald", "at": "s-holz"}
 
 

@@ -9,10 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from services.procurement.adapters import solver
-from services.procurement.adapters.solver import CloseSolver, SkuRequests, decode_decision, encode_decision
+from services.procurement.adapters import bundling_runner
+from services.procurement.adapters.bundling_runner import CloseSolver, SkuRequests, decode_decision, encode_decision
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import Offer, RiskLevel, Tier, optimize_bundle
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.optimizer import Offer, RiskLevel, Tier, optimize_bundle
 
 TODAY = date(2026, 11, 21)
 
@@ -70,7 +71,7 @@ def test_a_decision_survives_its_compact_form_with_each_price_keeping_its_digits
     demands = [r.demand() for r in requests]
     for offers_, requests_, demands_ in ((one.offers, one.requests, [r.demand() for r in one.requests]),
                                          (offers, requests, demands)):
-        decision = optimize_bundle(offers_, demands_, order_date=TODAY, max_supplier_share=0.7)
+        decision = optimize_bundle(offers_, demands_, order_date=TODAY, max_supplier_share=0.7, milp_solver=HIGHS)
         back = decode_decision(encode_decision(decision, demands_), [d.request_id for d in demands_],
                                [d.quantity for d in demands_])
         assert back == decision
@@ -79,7 +80,7 @@ def test_a_decision_survives_its_compact_form_with_each_price_keeping_its_digits
 
 
 async def test_a_child_that_cannot_start_leaves_the_decisions_to_a_thread(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(solver.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(bundling_runner.sys, "executable", "/nonexistent/python")
     assert comparable(await collect(process_min_requests=0)) == comparable(await collect(process_min_requests=10**9))
 
 

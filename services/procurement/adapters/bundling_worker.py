@@ -1,4 +1,5 @@
-"""The solver's child process (see `solver.py`): `python -m services.procurement.adapters.solver_worker`.
+"""The bundling runner's child process (see `bundling_runner.py`):
+`python -m services.procurement.adapters.bundling_worker`.
 
 It reads one job on stdin and writes the decisions on stdout. It dies with its parent: once the
 job is read, the thread that read it waits for stdin to close (the parent is done, gave up, or
@@ -16,13 +17,13 @@ def main() -> None:
     source = sys.stdin.buffer
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the frames
-    from services.procurement.adapters import solver
+    from services.procurement.adapters import bundling_runner
 
     def loaded() -> None:  # called by the thread that read the job, once it has all of it
         gc.freeze()  # the job lives until the end: full collections need not scan it again
         _exit_when_closed()
 
-    solver.serve(source, sink, loaded=loaded)
+    bundling_runner.serve(source, sink, loaded=loaded)
     sink.close()
     os._exit(0)
 

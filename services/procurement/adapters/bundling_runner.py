@@ -2,7 +2,7 @@
 
 A close over 1k SKUs is seconds of CPU: on the event loop it would stall health checks,
 consumers and the outbox relay. A small close solves in a worker thread. A large one solves in
-a child process (`services.procurement.adapters.solver_worker`): the optimizer is pure Python
+a child process (`services.procurement.adapters.bundling_worker`): the optimizer is pure Python
 and HiGHS, both holding the GIL, so in a thread it would compete with everything the close does
 meanwhile (rendering, writing); in a process it has a core of its own. Requests go to the child
 as plain tuples and decisions come back as index lists (a few MB of marshal each way, tens of
@@ -24,14 +24,14 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.optimizer import (
+from services.procurement.adapters.highs import HIGHS
+from services.procurement.domain.bundling import (
     Decision,
     Demand,
     Offer,
@@ -44,17 +44,24 @@ from services.procurement.domain.optimizer import (
     UnplacedReason,
     optimize_bundle,
 )
+from services.procurement.domain.demand import OpenRequest
 
 log = logging.getLogger(__name__)
 
-SKU_TIME_LIMIT_S = 1.0
-"""At most this per SKU; past it the optimizer answers with its documented heuristic fallback."""
-CYCLE_TIME_BUDGET_S = 60.0
-"""The whole close's solving: a few hard SKUs must not hold the decision lock for minutes, so
-each SKU gets at most an even share of what is left of the budget (never under a floor)."""
-SKU_TIME_FLOOR_S = 0.05
 PROCESS_MIN_REQUESTS = 20_000
 """From this many requests a close solves in a child process (starting one costs ~0.3 s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SolveLimits:
+    """How long solving may take; a child process gets them with its job, so it solves as a thread would."""
+
+    sku_seconds: float = 1.0
+    """At most this per SKU; past it the optimizer answers with its documented heuristic fallback."""
+    cycle_seconds: float = 60.0
+    """The whole close's solving: a few hard SKUs must not hold the decision lock for minutes, so
+    each SKU gets at most an even share of what is left of the budget (never under the floor)."""
+    sku_floor_seconds: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +86,12 @@ def solve_problems(
     max_supplier_share: float,
     on_decided: Callable[[str, Decision], None] = lambda sku, decision: None,
     count: int | None = None,
+    limits: SolveLimits = SolveLimits(),
 ) -> dict[str, Decision]:
     """Solve each SKU's problem on its own, within the cycle's time budget; `on_decided` hears
     of each decision as soon as it is made. `count` is how many problems an iterator yields."""
     total = len(problems) if count is None else count  # type: ignore[arg-type]
-    deadline = time.perf_counter() + CYCLE_TIME_BUDGET_S
+    deadline = time.perf_counter() + limits.cycle_seconds
     decisions = {}
     for index, problem in enumerate(problems):
         share_left = (deadline - time.perf_counter()) / max(1, total - index)
@@ -92,7 +100,8 @@ def solve_problems(
             problem.demands,
             order_date=order_date,
             max_supplier_share=max_supplier_share,
-            time_limit_seconds=min(SKU_TIME_LIMIT_S, max(SKU_TIME_FLOOR_S, share_left)),
+            milp_solver=HIGHS,
+            time_limit_seconds=min(limits.sku_seconds, max(limits.sku_floor_seconds, share_left)),
         )
         on_decided(problem.sku, decision)
     return decisions
@@ -105,7 +114,7 @@ async def solve_in_thread(
 
 
 async def decisions_as_solved(
-    problems: Sequence[SkuProblem], order_date: date, max_supplier_share: float
+    problems: Sequence[SkuProblem], order_date: date, max_supplier_share: float, limits: SolveLimits = SolveLimits()
 ) -> AsyncIterator[dict[str, Decision]]:
     """The decisions in batches while the worker thread is still solving: each batch is every
     decision made since the caller last asked, so the caller can write them to PostgreSQL
@@ -118,6 +127,7 @@ async def decisions_as_solved(
             solve_problems(
                 problems, order_date, max_supplier_share,
                 lambda sku, decision: loop.call_soon_threadsafe(decided.put_nowait, (sku, decision)),
+                limits=limits,
             )
         finally:
             loop.call_soon_threadsafe(decided.put_nowait, None)
@@ -164,13 +174,17 @@ class CloseSolver:
             return cls(None)
 
     async def decide(
-        self, skus: Sequence[SkuRequests], order_date: date, max_supplier_share: float
+        self,
+        skus: Sequence[SkuRequests],
+        order_date: date,
+        max_supplier_share: float,
+        limits: SolveLimits = SolveLimits(),
     ) -> AsyncIterator[dict[str, Decision]]:
         """Every SKU's decision, in batches as they are made, SKUs in the order given."""
         decided: set[str] = set()
         if self._child is not None:
             try:
-                async for batch in _decide_in_child(self._child, skus, order_date, max_supplier_share):
+                async for batch in _decide_in_child(self._child, skus, order_date, max_supplier_share, limits):
                     decided.update(batch)
                     yield batch
                 return
@@ -180,7 +194,7 @@ class CloseSolver:
         problems = [
             SkuProblem(s.sku, s.offers, tuple(r.demand() for r in s.requests)) for s in skus if s.sku not in decided
         ]
-        async for batch in decisions_as_solved(problems, order_date, max_supplier_share):
+        async for batch in decisions_as_solved(problems, order_date, max_supplier_share, limits):
             yield batch
 
     async def stop(self) -> None:
@@ -317,7 +331,7 @@ async def _spawn_child() -> asyncio.subprocess.Process:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
     try:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.procurement.adapters.solver_worker",
+            sys.executable, "-m", "services.procurement.adapters.bundling_worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
             limit=1 << 28,  # buffer what the child sends while the close is busy, never pause it
         )
@@ -326,14 +340,17 @@ async def _spawn_child() -> asyncio.subprocess.Process:
 
 
 async def _decide_in_child(
-    child: asyncio.subprocess.Process, skus: Sequence[SkuRequests], order_date: date, max_supplier_share: float
+    child: asyncio.subprocess.Process,
+    skus: Sequence[SkuRequests],
+    order_date: date,
+    max_supplier_share: float,
+    limits: SolveLimits,
 ) -> AsyncIterator[dict[str, Decision]]:
     assert child.stdin is not None and child.stdout is not None
     stdin, stdout = child.stdin, child.stdout
 
     async def send() -> None:
-        stdin.write(_frame((order_date.toordinal(), max_supplier_share,
-                            (SKU_TIME_LIMIT_S, CYCLE_TIME_BUDGET_S, SKU_TIME_FLOOR_S), len(skus))))
+        stdin.write(_frame((order_date.toordinal(), max_supplier_share, astuple(limits), len(skus))))
         chunk: list[tuple[str, tuple[Any, ...], list[CompactDemand]]] = []
         size = 0
         for s in skus:
@@ -376,7 +393,6 @@ def serve(source: Any, sink: Any, flush_seconds: float = 0.02, loaded: Callable[
     """The child's side: read the job from `source` (a thread reads it while the first SKUs are
     solved, then calls `loaded`), write batches of compact decisions to `sink` as they are
     made (at most every `flush_seconds`), then ("done", None)."""
-    global SKU_TIME_LIMIT_S, CYCLE_TIME_BUDGET_S, SKU_TIME_FLOOR_S
 
     def write(kind: str, payload: object) -> None:
         sink.write(_frame((kind, payload)))
@@ -409,7 +425,6 @@ def serve(source: Any, sink: Any, flush_seconds: float = 0.02, loaded: Callable[
         order_date = date.fromordinal(ordinal)
     except EOFError:
         return  # the parent gave up before sending the job
-    SKU_TIME_LIMIT_S, CYCLE_TIME_BUDGET_S, SKU_TIME_FLOOR_S = limits
     threading.Thread(target=reader, name="solver-job-reader", daemon=True).start()
     demands_of: dict[str, tuple[Demand, ...]] = {}
 
@@ -434,7 +449,7 @@ def serve(source: Any, sink: Any, flush_seconds: float = 0.02, loaded: Callable[
             flushed = time.perf_counter()
 
     try:
-        solve_problems(problems(), order_date, share, decided, count=count)
+        solve_problems(problems(), order_date, share, decided, count=count, limits=SolveLimits(*limits))
         if pending:
             write("batch", pending)
         write("done", None)
