@@ -7,9 +7,10 @@ died) and ends the process at once, whatever it is solving.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
+
+from shared import gc_policy
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
     from services.procurement.adapters import solver
 
     def loaded() -> None:  # called by the thread that read the job, once it has all of it
-        gc.freeze()  # the job lives until the end: full collections need not scan it again
+        gc_policy.freeze_long_lived()  # the job lives until the end
         _exit_when_closed()
 
     solver.serve(source, sink, loaded=loaded)
