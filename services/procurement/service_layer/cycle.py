@@ -44,7 +44,7 @@ from services.procurement.domain.orders import (
     sort_leftovers,
 )
 from services.procurement.domain.risk import offers_with_risk
-from services.procurement.service_layer.close_records import NOTICES_PER_RECORD, CloseRecords
+from services.procurement.service_layer.close_records import CloseRecords
 from services.procurement.service_layer.risk import effects_in_force
 from shared import gc_policy, topics
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 Trigger = Literal["schedule", "admin"]
 T = TypeVar("T")
 
-__all__ = ["NOTICES_PER_RECORD", "CloseOptions", "CycleReport", "close_cycle"]
+__all__ = ["CloseOptions", "CycleReport", "close_cycle"]
 
 
 @dataclass(frozen=True, slots=True)
