@@ -68,17 +68,13 @@ class NoticeBoard(Protocol):
 
 
 class WebhookReceiver:
-    def __init__(
-        self,
-        port: int | None = None,
-        board: NoticeBoard | None = None,
-        webhook_secrets: Mapping[str, str] | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
-        """A free port unless `port` is given; it stays the same across `stop` and `start`, so
-        the URLs handed out stay valid."""
-        self.host = host
-        self.port = free_port(host) if port is None else port
+    """Every member's endpoint, at `url(path)`."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, board: NoticeBoard | None = None, webhook_secrets: Mapping[str, str] | None = None) -> None:
+        """On a port free now, the same across `stop` and `start`, so the URLs handed out stay valid."""
+        self.port = free_port(self.host)
         self.board = board
         self.webhook_secrets = webhook_secrets
         self.received: list[ReceivedRequest] = []
