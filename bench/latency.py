@@ -2,16 +2,17 @@
 the `purchase_request.accepted` webhook, at a fixed request rate.
 
 members and notifications run as processes; every bench member's webhook points at a receiver
-in this process, so send and arrival times come from one clock.
+in this process (tools/webhook_receiver.py), so send and arrival times come from one clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -29,6 +30,7 @@ from bench.platform_bench import (
 )
 from shared import topics
 from tests.support.services import Platform
+from tools.webhook_receiver import WebhookReceiver
 
 ACCEPTED = "purchase_request.accepted"
 TICK_S = 0.005
@@ -37,47 +39,19 @@ ARRIVAL_TIMEOUT_S = 120
 """How long after the last send a webhook may still arrive; later ones count as missing."""
 
 
-class WebhookReceiver:
-    """A member's receiving system: HTTP/1.1 with keep-alive, answers 204 at once and notes
-    when each request's accepted webhook arrived (the first time: retries don't count)."""
+@dataclass
+class Arrivals:
+    """The bench members' receiving systems as a board for the webhook receiver: when each
+    request's accepted webhook arrived (time.perf_counter(), the send stamps' clock), the first
+    time (the receiver takes a redelivery once)."""
 
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self._server: asyncio.Server | None = None
+    at: dict[str, float] = field(default_factory=dict)
+    bad_signatures: int = 0
+    duplicate_deliveries: int = 0
 
-    async def start(self) -> str:
-        """Listen on a free port; return the base URL."""
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._server:
-            self._server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length)
-                arrived = time.perf_counter()
-                self._note(body, arrived)
-                writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    def _note(self, body: bytes, arrived: float) -> None:
-        event = json.loads(body)
-        if event.get("type") == ACCEPTED:
-            self.arrivals.setdefault(event["data"]["request_id"], arrived)
+    def notice(self, member_id: str, event: dict[str, Any]) -> None:
+        if event["type"] == ACCEPTED:
+            self.at.setdefault(event["data"]["request_id"], time.perf_counter())
 
 
 async def bench_latency(
@@ -92,7 +66,8 @@ async def bench_latency(
     """p50/p99 of publish -> accepted webhook for `rate` requests/s during `duration` seconds,
     after a warm-up that waits out both consumer groups' joins. With `profile_dir`, py-spy
     samples both services from the end of the warm-up (see Profiler)."""
-    receiver = WebhookReceiver()
+    arrivals = Arrivals()
+    receiver = WebhookReceiver(board=arrivals)
     base_url = await receiver.start()
     running = Platform(kafka_bootstrap, server_url, workdir)
     await running.prepare(BENCH_SUPPLIERS)
@@ -105,14 +80,14 @@ async def bench_latency(
             topic = running.topic(topics.PURCHASE_REQUESTS)
             if progress:
                 progress(0, "warming up: waiting for the first accepted webhook")
-            await _warm_up(producer, topic, receiver)
+            await _warm_up(producer, topic, arrivals)
             profiler = Profiler(profile_dir, "latency")
             profiler.start(services)
             cpu = CpuSplit(services)
             cpu.start()
             try:
                 sent, send_seconds = await _send_at_rate(producer, topic, rate, duration, progress)
-                await _wait_for_arrivals(receiver, sent, ARRIVAL_TIMEOUT_S, progress)
+                await _wait_for_arrivals(arrivals, sent, ARRIVAL_TIMEOUT_S, progress)
             finally:
                 profiles = profiler.stop()
             cpu_cores = cpu.stop()
@@ -125,10 +100,10 @@ async def bench_latency(
         running.stop_all()
         await running.drop()
         await receiver.stop()
-    latencies = sorted((receiver.arrivals.get(request_id, math.inf) - at) * 1000 for request_id, at in sent.items())
-    arrivals = sorted(receiver.arrivals[request_id] for request_id in sent if request_id in receiver.arrivals)
-    received = len(arrivals)
-    delivering_s = arrivals[-1] - min(sent.values()) if arrivals else 0.0
+    latencies = sorted((arrivals.at.get(request_id, math.inf) - at) * 1000 for request_id, at in sent.items())
+    arrived = sorted(arrivals.at[request_id] for request_id in sent if request_id in arrivals.at)
+    received = len(arrived)
+    delivering_s = arrived[-1] - min(sent.values()) if arrived else 0.0
     return {
         "rate_target_per_s": rate,
         "rate_sent_per_s": round(len(sent) / send_seconds),
@@ -150,11 +125,11 @@ async def bench_latency(
     }
 
 
-async def _warm_up(producer: AIOKafkaProducer, topic: str, receiver: WebhookReceiver, timeout: float = 90) -> None:
+async def _warm_up(producer: AIOKafkaProducer, topic: str, arrivals: Arrivals, timeout: float = 90) -> None:
     """One request every half second until a webhook arrives: both services are then consuming."""
     began = time.perf_counter()
     n = 0
-    while not receiver.arrivals:
+    while not arrivals.at:
         if time.perf_counter() - began > timeout:
             raise TimeoutError(f"no accepted webhook within {timeout:.0f} s of warm-up")
         key, value, headers = signed_request(n, prefix="warmup")
@@ -191,12 +166,12 @@ async def _send_at_rate(
 
 
 async def _wait_for_arrivals(
-    receiver: WebhookReceiver, sent: dict[str, float], timeout: float, progress: Progress | None
+    arrivals: Arrivals, sent: dict[str, float], timeout: float, progress: Progress | None
 ) -> None:
     """Until every sent request's webhook arrived or `timeout` passed (missing ones are reported)."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        waiting = sum(request_id not in receiver.arrivals for request_id in sent)
+        waiting = sum(request_id not in arrivals.at for request_id in sent)
         if not waiting:
             return
         if progress:

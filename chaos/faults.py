@@ -13,15 +13,26 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from chaos.platform import ChaosPlatform
-from chaos.receiver import Behaviour, MemberSystems
 from chaos.scenario import ERPs, Observations
 from shared.settings import SERVICES, ServiceName
+from tools.webhook_receiver import WebhookReceiver, no_content
 
 PROBE_EVERY_S = 5.0
 """A fresh probe this often while waiting: one sent while the platform was still down may
 take the slow way (retries, backoff) and must not hide that a later one already went through."""
+
+
+class ReceiverFault(StrEnum):
+    SLOW = "slow"
+    """Answers only after the platform's attempt timeout: it took the notice, the platform thinks
+    it failed and sends it again (with the same delivery id)."""
+    FAILING = "failing"
+    """503 to everything."""
+    DOWN = "down"
+    """Connections refused."""
 
 
 class NotRecovered(Exception):
@@ -46,18 +57,21 @@ class Faults:
     def __init__(
         self,
         platform: ChaosPlatform,
-        systems: MemberSystems,
+        receiver: WebhookReceiver,
         erps: ERPs,
         seen: Observations,
         recovery_timeout_s: float,
         rng: random.Random,
         started: float,
         say: Callable[[str], None],
+        slow_answer_s: float,
     ) -> None:
         """`rng` draws the faults' order and moments; `started` is the run's start
-        (time.monotonic()), which `FaultRecord.at_s` counts from."""
+        (time.monotonic()), which `FaultRecord.at_s` counts from; `slow_answer_s` is how late a
+        SLOW receiver answers."""
         self._platform = platform
-        self._systems = systems
+        self._receiver = receiver
+        self._slow_answer_s = slow_answer_s
         self._erps = erps
         self._seen = seen
         self._recovery_timeout_s = recovery_timeout_s
@@ -88,19 +102,22 @@ class Faults:
         await asyncio.to_thread(self._platform.postgres.start)
         await self._recover(record, pids, time.monotonic())
 
-    async def disturb_receivers(self, behaviour: Behaviour | None, seconds: float, phase: str) -> None:
-        """`behaviour` for `seconds`; None: the receivers are down (connections refused)."""
-        record, pids = self._record(f"webhook receivers {behaviour or 'down'} {seconds:g} s", phase)
-        if behaviour is None:
-            await self._systems.stop()
+    async def disturb_receivers(self, fault: ReceiverFault, seconds: float, phase: str) -> None:
+        """The members' receivers `fault` for `seconds`, then working again."""
+        record, pids = self._record(f"webhook receivers {fault} {seconds:g} s", phase)
+        if fault is ReceiverFault.DOWN:
+            await self._receiver.stop()
+        elif fault is ReceiverFault.SLOW:
+            self._receiver.answer_delay_s = self._slow_answer_s
         else:
-            self._systems.behaviour = behaviour
+            self._receiver.default = lambda _: 503
         try:
             await asyncio.sleep(seconds)
         finally:
-            self._systems.behaviour = Behaviour.WORKING
-            if not self._systems.up:
-                await self._systems.start()
+            self._receiver.answer_delay_s = 0.0
+            self._receiver.default = no_content
+            if not self._receiver.up:
+                await self._receiver.start()
         await self._recover(record, pids, time.monotonic())
 
     def _record(self, fault: str, phase: str) -> tuple[FaultRecord, dict[ServiceName, int | None]]:

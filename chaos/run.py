@@ -22,13 +22,13 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from chaos.checks import Accounting, Check, Evidence, account, gather, verdicts
-from chaos.faults import FaultRecord, Faults, NotRecovered
+from chaos.faults import FaultRecord, Faults, NotRecovered, ReceiverFault
 from chaos.platform import ChaosPlatform
-from chaos.receiver import Behaviour, MemberSystems
 from chaos.scenario import ERPs, Observations, Workload
 from demo.participants import SupplierDesks
 from shared import topics
 from shared.settings import SERVICES, ServiceName
+from tools.webhook_receiver import WebhookReceiver
 
 CLOSE_PAUSE_S = 2.5
 """procurement's test hook (ALLIANCE_TEST_CLOSE_DELAY_S): a close holds its transaction open
@@ -101,12 +101,10 @@ async def run(
 
     directory.mkdir(parents=True, exist_ok=True)
     seen = Observations()
-    systems = MemberSystems(
-        {m.id: m.webhook_secret for m in load.cast.members}, seen, slow_answer_s=ATTEMPT_TIMEOUT_S + 1
-    )
-    await systems.start()
+    receiver = WebhookReceiver(board=seen, webhook_secrets={m.id: m.webhook_secret for m in load.cast.members})
+    await receiver.start()
     seed_path = directory / "seed.yaml"
-    load.cast.write_seed(seed_path, systems.url)
+    load.cast.write_seed(seed_path, receiver.url())
     platform = ChaosPlatform(directory, seed_path, secrets.token_urlsafe(24), TUNING)
     producer = AIOKafkaProducer(
         bootstrap_servers=platform.bootstrap, enable_idempotence=False, acks="all", request_timeout_ms=120_000
@@ -122,7 +120,8 @@ async def run(
         desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen)
         background.append(asyncio.create_task(desks.run()))
         erps = ERPs(load, producer, topics.PURCHASE_REQUESTS, seen)
-        faults = Faults(platform, systems, erps, seen, profile.recovery_timeout_s, rng, started, note) if rng else None
+        faults = Faults(platform, receiver, erps, seen, profile.recovery_timeout_s, rng, started, note,
+                        slow_answer_s=ATTEMPT_TIMEOUT_S + 1) if rng else None
         overdue.append(
             await _until(lambda: _catalog_known(platform), profile.recovery_timeout_s, "members to learn the catalog")
         )
@@ -149,7 +148,7 @@ async def run(
         await asyncio.gather(*background, return_exceptions=True)
         await producer.stop()
         await platform.stop()
-        await systems.stop()
+        await receiver.stop()
     records = faults.records if faults else []
     checks = _recovery_checks(records) if rng else []
     if evidence is None:
@@ -189,9 +188,9 @@ async def _strike_while_requests_flow(profile: Profile, faults: Faults) -> None:
         *(lambda s=s: faults.kill(s, phase) for s in profile.kills_while_requests_flow),
         lambda: faults.pause_broker(profile.broker_pause_s, phase),
         lambda: faults.stop_postgres(profile.postgres_down_s, phase),
-        lambda: faults.disturb_receivers(Behaviour.SLOW, profile.receiver_fault_s, phase),
-        lambda: faults.disturb_receivers(Behaviour.FAILING, profile.receiver_fault_s, phase),
-        lambda: faults.disturb_receivers(None, profile.receiver_fault_s, phase),
+        lambda: faults.disturb_receivers(ReceiverFault.SLOW, profile.receiver_fault_s, phase),
+        lambda: faults.disturb_receivers(ReceiverFault.FAILING, profile.receiver_fault_s, phase),
+        lambda: faults.disturb_receivers(ReceiverFault.DOWN, profile.receiver_fault_s, phase),
     ]
     faults.rng.shuffle(steps)
     for step in steps:

@@ -80,16 +80,11 @@ class Observations(Scoreboard):
     delivery_ids: dict[NoticeKey, set[str]] = field(default_factory=lambda: defaultdict(set))
     told: dict[RequestKey, dict[NoticeKey, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     """Per request, the distinct notices its member got, with their data."""
-    _delivered: set[tuple[str, str]] = field(default_factory=set)
 
     def notice(self, member_id: str, event: dict[str, Any]) -> None:
         data = event["data"]
         key: NoticeKey = (member_id, event["type"], data.get("request_id", ""), data.get("order_id"))
         self.delivery_ids[key].add(event["id"])
-        if (member_id, event["id"]) in self._delivered:  # again, after the receiver restarted
-            self.duplicate_deliveries += 1
-            return
-        self._delivered.add((member_id, event["id"]))
         self.told[(member_id, key[2])][key] = data
         if not key[2].startswith(CANARY_PREFIX):
             super().notice(member_id, event)

@@ -2,6 +2,7 @@
 suppliers and member webhook receivers that use only the external contract (docs/contract.md).
 
 Modules: `scenario` (who takes part, and the seed file), `platform` (`alliance run` as a child
-process), `participants` (ERPs and suppliers on Kafka), `receiver` (the members' webhooks),
-`scoreboard` (what they all observed), `view` (the live terminal view and the summary).
+process), `participants` (ERPs and suppliers on Kafka), `scoreboard` (what they all observed),
+`view` (the live terminal view and the summary). The members' webhooks arrive at
+tools/webhook_receiver.py, which verifies and deduplicates them for the scoreboard.
 """

@@ -27,10 +27,10 @@ from rich.live import Live
 from demo import view
 from demo.participants import MemberERPs, SupplierDesks
 from demo.platform import Platform, PlatformError
-from demo.receiver import WebhookReceiver
 from demo.scenario import Scenario, generate
 from demo.scoreboard import Scoreboard
 from shared.settings import Settings
+from tools.webhook_receiver import WebhookReceiver
 
 DRAIN_TIMEOUT_S = 30.0
 QUIET_AFTER_S = 3.0
@@ -77,7 +77,7 @@ async def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     scenario = generate(options.seed, options.members, options.suppliers, options.cycle_seconds)
     board = Scoreboard()
-    receiver = WebhookReceiver({m.id: m.webhook_secret for m in scenario.members}, board)
+    receiver = WebhookReceiver(board=board, webhook_secrets={m.id: m.webhook_secret for m in scenario.members})
     seed_path = directory / "seed.yaml"
     platform = Platform(Settings(), seed_path, directory, secrets.token_urlsafe(24))
     try:

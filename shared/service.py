@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import socket
@@ -24,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
-from shared import topics
+from shared import gc_policy, topics
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from shared.messaging.consumer import Publication, Subscription, document_publications, subscribe
 from shared.messaging.inbox import forget_periodically
@@ -50,16 +49,6 @@ def bind_http_socket(host: str, port: int, service: str) -> socket.socket:
         raise PortInUse(f"port {port} ({service} HTTP) is already in use on {host}") from None
     sock.set_inheritable(True)
     return sock
-
-
-def _settle_the_heap() -> None:
-    """What the service built to start (modules, models, routes) lives as long as it does:
-    frozen out of the collector's sight, full collections no longer scan it, and young
-    collections run less often than CPython's default of every 700 allocations, which the
-    per-record objects of a busy consumer trigger thousands of times a second."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 class ServiceRuntime:
@@ -151,7 +140,7 @@ class ServiceRuntime:
             loop.add_signal_handler(sig, stop.set)
         await self.relay.start()
         await self.broker.start()
-        _settle_the_heap()
+        gc_policy.tune_for_service()
         self._tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(export_backlog(self.pool), name="outbox-backlog"),

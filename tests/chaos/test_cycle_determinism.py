@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from shared import topics
-from tests.integration.test_procurement import admitted, close, send, wait_for_open
+from tests.support.procurement import admitted, close, send, wait_for_open
 from tests.support.seeds import item, member, supplier, write_seed
 from tests.support.services import platform
 

@@ -32,9 +32,10 @@ from shared.settings import SERVICES
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import kafka_producer
 from tests.support.notifications import recorded_deliveries
-from tests.support.receivers import SmtpSink, WebhookReceiver, eventually
+from tests.support.receivers import SmtpSink, eventually
 from tests.support.runs import isolated_environment, platform_up
 from tests.support.services import ADMIN_TOKEN, SEALING_BOX, Platform, platform
+from tools.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 

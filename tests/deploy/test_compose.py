@@ -2,8 +2,9 @@
 
 The compose file is validated against the Compose Specification's JSON schema
 (tests/deploy/compose-spec.json: compose-spec/compose-spec, Apache-2.0; see tests/deploy/README.md).
-KNOWN_METRICS below is what the services' metrics modules register; dashboards (and alert
-rules, see test_prometheus_rules.py) may use no other, and must show every one of them.
+KNOWN_METRICS (tests/deploy/metrics.py) is what the services' metrics modules register;
+dashboards (and alert rules, see test_prometheus_rules.py) may use no other, and must show every
+one of them.
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
-import services.members.adapters.metrics
-import services.notifications.adapters.metrics
-import services.procurement.adapters.metrics
-import shared.metrics  # noqa: F401  (these four register every alliance_* metric)
 from tests.deploy.dashboards import (
     DASHBOARDS_DIR,
     load_dashboards,
@@ -29,32 +25,13 @@ from tests.deploy.dashboards import (
     panel_queries,
     unknown_metrics,
 )
+from tests.deploy.metrics import HISTOGRAMS, KNOWN_METRICS
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
 OPS_DOC = REPO / "docs" / "ops.md"
-
-# --- what the services export -----------------------------------------------------------------
-
-
-def _exported_metrics() -> tuple[frozenset[str], frozenset[str]]:
-    """The alliance_* metrics the services' code registers, named as Prometheus shows them
-    (counters with `_total`), and which of them are histograms (queried through their
-    _bucket, _sum and _count series)."""
-    names, histograms = set(), set()
-    for family in REGISTRY.collect():
-        if not family.name.startswith("alliance_"):
-            continue
-        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
-        if family.type == "histogram":
-            histograms.add(family.name)
-    return frozenset(names), frozenset(histograms)
-
-
-EXPORTED_METRICS, HISTOGRAMS = _exported_metrics()
-KNOWN_METRICS = EXPORTED_METRICS | {"up"}
 
 EXPECTED_DASHBOARDS = {
     "Alliance overview",

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.deploy.dashboards import all_dashboard_queries, unknown_metrics
-from tests.deploy.test_compose import HISTOGRAMS, KNOWN_METRICS
+from tests.deploy.metrics import HISTOGRAMS, KNOWN_METRICS
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"

@@ -13,9 +13,9 @@ import pytest
 from shared import topics
 from shared.contract import JointOrderPlaced
 from shared.signing import SIGNATURE_HEADER, verify
-from tests.integration.test_procurement import close, notices_of, notices_until, wait_for_open
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import kafka_producer, wait_for_records
+from tests.support.procurement import close, notices_of, notices_until, wait_for_open
 from tests.support.seeds import MEMBER_SECRETS, item, member, supplier, write_seed
 from tests.support.services import platform
 

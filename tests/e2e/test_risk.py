@@ -13,17 +13,18 @@ import pytest
 
 from shared import topics
 from shared.messaging.unit_of_work import REASON_HEADER
-from tests.integration.test_procurement import close, wait_for_open, wait_until
-from tests.integration.test_risk import (
-    events_until,
+from tests.support.erp import cloud_event, signed
+from tests.support.kafka import events_until, kafka_producer, wait_for_records
+from tests.support.procurement import (
+    close,
     exposures,
     metrics_show,
-    notices_told,
+    notices_of_type,
     of_type,
     supplier_events,
+    wait_for_open,
+    wait_until,
 )
-from tests.support.erp import cloud_event, signed
-from tests.support.kafka import kafka_producer, wait_for_records
 from tests.support.seeds import MEMBER_SECRETS, item, member, supplier, write_seed
 from tests.support.services import Platform, platform
 
@@ -96,7 +97,7 @@ async def test_one_members_alert_warns_the_exposed_a_second_corroborates_it_and_
         assert cancelled["data"]["order_id"] == order["data"]["order_id"]
         [resourced] = await supplier_events(kafka_bootstrap, wald, "joint_order.placed", 1)
         assert resourced["data"]["lines"][0]["deliveries"][0]["member_id"] == "m-huber"
-        resourced_notices = await notices_told(running, "purchase_request.resourced", 1)
+        resourced_notices = await notices_of_type(running, "purchase_request.resourced", 1)
         assert [(m, d["request_id"], d["reason"]) for m, d in resourced_notices] == [("m-huber", "r-1", "risk_alert")]
         await request(running, "r-2", 30)
         await wait_for_open(procurement, 1)

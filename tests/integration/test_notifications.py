@@ -41,8 +41,9 @@ from tests.support.notifications import (
     verified_event,
     wait_for_members,
 )
-from tests.support.receivers import HANG, SmtpSink, WebhookReceiver, eventually
+from tests.support.receivers import SmtpSink, eventually
 from tests.support.services import ADMIN_TOKEN, Platform, platform
+from tools.webhook_receiver import HANG, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 SMTP_PASSWORD = "smtp-password-that-must-never-show"

@@ -32,8 +32,9 @@ from tests.support.notifications import (
     verified_event,
     wait_for_members,
 )
-from tests.support.receivers import SmtpSink, WebhookReceiver, eventually
+from tests.support.receivers import SmtpSink, eventually
 from tests.support.services import Platform, platform
+from tools.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from shared import topics
-from tests.integration.test_procurement import admitted, close, send, wait_for_open, wait_until
 from tests.support.kafka import notices_told, wait_for_records
+from tests.support.procurement import admitted, close, send, wait_for_open, wait_until
 from tests.support.seeds import item, member, supplier, write_seed
 from tests.support.services import platform
 

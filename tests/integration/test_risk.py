@@ -5,7 +5,6 @@ strangers quarantined, members' records left to the members service)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -14,31 +13,31 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from shared import topics
 from shared.events.members import MEMBER_REGISTERED, MemberProfile
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
-from tests.integration.test_procurement import (
+from tests.support.events import encode, new_event
+from tests.support.erp import cloud_event, signed
+from tests.support.kafka import events_until, wait_for_records
+from tests.support.procurement import (
     admitted,
     close,
+    exposures,
+    metrics_show,
+    notices_of_type,
     response_record,
     send,
+    supplier_events,
     wait_for_open,
     wait_until,
 )
-from tests.support.events import encode, new_event
-from tests.support.erp import cloud_event, signed
-from tests.support.kafka import wait_for_records
 from tests.support.seeds import item, member, supplier, write_seed
 from tests.support.services import ADMIN_TOKEN, ServiceProcess, platform
 
 pytestmark = pytest.mark.integration
-
-Event = dict[str, Any]
 
 
 @pytest.fixture
@@ -51,64 +50,6 @@ def seed(tmp_path: Path) -> Path:
             supplier("s-wald", [item("BOARD-18MM", [(1, "12.00"), (100, "11.00")])], lead_time_days=5),
         ],
     )
-
-
-async def events_until(
-    bootstrap: str, topic: str, done: Callable[[list[Event]], bool], timeout: float = 30.0
-) -> list[Event]:
-    """The events on `topic` from its start, read until `done(events)` holds."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False, metadata_max_age_ms=1000)
-    await consumer.start()
-    events: list[Event] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not done(events):
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{topic}: condition not met, saw {[e['type'] for e in events]}")
-            for batch in (await consumer.getmany(timeout_ms=300)).values():
-                events.extend({**json.loads(r.value), "_raw": r.value, "_headers": dict(r.headers)} for r in batch)
-    finally:
-        await consumer.stop()
-    return events
-
-
-async def notices_told(running, notice_type: str, count: int) -> list[tuple[str, dict[str, Any]]]:
-    """(member_id, data) of the notices of one type, once `count` were asked for; a record may
-    carry one notice or several for one member."""
-
-    def told(events: list[Event]) -> list[tuple[str, dict[str, Any]]]:
-        return [
-            (event["data"]["member_id"], notice["data"])
-            for event in events
-            for notice in event["data"].get("notices", [event["data"]])
-            if notice["notice_type"] == notice_type
-        ]
-
-    events = await events_until(running.kafka_bootstrap, running.topic(topics.MEMBER_NOTICES),
-                                lambda found: len(told(found)) >= count)
-    return told(events)
-
-
-def of_type(events: list[Event], event_type: str) -> list[Event]:
-    return [e for e in events if e["type"] == event_type]
-
-
-def exposures(events: list[Event]) -> list[Event]:
-    return of_type(events, "alliance.risk_alert.exposure_assessed")
-
-
-async def supplier_events(bootstrap: str, topic: str, event_type: str, count: int) -> list[Event]:
-    found = await events_until(bootstrap, topic, lambda events: len(of_type(events, event_type)) >= count)
-    return of_type(found, event_type)
-
-
-async def metrics_show(service: ServiceProcess, *lines: str) -> None:
-    async def shown() -> bool:
-        text = httpx.get(f"{service.url}/metrics").text
-        return all(line in text for line in lines)
-
-    await wait_until(shown, timeout=20, what=f"metrics {lines}")
 
 
 def alert_cli(running, procurement: ServiceProcess) -> Callable[..., subprocess.CompletedProcess[str]]:
@@ -139,7 +80,7 @@ async def test_a_critical_ops_alert_cancels_and_resources_steers_the_next_cycle_
         confirmed_id = confirmed_order["data"]["order_id"]
         await send(running, topics.SUPPLIER_RESPONSES, [response_record(
             "s-holz", "s-holz-secret", "joint_order.confirmed", {"order_id": confirmed_id, "supplier_id": "s-holz"})])
-        await notices_told(running, "purchase_request.confirmed", 1)
+        await notices_of_type(running, "purchase_request.confirmed", 1)
         await send(running, topics.ADMITTED_REQUESTS, [admitted("m-maier", "r-1", 50)])
         await wait_for_open(procurement, 1)
         await close(procurement)
@@ -159,7 +100,7 @@ async def test_a_critical_ops_alert_cancels_and_resources_steers_the_next_cycle_
         [resourced] = await supplier_events(kafka_bootstrap, wald, "joint_order.placed", 1)
         [line] = resourced["data"]["lines"]
         assert [(d["member_id"], d["quantity"]) for d in line["deliveries"]] == [("m-maier", 50)]
-        [(member_id, told)] = await notices_told(running, "purchase_request.resourced", 1)
+        [(member_id, told)] = await notices_of_type(running, "purchase_request.resourced", 1)
         assert (member_id, told["from_supplier_id"], told["to_supplier_id"], told["reason"]) == (
             "m-maier", "s-holz", "s-wald", "risk_alert")
 

@@ -1,4 +1,5 @@
-"""Small Kafka clients for tests: produce records, and wait for a topic to hold N of them.
+"""Small Kafka clients for tests: produce records, and wait for a topic to hold N of them (or
+events that satisfy a condition).
 
 Producers disable idempotence: the embedded broker (Tansu) does not support it.
 """
@@ -6,13 +7,17 @@ Producers disable idempotence: the embedded broker (Tansu) does not support it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 Headers = Sequence[tuple[str, bytes]]
+Event = dict[str, Any]
+"""A record's CloudEvent, with its bytes (`_raw`) and headers (`_headers`)."""
 
 
 @asynccontextmanager
@@ -81,8 +86,6 @@ async def wait_for_records(
 def notices_told(records: Sequence[ConsumerRecord]) -> list[tuple[str, str, dict]]:
     """(member_id, notice_type, data) of every notice asked for on `alliance.notices`, whether
     one per record or several for one member in one record."""
-    import json
-
     from shared.events.notices import MEMBER_NOTICE_REQUESTED
 
     told = []
@@ -112,3 +115,23 @@ async def wait_for_notices(
         except TimeoutError:
             continue
     return told
+
+
+async def events_until(
+    bootstrap: str, topic: str, done: Callable[[list[Event]], bool], timeout: float = 30.0
+) -> list[Event]:
+    """The events on `topic` from its start, read until `done(events)` holds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False, metadata_max_age_ms=1000)
+    await consumer.start()
+    events: list[Event] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done(events):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{topic}: condition not met, saw {[e['type'] for e in events]}")
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                events.extend({**json.loads(r.value), "_raw": r.value, "_headers": dict(r.headers)} for r in batch)
+    finally:
+        await consumer.stop()
+    return events

@@ -19,8 +19,8 @@ from shared.messaging.envelope import event_record
 from shared.messaging.notices import member_notice
 from shared.messaging.records import OutboundMessage
 from tests.support.kafka import kafka_producer
-from tests.support.receivers import ReceivedRequest
 from tests.support.services import SEALING_BOX, Platform, ServiceProcess
+from tools.webhook_receiver import ReceivedRequest
 
 FAST = {
     "ALLIANCE_NOTIFICATIONS_BACKOFF_BASE_S": "0.2",

@@ -1,8 +1,5 @@
-"""Members' receiving systems for tests: a real HTTP webhook receiver and a real SMTP server.
-
-The webhook receiver is a small asyncio HTTP/1.1 server, so a test decides per path what each
-attempt gets: a status code (with an optional Retry-After), or no answer at all (a hang).
-"""
+"""Members' receiving systems for tests: a real SMTP server, and waiting for what it (or the
+webhook receiver, tools/webhook_receiver.py) received."""
 
 from __future__ import annotations
 
@@ -11,7 +8,6 @@ import email
 import email.policy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
@@ -19,78 +15,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from shared.runtime.ports import free_port
-
-HANG = -1
-"""A behaviour's answer meaning: read the request, never respond."""
-
-Behaviour = Callable[[int], int | tuple[int, dict[str, str]]]
-"""attempt number at this path (1-based) -> status code, or (status, extra headers), or HANG."""
-
-
-@dataclass(frozen=True)
-class ReceivedRequest:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    received_at: float
-    """time.time() when the whole request had arrived."""
-    answered: int
-
-
-@dataclass
-class WebhookReceiver:
-    host: str = "127.0.0.1"
-    port: int = field(default_factory=free_port)
-    received: list[ReceivedRequest] = field(default_factory=list)
-    behaviours: dict[str, Behaviour] = field(default_factory=dict)
-    _server: asyncio.Server | None = None
-    _connections: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
-
-    def at(self, path: str) -> list[ReceivedRequest]:
-        return [r for r in self.received if r.path == path]
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            path = request_line.split(" ")[1]
-            headers = {}
-            for line in header_lines:
-                if ":" in line:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            attempt = len(self.at(path)) + 1
-            answer = self.behaviours.get(path, lambda _: 200)(attempt)
-            status, extra = answer if isinstance(answer, tuple) else (answer, {})
-            self.received.append(ReceivedRequest(path, headers, body, time.time(), status))
-            if status == HANG:
-                await asyncio.Event().wait()
-            lines = [f"HTTP/1.1 {status} X", "content-length: 0", "connection: close"]
-            lines += [f"{name}: {value}" for name, value in extra.items()]
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            self._connections.discard(task)
 
 
 class _Mailbox:

@@ -8,9 +8,10 @@ died) and ends the process at once, whatever it is solving.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
+
+from shared import gc_policy
 
 
 def main() -> None:
@@ -20,7 +21,7 @@ def main() -> None:
     from services.procurement.adapters import bundling_runner
 
     def loaded() -> None:  # called by the thread that read the job, once it has all of it
-        gc.freeze()  # the job lives until the end: full collections need not scan it again
+        gc_policy.freeze_long_lived()  # the job lives until the end
         _exit_when_closed()
 
     bundling_runner.serve(source, sink, loaded=loaded)

@@ -7,7 +7,7 @@ the order's total is the sum of its lines by construction, and cents appear only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -117,27 +117,6 @@ class JointOrder:
                 for line in self.lines
             ],
         }
-
-    def ordered_notices(self) -> Iterator[tuple[OrderLine, Delivery, dict[str, Any]]]:
-        """Each delivery with the data of its member's `purchase_request.ordered` notice, already
-        in the contract's JSON form (`PurchaseRequestOrdered`).
-
-        A close tells ~100k of these: the contract's amount serializers run once per distinct
-        amount here instead of three times per notice."""
-        price_text, amount_text = _text_of(_UNIT_PRICE), _text_of(_AMOUNT)
-        for line in self.lines:
-            unit_price = price_text(line.unit_price)
-            for delivery in line.deliveries:
-                standalone = delivery.standalone_unit_price
-                yield line, delivery, {
-                    "request_id": delivery.request_id,
-                    "order_id": self.order_id,
-                    "supplier_id": self.supplier_id,
-                    "quantity": delivery.quantity,
-                    "unit_price": unit_price,
-                    "standalone_unit_price": None if standalone is None else price_text(standalone),
-                    "savings": amount_text(delivery.savings),
-                }
 
 
 _UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)

@@ -15,12 +15,10 @@ them dies.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -46,9 +44,9 @@ from services.procurement.domain.orders import (
     sort_leftovers,
 )
 from services.procurement.domain.risk import offers_with_risk
-from services.procurement.service_layer.close_records import NOTICES_PER_RECORD, CloseRecords
+from services.procurement.service_layer.close_records import CloseRecords
 from services.procurement.service_layer.risk import effects_in_force
-from shared import topics
+from shared import gc_policy, topics
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
 from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
@@ -60,7 +58,7 @@ log = logging.getLogger(__name__)
 Trigger = Literal["schedule", "admin"]
 T = TypeVar("T")
 
-__all__ = ["NOTICES_PER_RECORD", "CloseOptions", "CycleReport", "close_cycle"]
+__all__ = ["CloseOptions", "CycleReport", "close_cycle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,31 +99,8 @@ async def close_cycle(
     now: datetime | None = None,
 ) -> CycleReport | None:
     """Close a cycle now; None when `schedule_slot` was already closed by another instance."""
-    with _collector_paused():
+    with gc_policy.paused():
         return await _close(uow, options, next_close_at, trigger, schedule_slot, now)
-
-
-_pauses = 0
-_was_enabled = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a close runs (nesting allowed). A large close
-    allocates a few million objects that mostly live until it ends: each full collection would
-    walk all of them again, for nothing (they are freed by reference counting). Whatever
-    cyclic garbage the close or anything else running meanwhile makes is collected after."""
-    global _pauses, _was_enabled
-    if _pauses == 0:
-        _was_enabled = gc.isenabled()
-        gc.disable()
-    _pauses += 1
-    try:
-        yield
-    finally:
-        _pauses -= 1
-        if _pauses == 0 and _was_enabled:
-            gc.enable()
 
 
 async def _close(

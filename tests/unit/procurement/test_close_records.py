@@ -42,7 +42,12 @@ def reference(prefix: str, cycle_id: str, orders, unfulfillable, secrets):
     notices: dict[str, list] = {}
     for order in orders:
         messages += placed_messages(prefix, order, secrets[order.supplier_id])
-        for line, delivery, ordered in order.ordered_notices():
+        for line, delivery in order.deliveries():
+            ordered = PurchaseRequestOrdered(
+                request_id=delivery.request_id, order_id=order.order_id, supplier_id=order.supplier_id,
+                quantity=delivery.quantity, unit_price=line.unit_price,
+                standalone_unit_price=delivery.standalone_unit_price, savings=delivery.savings,
+            )
             notices.setdefault(delivery.member_id, []).append(
                 (EventType.PURCHASE_REQUEST_ORDERED, ordered, f"{line.line_id}:{delivery.request_id}")
             )
@@ -124,6 +129,24 @@ def test_a_member_with_very_many_notices_gets_records_of_bounded_size(monkeypatc
     assert [TIME.sub(b"", m.value) for m in fast] == [TIME.sub(b"", m.value) for m in slow]
     sizes = [len(json.loads(m.value)["data"]["notices"]) for m in fast if m.topic == topics.MEMBER_NOTICES]
     assert max(sizes) == 7
+
+
+def test_an_ordered_notice_tells_the_unit_price_the_standalone_price_and_the_savings_in_cents():
+    def delivery(member_id: str, quantity: int) -> Delivery:
+        return Delivery(member_id, "r-1", quantity, TODAY, None, Decimal("0.1"), Decimal("0.125"))
+
+    line = OrderLine("ord-9-1", "BOARD-18MM", Decimal("0.1"), (delivery("m-a", 3), delivery("m-b", 5)))
+    order = JointOrder("ord-9", "s-tiny", "cycle-1", (line,))
+
+    messages = render_close("", "cycle-1", [order], [], {"s-tiny": "secret"})
+
+    told = [(record["data"]["member_id"], notice["data"])
+            for record in (json.loads(m.value) for m in messages if m.topic == topics.MEMBER_NOTICES)
+            for notice in record["data"]["notices"]]
+    assert [(m, d["request_id"], d["unit_price"], d["standalone_unit_price"], d["savings"]) for m, d in told] == [
+        ("m-a", "r-1", "0.10", "0.125", "0.08"),
+        ("m-b", "r-1", "0.10", "0.125", "0.13"),
+    ]
 
 
 @pytest.mark.parametrize("text", [*ODD_TEXT, "plain-id_1.2:3", "\u2028", "\x00", "\x1f", "é\"\\"])

@@ -16,7 +16,7 @@ from services.procurement.domain.orders import (
     placed_suppliers,
     sort_leftovers,
 )
-from shared.contract import JointOrderPlaced, PurchaseRequestOrdered, ShipTo
+from shared.contract import JointOrderPlaced, ShipTo
 
 TODAY = date(2026, 11, 21)
 
@@ -153,22 +153,6 @@ def test_a_supplier_answers_an_order_once():
     assert judge_answer(OrderStatus.CONFIRMED, OrderStatus.CONFIRMED) is AnswerOutcome.REPEATED
     assert judge_answer(OrderStatus.CONFIRMED, OrderStatus.REJECTED) is AnswerOutcome.CONFLICT
     assert judge_answer(OrderStatus.REJECTED, OrderStatus.CONFIRMED) is AnswerOutcome.CONFLICT
-
-
-def test_ordered_notices_carry_the_contracts_data_for_each_delivery():
-    cheap = offer("s-tiny", [(1, "0.125"), (6, "0.1")])
-    alone = offer("s-solo", [(1, "0.13")])
-    requests = [request("m-a", "r-1", 3), request("m-b", "r-1", 5)]
-    decisions = {"BOARD-18MM": decide([cheap, alone], requests)}
-    [order] = assemble_orders("cycle-1", decisions, {"BOARD-18MM": requests}, {"s-tiny": "ord-9"})
-
-    told = [(delivery.member_id, data) for _, delivery, data in order.ordered_notices()]
-    assert [(m, d["request_id"], d["unit_price"], d["standalone_unit_price"], d["savings"]) for m, d in told] == [
-        ("m-a", "r-1", "0.10", "0.125", "0.08"),
-        ("m-b", "r-1", "0.10", "0.125", "0.13"),
-    ]
-    for _, data in told:
-        assert data == PurchaseRequestOrdered.model_validate(data).model_dump(mode="json")
 
 
 def test_an_order_book_fed_sku_by_sku_numbers_lines_in_sku_order_and_refuses_skus_out_of_order():
