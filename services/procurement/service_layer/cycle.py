@@ -46,7 +46,7 @@ from services.procurement.domain.orders import (
     sort_leftovers,
 )
 from services.procurement.domain.risk import offers_with_risk
-from services.procurement.service_layer.close_records import NOTICES_PER_RECORD, CloseRecords
+from services.procurement.service_layer.order_records import NOTICES_PER_RECORD, CloseRecords
 from services.procurement.service_layer.risk import effects_in_force
 from shared import topics
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
