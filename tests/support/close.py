@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.orders import JointOrder
-from services.procurement.service_layer.close_records import CloseRecords
+from services.procurement.service_layer.order_records import CloseRecords
 from shared.messaging.records import OutboundMessage
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import marshal
+import os
 import queue
 import struct
 import sys

@@ -7,18 +7,14 @@ the order's total is the sum of its lines by construction, and cents appear only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
-
-from pydantic import TypeAdapter
 
 from services.procurement.domain.bundling import Decision, Offer, UnplacedReason, savings
 from services.procurement.domain.demand import OpenRequest, can_wait_for
-from shared.contract import Amount, UnitPrice
 from shared.contract import ShipTo
 
 
@@ -84,57 +80,6 @@ class JointOrder:
         for line in self.lines:
             for delivery in line.deliveries:
                 yield line, delivery
-
-    def placed_data(self) -> dict[str, Any]:
-        """The contract's `joint_order.placed` data (`JointOrderPlaced`) in its JSON form:
-        amounts rounded to cents here only, unit prices with the catalog's digits.
-
-        Rendered directly rather than through the model: an order can carry 10k deliveries, and
-        building or validating a model per delivery cost about a second per close."""
-        price_text, amount_text = _text_of(_UNIT_PRICE), _text_of(_AMOUNT)
-        return {
-            "order_id": self.order_id,
-            "supplier_id": self.supplier_id,
-            "cycle_id": self.cycle_id,
-            "currency": "EUR",
-            "total": amount_text(self.total),
-            "lines": [
-                {
-                    "line_id": line.line_id,
-                    "sku": line.sku,
-                    "quantity": line.quantity,
-                    "unit_price": price_text(line.unit_price),
-                    "deliveries": [
-                        {
-                            "member_id": d.member_id,
-                            "ship_to": None if d.ship_to is None else d.ship_to.model_dump(mode="json"),
-                            "quantity": d.quantity,
-                            "needed_by": d.needed_by.isoformat(),
-                        }
-                        for d in line.deliveries
-                    ],
-                }
-                for line in self.lines
-            ],
-        }
-
-
-_UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)
-_AMOUNT: TypeAdapter[Decimal] = TypeAdapter(Amount)
-
-
-def _text_of(adapter: TypeAdapter[Decimal]) -> Callable[[Decimal], str]:
-    """The contract's text of an amount, computed once per distinct amount."""
-    texts: dict[str, str] = {}
-
-    def text(amount: Decimal) -> str:
-        key = str(amount)  # keeps the scale: 0.125 and 0.1250 are equal but print differently
-        known = texts.get(key)
-        if known is None:
-            known = texts[key] = adapter.dump_python(amount, mode="json")
-        return known
-
-    return text
 
 
 def placed_suppliers(decisions: Iterable[Decision]) -> list[str]:

@@ -44,7 +44,7 @@ from services.procurement.domain.orders import (
     sort_leftovers,
 )
 from services.procurement.domain.risk import offers_with_risk
-from services.procurement.service_layer.close_records import CloseRecords
+from services.procurement.service_layer.order_records import CloseRecords
 from services.procurement.service_layer.risk import effects_in_force
 from shared import gc_policy, topics
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed

@@ -1,5 +1,6 @@
 """What procurement publishes: the contract's records for suppliers, our own order events, and
-the exposure to a risk alert.
+the exposure to a risk alert (`joint_order.placed` and the notices of placing orders are
+rendered by `order_records.py`).
 
 `joint_order.placed` and `joint_order.cancelled` carry an `alliance-signature` header made with
 the supplier's current secret (an extension of the contract, which defines signatures only on
@@ -11,11 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
-
-from pydantic import BaseModel
 
 from services.procurement.domain.orders import JointOrder, OrderRecord
 from services.procurement.domain.risk import Alert
@@ -29,18 +26,9 @@ from shared.events.procurement import (
     MemberExposure,
     RiskExposureAssessed,
 )
-from shared.messaging.envelope import event_record
+from shared.messaging.envelope import event_bytes, event_record
 from shared.messaging.records import OutboundMessage
 from shared.signing import SIGNATURE_HEADER, sign
-
-
-def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
-    """The signed record for the supplier and our own `alliance.joint_order.placed`."""
-    signed = _signed_for_supplier(
-        topic_prefix, order.supplier_id, EventType.JOINT_ORDER_PLACED, order.placed_data(),
-        f"{order.order_id}.placed", supplier_secret,
-    )
-    return [signed, placed_status_message(topic_prefix, order)]
 
 
 def placed_status_message(topic_prefix: str, order: JointOrder) -> OutboundMessage:
@@ -63,26 +51,24 @@ def placed_status_message(topic_prefix: str, order: JointOrder) -> OutboundMessa
 def cancelled_message(topic_prefix: str, order: OrderRecord, reason: str, supplier_secret: str) -> OutboundMessage:
     """`joint_order.cancelled` for the supplier, signed like its orders."""
     data = JointOrderCancelled(order_id=order.order_id, supplier_id=order.supplier_id, reason=reason)
-    return _signed_for_supplier(
-        topic_prefix, order.supplier_id, EventType.JOINT_ORDER_CANCELLED, data, f"{order.order_id}.cancelled",
-        supplier_secret,
-    )
-
-
-def _signed_for_supplier(
-    topic_prefix: str, supplier_id: str, event_type: str, data: BaseModel | dict[str, Any], event_id: str, secret: str
-) -> OutboundMessage:
     now = time.time()
-    message = event_record(
-        topic_prefix + topics.supplier_orders(supplier_id),
-        supplier_id,
-        event_type,
-        SOURCE,
-        data,
-        event_id=event_id,
+    value = event_bytes(
+        EventType.JOINT_ORDER_CANCELLED, SOURCE, data, event_id=f"{order.order_id}.cancelled",
         time=datetime.fromtimestamp(now, UTC),
     )
-    return replace(message, headers=((SIGNATURE_HEADER, sign(secret, message.value, now).encode()),))
+    return signed_for_supplier(topic_prefix, order.supplier_id, value, supplier_secret, now)
+
+
+def signed_for_supplier(
+    topic_prefix: str, supplier_id: str, value: bytes, secret: str, signed_at: float
+) -> OutboundMessage:
+    """A record on the supplier's topic, signed at `signed_at` (the event's `time`) with its secret."""
+    return OutboundMessage(
+        topic=topic_prefix + topics.supplier_orders(supplier_id),
+        key=supplier_id.encode(),
+        value=value,
+        headers=((SIGNATURE_HEADER, sign(secret, value, signed_at).encode()),),
+    )
 
 
 def status_of(record: OrderRecord, status: str, skus: tuple[str, ...], reason: str | None = None) -> JointOrderStatus:

@@ -15,7 +15,7 @@ from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import JointOrder, OrderRecord, assemble_orders, placed_suppliers
 from services.procurement.domain.resourcing import resourcing_offers
 from services.procurement.domain.risk import Effect
-from services.procurement.service_layer.publishing import placed_messages
+from services.procurement.service_layer.order_records import placed_messages
 from shared.contract import EventType, PurchaseRequestResourced, PurchaseRequestUnfulfillable
 from shared.events.procurement import SOURCE
 from shared.messaging.notices import member_notice

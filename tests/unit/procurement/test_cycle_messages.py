@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.orders import Delivery, JointOrder, OrderLine
-from services.procurement.service_layer.close_records import NOTICES_PER_RECORD
+from services.procurement.service_layer.order_records import NOTICES_PER_RECORD
 from shared import topics
 from shared.messaging.notices import notice_id
 from tests.support.close import render_close

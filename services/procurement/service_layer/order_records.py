@@ -1,17 +1,22 @@
-"""The records a cycle close publishes, rendered straight to JSON while the close runs.
+"""What placing joint orders publishes, rendered straight to JSON: the suppliers' signed
+`joint_order.placed` and the members' `purchase_request.ordered` and `purchase_request.unfulfillable`
+notices. The one renderer of these records: a cycle close publishes all of them, re-sourcing its
+new orders' `joint_order.placed`.
 
 A close over 100k requests publishes ~30 MB: one `joint_order.placed` per supplier and one
 record per member with all its notices. Built through the contract's models that is seconds of
-CPU; here each record is written from strings as the decisions come, byte for byte what the
-models render (`tests/unit/procurement/test_close_records.py` compares them). The parts that
-are not plain data (the CloudEvent envelope, amounts, unit prices, escaped text) still come
-from pydantic: the envelope once per close, amounts once per distinct value.
+CPU; here each record is written from strings as the decisions come (the contract's models
+read them back to the same bytes: `tests/unit/procurement/test_order_records.py`). The parts
+that are not plain data still come from the contract's code: the CloudEvent envelope from
+`event_bytes` once per record type and time, escaped text from pydantic, unit prices from
+`UnitPrice`'s serializer, amounts from `to_cents`.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -21,15 +26,14 @@ from pydantic import TypeAdapter
 
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.orders import JointOrder, OrderLine
-from services.procurement.service_layer.publishing import placed_status_message
+from services.procurement.service_layer.publishing import placed_status_message, signed_for_supplier
 from shared import topics
-from shared.contract import Amount, EventType, UnitPrice, to_cents
+from shared.contract import EventType, ShipTo, UnitPrice, to_cents
 from shared.events.notices import MEMBER_NOTICES_REQUESTED
 from shared.events.procurement import SOURCE
 from shared.messaging.envelope import event_bytes
 from shared.messaging.notices import notice_id
 from shared.messaging.records import OutboundMessage
-from shared.signing import SIGNATURE_HEADER, sign
 
 NOTICES_PER_RECORD = 1_000
 """A member's notices of one close go in records of at most this many (~300 kB), well under
@@ -37,7 +41,6 @@ the 1 MB a consumer accepts, however many requests one member has open."""
 
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 _UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)
-_AMOUNT: TypeAdapter[Decimal] = TypeAdapter(Amount)
 _ORDERED = EventType.PURCHASE_REQUEST_ORDERED.value
 _UNFULFILLABLE = EventType.PURCHASE_REQUEST_UNFULFILLABLE.value
 
@@ -76,13 +79,46 @@ class Envelope:
         return b"".join((self._head, json_text(event_id).encode(), self._middle, data_json.encode(), b"}"))
 
 
-def _ship_to_json(request_ship_to: object) -> str:
-    if request_ship_to is None:
+def _ship_to_json(ship_to: ShipTo | None) -> str:
+    if ship_to is None:
         return "null"
-    site, postal_code, country = (
-        request_ship_to.site, request_ship_to.postal_code, request_ship_to.country  # type: ignore[attr-defined]
+    site, postal_code, country = json_text(ship_to.site), json_text(ship_to.postal_code), json_text(ship_to.country)
+    return f'{{"site":{site},"postal_code":{postal_code},"country":{country}}}'
+
+
+def _line_json(line: OrderLine, unit_price: str) -> str:
+    """The line as the supplier's `joint_order.placed` carries it (`unit_price` already the contract's text)."""
+    deliveries = ",".join([
+        f'{{"member_id":{json_text(d.member_id)},"ship_to":{_ship_to_json(d.ship_to)},'
+        f'"quantity":{d.quantity},"needed_by":"{d.needed_by.isoformat()}"}}'
+        for d in line.deliveries
+    ])
+    return (
+        f'{{"line_id":{json_text(line.line_id)},"sku":{json_text(line.sku)},"quantity":{line.quantity},'
+        f'"unit_price":"{unit_price}","deliveries":[{deliveries}]}}'
     )
-    return f'{{"site":{json_text(site)},"postal_code":{json_text(postal_code)},"country":{json_text(country)}}}'
+
+
+def _placed_messages(
+    topic_prefix: str, order: JointOrder, lines_json: Sequence[str], supplier_secret: str
+) -> list[OutboundMessage]:
+    now = time.time()
+    envelope = Envelope(EventType.JOINT_ORDER_PLACED, datetime.fromtimestamp(now, UTC))
+    data = (
+        f'{{"order_id":{json_text(order.order_id)},"supplier_id":{json_text(order.supplier_id)},'
+        f'"cycle_id":{json_text(order.cycle_id)},"currency":"EUR","total":"{amount_text(order.total)}",'
+        f'"lines":[{",".join(lines_json)}]}}'
+    )
+    value = envelope.render(f"{order.order_id}.placed", data)
+    signed = signed_for_supplier(topic_prefix, order.supplier_id, value, supplier_secret, now)
+    return [signed, placed_status_message(topic_prefix, order)]
+
+
+def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
+    """The signed `joint_order.placed` for the supplier and our own `alliance.joint_order.placed`,
+    for an order placed whole (re-sourcing); a close renders its lines as they come (`CloseRecords`)."""
+    lines_json = [_line_json(line, unit_price_text(line.unit_price)) for line in order.lines]
+    return _placed_messages(topic_prefix, order, lines_json, supplier_secret)
 
 
 class CloseRecords:
@@ -112,15 +148,11 @@ class CloseRecords:
             return text
 
         unit_price = price(line.unit_price)
+        self._lines[line.line_id] = _line_json(line, unit_price)
         quoted_order, quoted_supplier = json_text(order_id), json_text(supplier_id)
-        deliveries = []
         saved = Decimal(0)
         notices = self._ordered
         for d in line.deliveries:
-            deliveries.append(
-                f'{{"member_id":{json_text(d.member_id)},"ship_to":{_ship_to_json(d.ship_to)},'
-                f'"quantity":{d.quantity},"needed_by":"{d.needed_by.isoformat()}"}}'
-            )
             standalone = d.standalone_unit_price
             standalone_json = "null" if standalone is None else f'"{price(standalone)}"'
             savings = d.savings
@@ -136,10 +168,6 @@ class CloseRecords:
                 f'"unit_price":"{unit_price}","standalone_unit_price":{standalone_json},'
                 f'"savings":"{amount_text(savings)}"}}}}'
             )))
-        self._lines[line.line_id] = (
-            f'{{"line_id":{json_text(line.line_id)},"sku":{json_text(line.sku)},"quantity":{line.quantity},'
-            f'"unit_price":"{unit_price}","deliveries":[{",".join(deliveries)}]}}'
-        )
         return saved
 
     def unfulfillable(self, request: OpenRequest, reason: str) -> None:
@@ -150,23 +178,10 @@ class CloseRecords:
         )))
 
     def order_messages(self, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
-        """The signed record for the supplier (its lines as `ordered` rendered them) and our own
-        `alliance.joint_order.placed`, as `publishing.placed_messages` makes them."""
-        now = time.time()
-        envelope = Envelope(EventType.JOINT_ORDER_PLACED, datetime.fromtimestamp(now, UTC))
-        data = (
-            f'{{"order_id":{json_text(order.order_id)},"supplier_id":{json_text(order.supplier_id)},'
-            f'"cycle_id":{json_text(order.cycle_id)},"currency":"EUR","total":"{amount_text(order.total)}",'
-            f'"lines":[{",".join(self._lines[line.line_id] for line in order.lines)}]}}'
+        """`placed_messages` of the order, from its lines as `ordered` rendered them."""
+        return _placed_messages(
+            self.topic_prefix, order, [self._lines[line.line_id] for line in order.lines], supplier_secret
         )
-        value = envelope.render(f"{order.order_id}.placed", data)
-        signed = OutboundMessage(
-            topic=self.topic_prefix + topics.supplier_orders(order.supplier_id),
-            key=order.supplier_id.encode(),
-            value=value,
-            headers=((SIGNATURE_HEADER, sign(supplier_secret, value, now).encode()),),
-        )
-        return [signed, placed_status_message(self.topic_prefix, order)]
 
     def member_messages(self) -> list[OutboundMessage]:
         """One record per member (more past `NOTICES_PER_RECORD`): its placed requests by
@@ -196,5 +211,6 @@ __all__ = [
     "Envelope",
     "amount_text",
     "json_text",
+    "placed_messages",
     "unit_price_text",
 ]
