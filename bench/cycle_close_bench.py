@@ -33,10 +33,10 @@ from services.procurement.domain.bundling import Tier  # noqa: E402
 from services.procurement.domain.catalog import CatalogItem, Supplier  # noqa: E402
 from services.procurement.main import MIGRATIONS  # noqa: E402
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle  # noqa: E402
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork  # noqa: E402
 from shared import topics  # noqa: E402
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool  # noqa: E402
 from shared.messaging.outbox import OutboxRelay  # noqa: E402
-from shared.messaging.unit_of_work import UnitOfWork  # noqa: E402
 from shared.runtime.topics import create_topics  # noqa: E402
 from shared.settings import Settings, database_url_for  # noqa: E402
 
@@ -141,7 +141,7 @@ async def bench_cycle_close(
         supplier_ids = await _load(pool, random.Random(11), requests, skus, suppliers)
         await create_topics(kafka_bootstrap, topics.all_topics(prefix, supplier_ids), partitions=6)
         options = CloseOptions(topic_prefix=prefix, max_supplier_share=SHARE, interval_seconds=3600)
-        uow = UnitOfWork(pool, prefix + topics.DEAD_LETTERS, prefix + topics.QUARANTINE)
+        uow = ProcurementUnitOfWork(pool, prefix)
         relay = OutboxRelay(pool, kafka_bootstrap, batch_size=Settings.model_fields["outbox_batch_size"].default)
         await relay.start()  # a running service's relay is connected before any close
         try:

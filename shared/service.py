@@ -15,6 +15,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import asyncpg
 import uvicorn
@@ -23,7 +24,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
-from shared import gc_policy, topics
+from shared import gc_policy
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from shared.messaging.consumer import Publication, Subscription, document_publications, subscribe
 from shared.messaging.inbox import forget_periodically
@@ -32,6 +33,7 @@ from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import ServiceName, Settings
 
 log = logging.getLogger(__name__)
+U = TypeVar("U", bound=UnitOfWork)
 
 
 class PortInUse(RuntimeError):
@@ -51,8 +53,14 @@ def bind_http_socket(host: str, port: int, service: str) -> socket.socket:
     return sock
 
 
-class ServiceRuntime:
-    def __init__(self, name: ServiceName, settings: Settings, migrations: Path) -> None:
+class ServiceRuntime(Generic[U]):
+    def __init__(
+        self,
+        name: ServiceName,
+        settings: Settings,
+        migrations: Path,
+        unit_of_work: type[U],
+    ) -> None:
         if not settings.kafka_bootstrap:
             raise RuntimeError(
                 "ALLIANCE_KAFKA_BOOTSTRAP is not set (use `alliance run` for the embedded broker)"
@@ -60,6 +68,7 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         self._migrations = migrations
+        self._unit_of_work = unit_of_work
         self.broker = KafkaBroker(
             settings.kafka_bootstrap,
             enable_idempotence=False,  # Tansu has no idempotent producer; the inbox dedupes
@@ -87,14 +96,9 @@ class ServiceRuntime:
         )
         return self.pool
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self) -> U:
         assert self.pool is not None and self.relay is not None, "open() the runtime first"
-        return UnitOfWork(
-            self.pool,
-            dead_letter_topic=self.settings.topic(topics.DEAD_LETTERS),
-            quarantine_topic=self.settings.topic(topics.QUARANTINE),
-            on_outbox_written=self.relay.wake,
-        )
+        return self._unit_of_work(self.pool, self.settings.topic_prefix, self.relay.wake)
 
     @property
     def group_id(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from services.members.entrypoints.http import admin_router
 from services.members.entrypoints.messaging import publications, subscriptions
 from services.members.service_layer.registry import Announcements, sync_seed
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from shared.http import create_app
 from shared.seed import Seed
 from shared.service import ServiceRuntime
@@ -19,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
 async def serve(settings: Settings, seed: Seed | None) -> None:
-    runtime = ServiceRuntime("members", settings, MIGRATIONS)
+    runtime = ServiceRuntime("members", settings, MIGRATIONS, MembersUnitOfWork)
     await runtime.open()
     grace = timedelta(seconds=settings.secret_grace_s)
     announcements = Announcements(settings.topic_prefix, settings.secret_box())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from services.notifications.adapters.repository import MemberChannelsRepository
 from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.adapters.webhook import WebhookClient
 from services.notifications.config import NotificationSettings
@@ -17,6 +16,7 @@ from services.notifications.entrypoints.messaging import subscriptions
 from services.notifications.service_layer.delivery import DeliveryPolicy, Dispatcher
 from services.notifications.service_layer.maintenance import maintain
 from services.notifications.service_layer.routing import RoutingPolicy
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.http import create_app
 from shared.seed import Seed
 from shared.service import ServiceRuntime
@@ -49,11 +49,11 @@ def members_from_seed(seed: Seed) -> list[MemberChannels]:
 
 async def serve(settings: Settings, seed: Seed | None) -> None:
     config = NotificationSettings()
-    runtime = ServiceRuntime("notifications", settings, MIGRATIONS)
+    runtime = ServiceRuntime("notifications", settings, MIGRATIONS, NotificationsUnitOfWork)
     pool = await runtime.open()
     if seed is not None:
         async with runtime.unit_of_work() as uow:
-            added = await MemberChannelsRepository(uow.conn).add_missing(members_from_seed(seed))
+            added = await uow.channels.add_missing(members_from_seed(seed))
         log.info("seed: %d member(s) known before their profile events", added)
     if not config.email_enabled:
         log.warning("ALLIANCE_SMTP_HOST is not set: no e-mail will be sent, webhooks only")

@@ -13,7 +13,6 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.procurement.adapters.repository import SuppliersRepository
 from services.procurement.domain.schedule import next_close_at, slot_of
 from services.procurement.entrypoints.http import admin_router
 from services.procurement.entrypoints.messaging import publications, subscriptions
@@ -21,6 +20,7 @@ from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import expire_alerts
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from services.procurement.service_layer.watch import escalate_overdue, refresh_gauges
 from shared import topics
 from shared.db import DATABASE_AWAY
@@ -38,7 +38,7 @@ WATCH_INTERVAL_S = 5.0
 
 
 async def serve(settings: Settings, seed: Seed | None) -> None:
-    runtime = ServiceRuntime("procurement", settings, MIGRATIONS)
+    runtime = ServiceRuntime("procurement", settings, MIGRATIONS, ProcurementUnitOfWork)
     await runtime.open()
     grace = timedelta(seconds=settings.secret_grace_s)
     cycle = seed.cycle if seed is not None else DEFAULT_CYCLE
@@ -57,7 +57,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         )
 
     async with runtime.unit_of_work() as uow:
-        known = [s.supplier_id for s in await SuppliersRepository(uow.conn).list()]
+        known = [s.supplier_id for s in await uow.suppliers.list()]
     await ensure_supplier_topics(*known)
 
     options = CloseOptions(

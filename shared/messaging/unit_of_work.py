@@ -1,18 +1,22 @@
 """The unit of work: one PostgreSQL transaction for state, outbox rows and inbox rows.
 
-Handlers write their state through `uow.conn` and ask for messages with `uow.publish(...)`;
-the intake pipeline records what they consumed with `uow.claim(...)`. Nothing is published and no metric moves
-unless the transaction commits; after the commit the relay is woken to publish at once.
+Each service's unit of work (`services/<name>/service_layer/unit_of_work.py`) opens its repositories
+on the transaction's connection in `_open`; handlers read and write state through them
+(`uow.orders`, `uow.requests`...) and ask for messages with `uow.publish(...)`, naming topics
+through `uow.topic(...)`, which applies the deployment's prefix. The intake pipeline records
+what they consumed with `uow.claim(...)`. Nothing is published and no metric moves unless the
+transaction commits; after the commit the relay is woken to publish at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
+from typing import Self
 
 import asyncpg
 
-from shared import metrics
+from shared import metrics, topics
 from shared.messaging import inbox
 from shared.messaging.outbox import add_to_outbox
 from shared.messaging.records import InboundRecord, OutboundMessage
@@ -42,32 +46,49 @@ def _set_aside(record: InboundRecord, topic: str, reason: str, detail: str) -> O
     )
 
 
+BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
+"""Runs with everything written, just before the commit (a deployment's audit, a test's pause)."""
+
+
+async def _nothing_before_commit(uow: UnitOfWork) -> None:
+    return None
+
+
 class UnitOfWork:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        dead_letter_topic: str,
-        quarantine_topic: str,
+        topic_prefix: str = "",
         on_outbox_written: Callable[[], None] = lambda: None,
+        before_commit: BeforeCommit = _nothing_before_commit,
     ) -> None:
         self._pool = pool
-        self._dead_letter_topic = dead_letter_topic
-        self._quarantine_topic = quarantine_topic
+        self.topic_prefix = topic_prefix
         self._on_outbox_written = on_outbox_written
+        self._before_commit = before_commit
         self._messages: list[OutboundMessage] = []
         self._after_commit: list[Callable[[], None]] = []
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
 
+    def topic(self, name: str) -> str:
+        """The deployment's name of a topic (its prefix applied)."""
+        return f"{self.topic_prefix}{name}"
+
     @property
     def conn(self) -> asyncpg.Connection:
+        """The transaction's connection, for repositories and the inbox; handlers use repositories."""
         assert self._conn is not None, "use the unit of work as `async with`"
         return self._conn  # type: ignore[return-value]
 
-    async def __aenter__(self) -> UnitOfWork:
+    def _open(self, conn: asyncpg.Connection) -> None:
+        """Open the service's repositories on the transaction's connection."""
+
+    async def __aenter__(self) -> Self:
         self._conn = await self._pool.acquire()
         self._transaction = self._conn.transaction()
         await self._transaction.start()
+        self._open(self._conn)  # type: ignore[arg-type]
         return self
 
     async def __aexit__(
@@ -83,6 +104,7 @@ class UnitOfWork:
                 return
             try:
                 await add_to_outbox(self._conn, self._messages)
+                await self._before_commit(self)
                 await self._transaction.commit()
             except BaseException:
                 if not self._conn.is_closed():
@@ -110,12 +132,12 @@ class UnitOfWork:
 
     def dead_letter(self, record: InboundRecord, reason: DeadLetterReason | str, detail: str) -> None:
         """A record no handler can use: kept with its reason, its partition moves on."""
-        self.publish(_set_aside(record, self._dead_letter_topic, reason, detail))
+        self.publish(_set_aside(record, self.topic(topics.DEAD_LETTERS), reason, detail))
         self.count_consumed(record.topic, "dead_lettered")
         self.after_commit(lambda: metrics.DEAD_LETTERS.labels(reason).inc())
 
     def quarantine(self, record: InboundRecord, reason: QuarantineReason | str, detail: str) -> None:
         """A record that failed authentication: kept for ops, acknowledged to nobody."""
-        self.publish(_set_aside(record, self._quarantine_topic, reason, detail))
+        self.publish(_set_aside(record, self.topic(topics.QUARANTINE), reason, detail))
         self.count_consumed(record.topic, "quarantined")
         self.after_commit(lambda: metrics.QUARANTINED.labels(reason).inc())

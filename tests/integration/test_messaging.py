@@ -15,19 +15,19 @@ import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 
+from shared import topics
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from shared.messaging import inbox
 from shared.messaging.consumer import Subscription, subscribe
 from shared.messaging.envelope import Undecodable, decode
-from shared.messaging.records import OutboundMessage
 from shared.messaging.outbox import OutboxRelay
-from shared.messaging.records import InboundRecord
+from shared.messaging.records import InboundRecord, OutboundMessage
 from shared.messaging.unit_of_work import REASON_HEADER, SOURCE_OFFSET_HEADER, UnitOfWork
 from shared.runtime.embedded_kafka import EmbeddedKafka
 from shared.runtime.ports import free_port
 from shared.runtime.topics import create_topics
-from tests.support.events import encode, new_event
 from tests.support.backends import scratch_directory
+from tests.support.events import encode, new_event
 from tests.support.kafka import kafka_producer, wait_for_records
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ async def pool(fresh_database):
 
 
 def unit_of_work(pool: asyncpg.Pool, relay: OutboxRelay | None = None) -> UnitOfWork:
-    return UnitOfWork(pool, "dead-letters-t", "quarantine-t", relay.wake if relay else lambda: None)
+    return UnitOfWork(pool, "t-", relay.wake if relay else lambda: None)
 
 
 async def apply_effects(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
@@ -97,7 +97,7 @@ async def test_the_inbox_forgets_event_ids_past_its_retention_and_only_those(poo
 
 async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool, kafka_bootstrap):
     topic = f"poison-{os.urandom(4).hex()}"
-    await create_topics(kafka_bootstrap, [topic, "dead-letters-t"], partitions=1)
+    await create_topics(kafka_bootstrap, [topic, "t-" + topics.DEAD_LETTERS], partitions=1)
     relay = OutboxRelay(pool, kafka_bootstrap)
     await relay.start()
     relay_task = asyncio.create_task(relay.run())
@@ -114,7 +114,7 @@ async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool,
             await producer.send_and_wait(topic, encode(event), key=b"k")
     await broker.start()
     try:
-        dead = await wait_for_records(kafka_bootstrap, "dead-letters-t", 3, timeout=40)
+        dead = await wait_for_records(kafka_bootstrap, "t-" + topics.DEAD_LETTERS, 3, timeout=40)
         for _ in range(100):
             if await pool.fetchval("SELECT count(*) FROM effects") == 5:
                 break

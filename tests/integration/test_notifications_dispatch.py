@@ -27,13 +27,13 @@ from services.notifications.service_layer.delivery import (
     Dispatcher,
 )
 from services.notifications.service_layer.routing import OfferDue, RoutingPolicy
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared import topics
 from shared.contract import EventType, PurchaseRequestAccepted
 from shared.events.members import MEMBER_REGISTERED, Interests, MemberProfile
 from shared.messaging.consumer import BatchHandler
 from shared.messaging.notices import member_notice
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import Settings
 from tests.support.events import encode, new_event
 from tests.support.intake import intake_of
@@ -120,7 +120,7 @@ async def add_members(pool: asyncpg.Pool, *member_ids: str) -> None:
         )
         for m in member_ids
     ]
-    async with UnitOfWork(pool, "dead-letters", "quarantine") as unit:
+    async with NotificationsUnitOfWork(pool) as unit:
         await _intake(lambda due: None, topics.MEMBER_EVENTS)(unit, records)
 
 
@@ -147,7 +147,7 @@ async def store(pool: asyncpg.Pool, offer: OfferDue, notices: Sequence[tuple[str
         )
         for m, n in notices
     ]
-    async with UnitOfWork(pool, "dead-letters", "quarantine") as unit:
+    async with NotificationsUnitOfWork(pool) as unit:
         await _intake(offer, topics.MEMBER_NOTICES)(unit, records)
 
 

@@ -154,7 +154,7 @@ async def test_a_notice_whose_key_names_another_member_is_dead_lettered(
         ),
     )
     assert await pool.fetchval("SELECT count(*) FROM notices") == 0
-    assert await pool.fetchval("SELECT topic FROM outbox") == "dead-letters"
+    assert await pool.fetchval("SELECT topic FROM outbox") == topics.DEAD_LETTERS
 
 
 async def test_preferences_switch_types_off_raise_the_severity_and_hold_informational_emails(

@@ -13,18 +13,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 import httpx
 import pytest
 import yaml
+from aiokafka import AIOKafkaConsumer
 
 from shared import topics
 from shared.contract import JointOrderPlaced, ShipTo
 from shared.events.members import WITHDRAW_PURCHASE_REQUEST, WithdrawPurchaseRequest
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
-from tests.support.events import encode, new_event
 from tests.support.erp import cloud_event, signed
+from tests.support.events import encode, new_event
 from tests.support.kafka import wait_for_records
 from tests.support.procurement import (
     NEEDED_BY,

@@ -19,6 +19,7 @@ from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import topics
 from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import (
@@ -28,7 +29,6 @@ from shared.events.members import (
     WithdrawPurchaseRequest,
 )
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.seed import Seed
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, verify
@@ -64,8 +64,8 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-def uow(pool: asyncpg.Pool) -> UnitOfWork:
-    return UnitOfWork(pool, topics.DEAD_LETTERS, topics.QUARANTINE)
+def uow(pool: asyncpg.Pool) -> ProcurementUnitOfWork:
+    return ProcurementUnitOfWork(pool)
 
 
 async def outbox(pool: asyncpg.Pool) -> list[asyncpg.Record]:

@@ -19,8 +19,8 @@ from shared import topics
 from shared.events.members import MEMBER_REGISTERED, MemberProfile
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
-from tests.support.events import encode, new_event
 from tests.support.erp import cloud_event, signed
+from tests.support.events import encode, new_event
 from tests.support.kafka import events_until, wait_for_records
 from tests.support.procurement import (
     admitted,

@@ -9,10 +9,10 @@ import asyncpg
 import pytest
 
 from services.notifications.main import MIGRATIONS
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.db import SHARED_MIGRATIONS, apply_migrations
-from shared.messaging.unit_of_work import UnitOfWork
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+UnitOfWorkFactory = Callable[[], NotificationsUnitOfWork]
 
 
 @pytest.fixture
@@ -26,4 +26,4 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 def uow(pool: asyncpg.Pool) -> UnitOfWorkFactory:
-    return lambda: UnitOfWork(pool, "dead-letters", "quarantine")
+    return lambda: NotificationsUnitOfWork(pool)

@@ -10,12 +10,11 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, HttpUrl, SecretStr, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from services.members.adapters.repository import MembersRepository
 from services.members.domain.members import Member, MemberStatus
 from services.members.service_layer import registry
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from shared.contract import JSON_INTEGER, CountryCode, Identifier, Severity
 from shared.http import RequestBody, problems
-from shared.messaging.unit_of_work import UnitOfWork
 
 
 class MemberView(BaseModel):
@@ -112,19 +111,19 @@ class SecretRotation(RequestBody):
 
 
 def admin_router(
-    unit_of_work: Callable[[], UnitOfWork], announcements: registry.Announcements, default_grace: timedelta
+    unit_of_work: Callable[[], MembersUnitOfWork], announcements: registry.Announcements, default_grace: timedelta
 ) -> APIRouter:
     router = APIRouter(tags=["members"])
 
     @router.get("/members", response_model=list[MemberView])
     async def list_members() -> list[MemberView]:
         async with unit_of_work() as uow:
-            return [MemberView.of(m) for m in await MembersRepository(uow.conn).list()]
+            return [MemberView.of(m) for m in await uow.members.list()]
 
     @router.get("/members/{member_id}", response_model=MemberView, responses=problems(404))
     async def show_member(member_id: str) -> MemberView:
         async with unit_of_work() as uow:
-            member = await MembersRepository(uow.conn).get(member_id)
+            member = await uow.members.get(member_id)
         if member is None:
             raise HTTPException(404, f"no member {member_id!r}")
         return MemberView.of(member)

@@ -9,7 +9,6 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from services.members.adapters import metrics
-from services.members.adapters.repository import AdmittedRequests, CatalogRepository, MembersRepository
 from services.members.domain.admission import (
     Outcome,
     Verdict,
@@ -18,6 +17,7 @@ from services.members.domain.admission import (
     authenticate,
 )
 from services.members.domain.members import Member
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from shared import topics
 from shared.contract import (
     CloudEvent,
@@ -35,14 +35,13 @@ from shared.messaging.envelope import event_record
 from shared.messaging.intake import Command, Signed
 from shared.messaging.notices import member_notices, notice_id
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.signing import SIGNATURE_HEADER
 
 INBOX = "members.admission"
 
 
-async def members_by_key(uow: UnitOfWork, keys: set[str]) -> dict[str, Member]:
-    return await MembersRepository(uow.conn).get_many(keys)
+async def members_by_key(uow: MembersUnitOfWork, keys: set[str]) -> dict[str, Member]:
+    return await uow.members.get_many(keys)
 
 
 def _signed_by_its_member(record: InboundRecord, event: CloudEvent, member: Member | None, now: datetime) -> str | None:
@@ -54,11 +53,11 @@ SIGNED_BY_MEMBERS = Signed(members_by_key, _signed_by_its_member, lambda member:
 """An ERP's record: keyed by its member, signed with the member's ERP secret, naming it."""
 
 
-async def admit(uow: UnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+async def admit(uow: MembersUnitOfWork, commands: list[Command], topic_prefix: str) -> None:
     """Decide each authenticated, new submission or cancellation; answer every member once."""
     request_keys = [(c.sender.member_id, str(c.data.get("request_id", ""))) for c in commands]
-    known = await AdmittedRequests(uow.conn).fingerprints(request_keys)
-    skus = await CatalogRepository(uow.conn).skus(str(c.data.get("sku", "")) for c in commands)
+    known = await uow.admitted.fingerprints(request_keys)
+    skus = await uow.catalog.skus(str(c.data.get("sku", "")) for c in commands)
     new_rows: list[tuple[str, str, str, bytes]] = []
     outcomes = _Outcomes(commands[0].record.topic)
     for command in commands:
@@ -74,7 +73,7 @@ async def admit(uow: UnitOfWork, commands: list[Command], topic_prefix: str) -> 
         else:
             verdict = assess_cancellation(command.data, member, key in known)
         _act(uow, command.cause, member, verdict, known.get(key), topic_prefix, outcomes)
-    await AdmittedRequests(uow.conn).add(new_rows)
+    await uow.admitted.add(new_rows)
     outcomes.record(uow, topic_prefix)
 
 
@@ -96,7 +95,7 @@ class _Outcomes:
         self.admitted = 0
         self.cancelled = 0
 
-    def record(self, uow: UnitOfWork, topic_prefix: str) -> None:
+    def record(self, uow: MembersUnitOfWork, topic_prefix: str) -> None:
         for member_id, notices in self.notices.items():
             uow.publish(member_notices(topic_prefix, SOURCE, member_id, notices))
         for outcome, count in self.consumed.items():
@@ -111,7 +110,7 @@ class _Outcomes:
 
 
 def _act(
-    uow: UnitOfWork,
+    uow: MembersUnitOfWork,
     cause: str,
     member: Member,
     verdict: Verdict,

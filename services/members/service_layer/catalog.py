@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from services.members.adapters.repository import CatalogRepository
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from shared.events.procurement import CatalogItemListed
 from shared.messaging.intake import Command
-from shared.messaging.unit_of_work import UnitOfWork
 
 
-async def learn_catalog(uow: UnitOfWork, commands: list[Command]) -> None:
+async def learn_catalog(uow: MembersUnitOfWork, commands: list[Command]) -> None:
     """Upsert every listed item: idempotent, so a redelivery needs no inbox."""
     listed: dict[str, str] = {}
     for command in commands:
         item: CatalogItemListed = command.data
         listed[item.sku] = item.category
-    await CatalogRepository(uow.conn).upsert(listed.items())
+    await uow.catalog.upsert(listed.items())
     uow.count_consumed(commands[0].record.topic, "processed", len(commands))

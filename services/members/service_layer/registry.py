@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from services.members.adapters.repository import CatalogRepository, MembersRepository
 from services.members.domain.members import Member, MemberStatus
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from shared import topics
 from shared.events.members import MEMBER_REGISTERED, MEMBER_UPDATED, SOURCE
 from shared.messaging.envelope import event_record
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.sealing import SecretBox
 from shared.seed import Seed
 
@@ -33,7 +32,7 @@ class Announcements:
     box: SecretBox
 
 
-def _publish(uow: UnitOfWork, announcements: Announcements, member: Member, event_type: str) -> None:
+def _publish(uow: MembersUnitOfWork, announcements: Announcements, member: Member, event_type: str) -> None:
     sealed = announcements.box.seal(member.webhook_secret) if member.webhook_secret else None
     uow.publish(
         event_record(
@@ -46,21 +45,21 @@ def _publish(uow: UnitOfWork, announcements: Announcements, member: Member, even
     )
 
 
-async def save_member(uow: UnitOfWork, announcements: Announcements, member: Member, *, is_new: bool) -> None:
-    await MembersRepository(uow.conn).save(member)
+async def save_member(uow: MembersUnitOfWork, announcements: Announcements, member: Member, *, is_new: bool) -> None:
+    await uow.members.save(member)
     _publish(uow, announcements, member, MEMBER_REGISTERED if is_new else MEMBER_UPDATED)
 
 
-async def register(uow: UnitOfWork, announcements: Announcements, member: Member) -> Member:
-    if await MembersRepository(uow.conn).get(member.member_id) is not None:
+async def register(uow: MembersUnitOfWork, announcements: Announcements, member: Member) -> Member:
+    if await uow.members.get(member.member_id) is not None:
         raise MemberExists(member.member_id)
     await save_member(uow, announcements, member, is_new=True)
     return member
 
 
-async def change(uow: UnitOfWork, announcements: Announcements, member_id: str, **changes: object) -> Member:
+async def change(uow: MembersUnitOfWork, announcements: Announcements, member_id: str, **changes: object) -> Member:
     """Apply field changes (status, name, webhook...); publishes only when something changed."""
-    current = await MembersRepository(uow.conn).get(member_id)
+    current = await uow.members.get(member_id)
     if current is None:
         raise UnknownMember(member_id)
     updated = replace(current, **changes)  # type: ignore[arg-type]
@@ -70,13 +69,13 @@ async def change(uow: UnitOfWork, announcements: Announcements, member_id: str, 
 
 
 async def rotate_secret(
-    uow: UnitOfWork, topic_prefix: str, member_id: str, new_secret: str, grace: timedelta, now: datetime | None = None
+    uow: MembersUnitOfWork, topic_prefix: str, member_id: str, new_secret: str, grace: timedelta, now: datetime | None = None
 ) -> Member:
-    current = await MembersRepository(uow.conn).get(member_id)
+    current = await uow.members.get(member_id)
     if current is None:
         raise UnknownMember(member_id)
     rotated = current.rotated(new_secret, now or datetime.now(UTC), grace)
-    await MembersRepository(uow.conn).save(rotated)  # the profile is unchanged: nothing to publish
+    await uow.members.save(rotated)  # the profile is unchanged: nothing to publish
     return rotated
 
 
@@ -100,7 +99,7 @@ def member_from_seed(entry: object) -> Member:
 
 
 async def sync_seed(
-    uow: UnitOfWork, announcements: Announcements, seed: Seed, grace: timedelta, now: datetime | None = None
+    uow: MembersUnitOfWork, announcements: Announcements, seed: Seed, grace: timedelta, now: datetime | None = None
 ) -> int:
     """Load the seed idempotently: the same seed changes nothing, a changed one updates.
 
@@ -108,7 +107,7 @@ async def sync_seed(
     Returns how many members were registered or changed.
     """
     now = now or datetime.now(UTC)
-    repository = MembersRepository(uow.conn)
+    repository = uow.members
     existing = {m.member_id: m for m in await repository.list()}
     changed = 0
     for entry in seed.members:
@@ -128,7 +127,7 @@ async def sync_seed(
         if merged != current:
             await save_member(uow, announcements, merged, is_new=False)
             changed += 1
-    await CatalogRepository(uow.conn).upsert(
+    await uow.catalog.upsert(
         {(item.sku, item.category) for supplier in seed.suppliers for item in supplier.catalog}
     )
     return changed

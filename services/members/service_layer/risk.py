@@ -15,6 +15,7 @@ from datetime import datetime
 from services.members.domain.members import Member
 from services.members.domain.risk import assess_alert, authenticate_reporter
 from services.members.service_layer.admission import members_by_key
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from shared import topics
 from shared.contract import CloudEvent, RiskAlertRaised
 from shared.events.members import (
@@ -28,14 +29,13 @@ from shared.messaging.envelope import event_record
 from shared.messaging.intake import Command, Signed
 from shared.messaging.notices import notice_id
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.reasons import QuarantineReason
 from shared.signing import SIGNATURE_HEADER
 
 INBOX = "members.risk-alerts"
 
 
-async def not_members(uow: UnitOfWork, keys: set[str], members: Mapping[str, Member]) -> set[str]:
+async def not_members(uow: MembersUnitOfWork, keys: set[str], members: Mapping[str, Member]) -> set[str]:
     """Keys naming no member: suppliers' records, procurement's to judge."""
     return keys - members.keys()
 
@@ -49,7 +49,7 @@ def _signed_by_its_member(record: InboundRecord, event: CloudEvent, member: Memb
 SIGNED_BY_REPORTING_MEMBERS = Signed(members_by_key, _signed_by_its_member, lambda m: m.member_id, not_members)
 
 
-async def forward_member_alerts(uow: UnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+async def forward_member_alerts(uow: MembersUnitOfWork, commands: list[Command], topic_prefix: str) -> None:
     for command in commands:
         member: Member = command.sender
         verdict = assess_alert(command.event.type, command.data, member)

@@ -13,18 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, StrictBool
 
-from services.notifications.adapters.repository import (
-    DeliveriesRepository,
-    MemberChannelsRepository,
-    NoticesRepository,
-    PreferencesRepository,
-)
 from services.notifications.domain.notices import DeliveryStatus
 from services.notifications.domain.preferences import Preferences
 from services.notifications.service_layer import admin
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.contract import NOTICE_DATA, Severity
 from shared.http import RequestBody, problems
-from shared.messaging.unit_of_work import UnitOfWork
 
 NoticeType = StrEnum("NoticeType", {name.replace(".", "_"): name for name in NOTICE_DATA})  # type: ignore[misc]
 """The contract's webhook event types, the ones a member can switch off."""
@@ -137,7 +131,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def admin_router(
-    unit_of_work: Callable[[], UnitOfWork], horizon_s: float, wake: Callable[[], None]
+    unit_of_work: Callable[[], NotificationsUnitOfWork], horizon_s: float, wake: Callable[[], None]
 ) -> APIRouter:
     router = APIRouter(tags=["notifications"])
 
@@ -146,7 +140,7 @@ def admin_router(
     )
     async def list_members() -> list[MemberView]:
         async with unit_of_work() as uow:
-            members = await MemberChannelsRepository(uow.conn).list()
+            members = await uow.channels.list()
         return [
             MemberView(
                 member_id=m.member_id,
@@ -162,9 +156,9 @@ def admin_router(
     @router.get("/members/{member_id}/preferences", response_model=PreferencesBody, responses=problems(404))
     async def show_preferences(member_id: str) -> PreferencesBody:
         async with unit_of_work() as uow:
-            if member_id not in await MemberChannelsRepository(uow.conn).get_many([member_id]):
+            if member_id not in await uow.channels.get_many([member_id]):
                 raise HTTPException(404, f"no member {member_id!r}")
-            preferences = (await PreferencesRepository(uow.conn).get_many([member_id]))[member_id]
+            preferences = (await uow.preferences.get_many([member_id]))[member_id]
         return PreferencesBody.of(preferences)
 
     @router.put("/members/{member_id}/preferences", response_model=PreferencesBody, responses=problems(404))
@@ -183,7 +177,7 @@ def admin_router(
     )
     async def member_log(member_id: str, limit: Limit = 100) -> list[LogEntry]:
         async with unit_of_work() as uow:
-            rows = await DeliveriesRepository(uow.conn).log(member_id, limit)
+            rows = await uow.deliveries.log(member_id, limit)
         return [LogEntry(**r) for r in rows]
 
     @router.get(
@@ -195,7 +189,7 @@ def admin_router(
         status: DeliveryStatus | None = None, member_id: str | None = None, limit: Limit = 100
     ) -> list[DeliveryView]:
         async with unit_of_work() as uow:
-            rows = await DeliveriesRepository(uow.conn).list(
+            rows = await uow.deliveries.list(
                 status.value if status else None, member_id, limit
             )
         return [DeliveryView(**r) for r in rows]
@@ -203,8 +197,8 @@ def admin_router(
     @router.get("/notices/{notice_id}", response_model=NoticeView, responses=problems(404))
     async def show_notice(notice_id: str) -> NoticeView:
         async with unit_of_work() as uow:
-            found = await NoticesRepository(uow.conn).get(notice_id)
-            deliveries = await DeliveriesRepository(uow.conn).of_notice(notice_id)
+            found = await uow.notices.get(notice_id)
+            deliveries = await uow.deliveries.of_notice(notice_id)
         if found is None:
             raise HTTPException(404, f"no notice {notice_id!r}")
         notice, bookkeeping = found

@@ -10,14 +10,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from services.notifications.adapters.repository import (
-    DeliveriesRepository,
     DueDigestItem,
-    NoticesRepository,
 )
 from services.notifications.domain.notices import DIGEST_TYPE, Notice
 from services.notifications.service_layer.routing import RoutingPolicy, email_delivery
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.messaging.notices import notice_id
-from shared.messaging.unit_of_work import UnitOfWork
 
 DIGEST_BATCH = 5000
 
@@ -57,9 +55,9 @@ def bundled_notices(digest: Notice) -> list[Notice]:
     ]
 
 
-async def make_due_digests(uow: UnitOfWork, policy: RoutingPolicy) -> int:
+async def make_due_digests(uow: NotificationsUnitOfWork, policy: RoutingPolicy) -> int:
     """Bundle every held notice whose digest time has come; returns how many digests were made."""
-    items = await DeliveriesRepository(uow.conn).take_due_digests(DIGEST_BATCH)
+    items = await uow.deliveries.take_due_digests(DIGEST_BATCH)
     by_member: dict[str, list[DueDigestItem]] = defaultdict(list)
     for item in items:
         by_member[item.member_id].append(item)
@@ -67,14 +65,14 @@ async def make_due_digests(uow: UnitOfWork, policy: RoutingPolicy) -> int:
     digests = [
         digest_notice(member_id, member_items, now) for member_id, member_items in by_member.items()
     ]
-    await NoticesRepository(uow.conn).add(digests)
-    await DeliveriesRepository(uow.conn).add(
+    await uow.notices.add(digests)
+    await uow.deliveries.add(
         [email_delivery(d) for d in digests],
         policy.horizon_s,
         routed=[(d.notice_id, None) for d in digests],
     )
     for digest, member_items in zip(digests, by_member.values(), strict=True):
-        await DeliveriesRepository(uow.conn).mark_digested(
+        await uow.deliveries.mark_digested(
             [i.delivery_id for i in member_items], digest.notice_id
         )
     return len(digests)

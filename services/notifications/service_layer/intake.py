@@ -11,7 +11,6 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from services.notifications.adapters.repository import MemberChannelsRepository, NoticesRepository
 from services.notifications.domain.notices import Notice
 from services.notifications.service_layer.routing import (
     OfferDue,
@@ -19,18 +18,18 @@ from services.notifications.service_layer.routing import (
     route_notices,
     route_waiting,
 )
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.contract import NOTICE_DATA
 from shared.events.members import MemberProfile
 from shared.events.notices import MemberNoticeRequested, MemberNoticesRequested
 from shared.messaging.envelope import validation_summary
 from shared.messaging.intake import Command
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.reasons import DeadLetterReason
 from shared.sealing import SecretBox, Unsealable
 
 
 async def store_notice_requests(
-    uow: UnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue
+    uow: NotificationsUnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue
 ) -> None:
     notices: list[Notice] = []
     for command in commands:
@@ -60,7 +59,7 @@ async def store_notice_requests(
             Notice(notice_id, request.member_id, notice_type, data, command.event.time)
             for notice_id, notice_type, data in validated
         )
-    stored = await NoticesRepository(uow.conn).add(notices)
+    stored = await uow.notices.add(notices)
     topic = commands[0].record.topic
     if len(stored) < len(notices):
         uow.count_consumed(topic, "duplicate", len(notices) - len(stored))
@@ -72,7 +71,7 @@ async def store_notice_requests(
 
 
 async def project_member_profiles(
-    uow: UnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue, box: SecretBox
+    uow: NotificationsUnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue, box: SecretBox
 ) -> None:
     """Keep each member's channels current; route the notices that were waiting for them.
 
@@ -89,7 +88,7 @@ async def project_member_profiles(
             uow.dead_letter(command.record, DeadLetterReason.UNSEALABLE_SECRET, detail)
     if not profiles:
         return
-    await MemberChannelsRepository(uow.conn).upsert(profiles)
+    await uow.channels.upsert(profiles)
     uow.count_consumed(commands[0].record.topic, "processed", len(profiles))
     due = await route_waiting(uow, policy, [p.member_id for p, _, _ in profiles])
     if due:

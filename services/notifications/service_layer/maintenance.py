@@ -8,24 +8,23 @@ import logging
 from collections.abc import Callable
 
 from services.notifications.adapters import metrics
-from services.notifications.adapters.repository import DeliveriesRepository
 from services.notifications.service_layer.digests import make_due_digests
 from services.notifications.service_layer.routing import OfferDue, RoutingPolicy, route_waiting
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.messaging.consumer import TRANSIENT_ERRORS
-from shared.messaging.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 async def maintain_once(
-    unit_of_work: Callable[[], UnitOfWork],
+    unit_of_work: Callable[[], NotificationsUnitOfWork],
     policy: RoutingPolicy,
     offer: OfferDue,
     wake: Callable[[], None],
 ) -> None:
     """One round; deliveries it makes due go to the dispatcher (digests: it looks them up)."""
     async with unit_of_work() as uow:
-        for channel in await DeliveriesRepository(uow.conn).expire_overdue():
+        for channel in await uow.deliveries.expire_overdue():
             uow.after_commit(lambda channel=channel: metrics.NOTICES.labels(channel, "dead").inc())
     async with unit_of_work() as uow:
         routed = await route_waiting(uow, policy)
@@ -35,13 +34,13 @@ async def maintain_once(
         if await make_due_digests(uow, policy):
             uow.after_commit(wake)
     async with unit_of_work() as uow:
-        dead, pending = await DeliveriesRepository(uow.conn).counts()
+        dead, pending = await uow.deliveries.counts()
     metrics.DEAD.set(dead)
     metrics.PENDING.set(pending)
 
 
 async def maintain(
-    unit_of_work: Callable[[], UnitOfWork],
+    unit_of_work: Callable[[], NotificationsUnitOfWork],
     policy: RoutingPolicy,
     offer: OfferDue,
     wake: Callable[[], None],

@@ -13,22 +13,18 @@ from datetime import datetime
 
 from services.notifications.adapters.repository import (
     DueDelivery,
-    MemberChannelsRepository,
-    NoticesRepository,
-    PreferencesRepository,
-    RiskRecipientsRepository,
 )
 from services.notifications.domain.notices import MemberChannels, Notice
 from services.notifications.domain.preferences import Preferences
 from services.notifications.domain.risk import raised_audience, risk_notice
 from services.notifications.service_layer.routing import OfferDue, RoutingPolicy, route_notices
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.events.procurement import RiskExposureAssessed
 from shared.messaging.intake import Command
-from shared.messaging.unit_of_work import UnitOfWork
 
 
 async def route_risk_exposures(
-    uow: UnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue
+    uow: NotificationsUnitOfWork, commands: list[Command], policy: RoutingPolicy, offer: OfferDue
 ) -> None:
     """One assessment at a time, so a resolution finds who its alert's raising told."""
     due: list[DueDelivery] = []
@@ -42,18 +38,18 @@ async def route_risk_exposures(
 
 
 async def tell(
-    uow: UnitOfWork, exposure: RiskExposureAssessed, occurred_at: datetime
+    uow: NotificationsUnitOfWork, exposure: RiskExposureAssessed, occurred_at: datetime
 ) -> tuple[int, list[Notice]]:
     """Store the assessment's notices that were not stored before.
 
     Returns how many members it concerns and the newly stored notices (none when it came before).
     """
-    recipients = RiskRecipientsRepository(uow.conn)
+    recipients = uow.risk_recipients
     if exposure.status == "resolved":
         audience = await recipients.told_of(exposure.alert_id)
     else:
         audience = raised_audience(exposure, await _interested(uow, exposure.categories))
-    stored = await NoticesRepository(uow.conn).add(
+    stored = await uow.notices.add(
         [risk_notice(exposure, recipient, occurred_at) for recipient in audience]
     )
     if exposure.status == "raised":
@@ -65,8 +61,8 @@ async def tell(
 
 
 async def _interested(
-    uow: UnitOfWork, categories: Iterable[str]
+    uow: NotificationsUnitOfWork, categories: Iterable[str]
 ) -> list[tuple[MemberChannels, Preferences]]:
-    members = await MemberChannelsRepository(uow.conn).interested_in(categories)
-    preferences = await PreferencesRepository(uow.conn).get_many(m.member_id for m in members)
+    members = await uow.channels.interested_in(categories)
+    preferences = await uow.preferences.get_many(m.member_id for m in members)
     return [(member, preferences[member.member_id]) for member in members]

@@ -12,16 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.notifications.adapters.repository import (
-    DeliveriesRepository,
     DueDelivery,
-    MemberChannelsRepository,
     NewDelivery,
-    NoticesRepository,
     endpoint_of,
 )
 from services.notifications.domain.notices import Channel, DeliveryStatus, Notice
 from services.notifications.domain.preferences import DigestSchedule, Suppression, route
-from shared.messaging.unit_of_work import UnitOfWork
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 SWEEP_BATCH = 1000
 
@@ -38,10 +35,10 @@ class RoutingPolicy:
 
 
 async def route_notices(
-    uow: UnitOfWork, notices: Sequence[Notice], policy: RoutingPolicy
+    uow: NotificationsUnitOfWork, notices: Sequence[Notice], policy: RoutingPolicy
 ) -> list[DueDelivery]:
     """Create the deliveries of the notices whose member is known; returns those due now."""
-    members = await MemberChannelsRepository(uow.conn).get_many_with_preferences(
+    members = await uow.channels.get_many_with_preferences(
         n.member_id for n in notices
     )
     known = [n for n in notices if n.member_id in members]
@@ -68,7 +65,7 @@ async def route_notices(
                     not_before=digest_at if held else None,
                 )
             )
-    added = await DeliveriesRepository(uow.conn).add(deliveries, policy.horizon_s, outcomes)
+    added = await uow.deliveries.add(deliveries, policy.horizon_s, outcomes)
     return [
         DueDelivery(added[key], endpoint_of(d.channel, members[d.member_id][0]))
         for d in deliveries
@@ -77,10 +74,10 @@ async def route_notices(
 
 
 async def route_waiting(
-    uow: UnitOfWork, policy: RoutingPolicy, member_ids: Sequence[str] | None = None
+    uow: NotificationsUnitOfWork, policy: RoutingPolicy, member_ids: Sequence[str] | None = None
 ) -> list[DueDelivery]:
     """Route notices that arrived before their member's profile (of `member_ids`, or of anyone)."""
-    waiting = await NoticesRepository(uow.conn).unrouted(member_ids, SWEEP_BATCH)
+    waiting = await uow.notices.unrouted(member_ids, SWEEP_BATCH)
     return await route_notices(uow, waiting, policy) if waiting else []
 
 

@@ -17,12 +17,6 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.procurement.adapters.alerts import AlertsRepository
-from services.procurement.adapters.repository import (
-    CyclesRepository,
-    OrdersRepository,
-    RequestsRepository,
-    SuppliersRepository,
-)
 from services.procurement.domain.catalog import CatalogConflict, Supplier
 from services.procurement.domain.orders import OrderRecord, OrderStatus
 from services.procurement.domain.risk import OPS_REPORTER, AlertSource, AlertStatus, effective_alerts, effects
@@ -30,6 +24,7 @@ from services.procurement.service_layer.catalog import supplier_from_seed, upser
 from services.procurement.service_layer.cycle import CycleReport
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import AlertRefused, raise_alert, resolve_alert
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import seed
 from shared.contract import (
     ALERT_SCOPES,
@@ -44,7 +39,6 @@ from shared.contract import (
     to_cents,
 )
 from shared.http import FieldError, RequestBody, Unprocessable, invalid_body, problems
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.reasons import DeadLetterReason
 
 
@@ -275,7 +269,7 @@ async def _alert_views(
 
 
 def admin_router(
-    unit_of_work: Callable[[], UnitOfWork],
+    unit_of_work: Callable[[], ProcurementUnitOfWork],
     close_now: Callable[[], Awaitable[CycleReport]],
     topic_prefix: str,
     default_grace: timedelta,
@@ -287,13 +281,13 @@ def admin_router(
     @router.get("/suppliers", response_model=list[SupplierView], tags=["suppliers"])
     async def list_suppliers() -> list[SupplierView]:
         async with unit_of_work() as uow:
-            return [SupplierView.of(s) for s in await SuppliersRepository(uow.conn).list()]
+            return [SupplierView.of(s) for s in await uow.suppliers.list()]
 
     @router.get("/suppliers/{supplier_id}", response_model=SupplierView, tags=["suppliers"],
                 responses=problems(404))
     async def show_supplier(supplier_id: str) -> SupplierView:
         async with unit_of_work() as uow:
-            supplier = await SuppliersRepository(uow.conn).get(supplier_id)
+            supplier = await uow.suppliers.get(supplier_id)
         if supplier is None:
             raise HTTPException(404, f"no supplier {supplier_id!r}")
         return SupplierView.of(supplier)
@@ -333,13 +327,13 @@ def admin_router(
     @router.get("/cycles", response_model=list[CycleView], tags=["cycles"])
     async def list_cycles(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[CycleView]:
         async with unit_of_work() as uow:
-            rows = await CyclesRepository(uow.conn).recent(limit)
+            rows = await uow.cycles.recent(limit)
         return [CycleView.model_validate(dict(row)) for row in rows]
 
     @router.get("/demand", response_model=list[DemandView], tags=["cycles"], summary="Open demand by category")
     async def open_demand() -> list[DemandView]:
         async with unit_of_work() as uow:
-            rows = await RequestsRepository(uow.conn).open_demand_by_category()
+            rows = await uow.requests.open_demand_by_category()
         return [DemandView(category=c, quantity=q, requests=n) for c, q, n in sorted(rows)]
 
     @router.get(
@@ -356,13 +350,13 @@ def admin_router(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[OrderView]:
         async with unit_of_work() as uow:
-            orders = await OrdersRepository(uow.conn).list(status, escalated, limit, risk_flagged)
+            orders = await uow.orders.list(status, escalated, limit, risk_flagged)
         return [OrderView.of(o) for o in orders]
 
     @router.get("/orders/{order_id}", response_model=OrderDetail, tags=["orders"], responses=problems(404))
     async def show_order(order_id: str) -> OrderDetail:
         async with unit_of_work() as uow:
-            orders = OrdersRepository(uow.conn)
+            orders = uow.orders
             order = await orders.get(order_id)
             lines = await orders.lines(order_id) if order else []
         if order is None:
@@ -416,7 +410,7 @@ def admin_router(
     )
     async def resolve(reference: str) -> AlertView:
         async with unit_of_work() as uow:
-            row = await AlertsRepository(uow.conn).find(reference)
+            row = await uow.alerts.find(reference)
             if row is None:
                 raise HTTPException(404, f"no alert {reference!r}")
             await resolve_alert(uow, decisions, row["alert_key"], datetime.now(UTC))
@@ -427,7 +421,7 @@ def admin_router(
         state: AlertStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[AlertView]:
         async with unit_of_work() as uow:
-            registry = AlertsRepository(uow.conn)
+            registry = uow.alerts
             return await _alert_views(registry, await registry.listing(state, limit), decisions.corroboration)
 
     @router.get("/alerts/{reference}", response_model=AlertView, tags=["risk"], responses=problems(404))
@@ -436,7 +430,7 @@ def admin_router(
 
     async def _one_alert(reference: str) -> AlertView:
         async with unit_of_work() as uow:
-            registry = AlertsRepository(uow.conn)
+            registry = uow.alerts
             row = await registry.find(reference)
             if row is None:
                 raise HTTPException(404, f"no alert {reference!r}")
@@ -446,9 +440,9 @@ def admin_router(
     return router
 
 
-async def _check_scope_known(uow: UnitOfWork, raised: RiskAlertRaised) -> None:
+async def _check_scope_known(uow: ProcurementUnitOfWork, raised: RiskAlertRaised) -> None:
     """Ops name suppliers and SKUs the alliance knows: a typo would silently guard nothing."""
-    suppliers = await SuppliersRepository(uow.conn).list()
+    suppliers = await uow.suppliers.list()
     if raised.supplier_id is not None and raised.supplier_id not in {s.supplier_id for s in suppliers}:
         detail = f"no supplier {raised.supplier_id!r}"
         raise Unprocessable(detail, [FieldError(field="body.supplier_id", message=detail)])

@@ -6,13 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from services.procurement.adapters.repository import SuppliersRepository
 from services.procurement.domain.bundling import Tier
 from services.procurement.domain.catalog import CatalogItem, Supplier, check_consistent
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import seed, topics
 from shared.events.procurement import CATALOG_ITEM_LISTED, SOURCE, CatalogItemListed
 from shared.messaging.envelope import event_record
-from shared.messaging.unit_of_work import UnitOfWork
 
 
 def supplier_from_seed(entry: seed.Supplier) -> Supplier:
@@ -44,7 +43,7 @@ def supplier_from_seed(entry: seed.Supplier) -> Supplier:
 
 
 async def upsert_supplier(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     topic_prefix: str,
     wanted: Supplier,
     grace: timedelta,
@@ -57,7 +56,7 @@ async def upsert_supplier(
     Raises CatalogConflict when a SKU would mean something else than at another supplier.
     """
     now = now or datetime.now(UTC)
-    repository = SuppliersRepository(uow.conn)
+    repository = uow.suppliers
     suppliers = await repository.list()
     if check_catalog:
         check_consistent(wanted, suppliers)
@@ -85,7 +84,7 @@ async def upsert_supplier(
     return merged, True
 
 
-async def sync_seed(uow: UnitOfWork, topic_prefix: str, entries: seed.Seed, grace: timedelta) -> int:
+async def sync_seed(uow: ProcurementUnitOfWork, topic_prefix: str, entries: seed.Seed, grace: timedelta) -> int:
     """Load the seed's suppliers; the same seed twice changes nothing. Returns how many changed.
 
     The seed was checked for consistent SKUs as a whole; checking supplier by supplier would

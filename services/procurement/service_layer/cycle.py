@@ -26,13 +26,6 @@ from typing import Any, Literal, TypeVar
 
 from services.procurement.adapters import metrics
 from services.procurement.adapters.bundling_runner import CloseSolver, SkuRequests
-from services.procurement.adapters.repository import (
-    CyclesRepository,
-    OrdersRepository,
-    RequestsRepository,
-    SuppliersRepository,
-    lock_decisions,
-)
 from services.procurement.domain.bundling import Decision
 from services.procurement.domain.catalog import offers_by_sku
 from services.procurement.domain.demand import OpenRequest
@@ -46,11 +39,11 @@ from services.procurement.domain.orders import (
 from services.procurement.domain.risk import offers_with_risk
 from services.procurement.service_layer.order_records import CloseRecords
 from services.procurement.service_layer.risk import effects_in_force
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import gc_policy, topics
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
 from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +84,7 @@ class CloseOptions:
 
 
 async def close_cycle(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     options: CloseOptions,
     next_close_at: datetime,
     trigger: Trigger,
@@ -104,21 +97,21 @@ async def close_cycle(
 
 
 async def _close(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     options: CloseOptions,
     next_close_at: datetime,
     trigger: Trigger,
     schedule_slot: int | None,
     now: datetime | None,
 ) -> CycleReport | None:
-    await lock_decisions(uow.conn)
-    cycles = CyclesRepository(uow.conn)
+    await uow.lock_decisions()
+    cycles = uow.cycles
     if schedule_slot is not None and await cycles.slot_closed(schedule_slot):
         return None
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     # The solver's process (for a large close) imports while the demand loads.
-    solver = await CloseSolver.start(await RequestsRepository(uow.conn).count_open())
+    solver = await CloseSolver.start(await uow.requests.count_open())
     try:
         return await _decide(uow, solver, options, next_close_at, trigger, schedule_slot, now, started)
     finally:
@@ -126,7 +119,7 @@ async def _close(
 
 
 async def _decide(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     solver: CloseSolver,
     options: CloseOptions,
     next_close_at: datetime,
@@ -135,12 +128,12 @@ async def _decide(
     now: datetime,
     started: float,
 ) -> CycleReport:
-    cycles = CyclesRepository(uow.conn)
-    orders_store, requests_store = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+    cycles = uow.cycles
+    orders_store, requests_store = uow.orders, uow.requests
     order_date = now.date()
-    suppliers = await SuppliersRepository(uow.conn).list()
+    suppliers = await uow.suppliers.list()
     open_requests = await requests_store.open_requests()
-    in_force = await effects_in_force(uow.conn, now, options.risk_corroboration_members)
+    in_force = await effects_in_force(uow, now, options.risk_corroboration_members)
     offers = offers_with_risk(offers_by_sku(suppliers), in_force)
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in open_requests:
@@ -296,7 +289,7 @@ def _closed_message(topic_prefix: str, report: CycleReport) -> OutboundMessage:
 
 
 def _count(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     report: CycleReport,
     orders: Sequence[JointOrder],
     unfulfillable: Sequence[tuple[OpenRequest, str]],

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from services.procurement.adapters.repository import RequestsRepository, lock_decisions_shared
 from services.procurement.domain.demand import RequestStatus
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import (
     EventType,
     PurchaseRequestRejected,
@@ -17,35 +17,34 @@ from shared.events.members import PurchaseRequestAdmitted, WithdrawPurchaseReque
 from shared.events.procurement import SOURCE
 from shared.messaging.intake import Command
 from shared.messaging.notices import member_notice
-from shared.messaging.unit_of_work import UnitOfWork
 
 INBOX = "procurement.demand"
 _NOTHING_TO_ORDER = (RequestStatus.OPEN, RequestStatus.WITHDRAWN, RequestStatus.UNFULFILLABLE)
 """States in which a withdrawal takes effect (or already has): nothing is, or will be, ordered."""
 
 
-async def take_demand(uow: UnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+async def take_demand(uow: ProcurementUnitOfWork, commands: list[Command], topic_prefix: str) -> None:
     """Admissions join the open demand; withdrawals leave it while nothing is ordered yet.
 
     An admission is idempotent by its (member, request) key, so it claims no inbox row: a
     redelivered one adds nothing. A withdrawal tells the member something, so it does."""
     topic = commands[0].record.topic
     admitted = [c.data for c in commands if isinstance(c.data, PurchaseRequestAdmitted)]
-    added = await RequestsRepository(uow.conn).add(admitted)
+    added = await uow.requests.add(admitted)
     if added:
         uow.count_consumed(topic, "processed", added)
     if len(admitted) > added:
         uow.count_consumed(topic, "duplicate", len(admitted) - added)
     withdrawals = [c for c in commands if isinstance(c.data, WithdrawPurchaseRequest)]
     if withdrawals:
-        await lock_decisions_shared(uow.conn)  # a close in progress decides first
+        await uow.lock_decisions_shared()  # a close in progress decides first
     for command in withdrawals:
         await _withdraw(uow, command.data, command.cause, topic_prefix)
         uow.count_consumed(topic, "processed")
 
 
-async def _withdraw(uow: UnitOfWork, command: WithdrawPurchaseRequest, cause: str, topic_prefix: str) -> None:
-    requests = RequestsRepository(uow.conn)
+async def _withdraw(uow: ProcurementUnitOfWork, command: WithdrawPurchaseRequest, cause: str, topic_prefix: str) -> None:
+    requests = uow.requests
     status = await requests.status(command.member_id, command.request_id)
     if status in _NOTHING_TO_ORDER:
         if status is RequestStatus.OPEN:

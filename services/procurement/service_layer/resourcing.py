@@ -10,16 +10,15 @@ from datetime import datetime
 
 from services.procurement.adapters import metrics
 from services.procurement.adapters.bundling_runner import SkuProblem, solve_in_thread
-from services.procurement.adapters.repository import OrdersRepository, RequestsRepository, SuppliersRepository
 from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import JointOrder, OrderRecord, assemble_orders, placed_suppliers
 from services.procurement.domain.resourcing import resourcing_offers
 from services.procurement.domain.risk import Effect
 from services.procurement.service_layer.order_records import placed_messages
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import EventType, PurchaseRequestResourced, PurchaseRequestUnfulfillable
 from shared.events.procurement import SOURCE
 from shared.messaging.notices import member_notice
-from shared.messaging.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ class Resourced:
 
 
 async def resource_order(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     order: OrderRecord,
     reason: str,
     options: DecisionOptions,
@@ -51,10 +50,10 @@ async def resource_order(
 ) -> Resourced:
     """Place `order`'s requests on new orders (same cycle) or tell their members they are
     unfulfillable; members of placed ones are told `purchase_request.resourced` with `reason`."""
-    orders, requests = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+    orders, requests = uow.orders, uow.requests
     affected = await requests.on_order(order.order_id)
     excluded = await requests.excluded_suppliers(order.order_id)
-    suppliers = await SuppliersRepository(uow.conn).list()
+    suppliers = await uow.suppliers.list()
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in affected:
         by_sku.setdefault(request.sku, []).append(request)

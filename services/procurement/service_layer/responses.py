@@ -6,12 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.procurement.adapters import metrics
-from services.procurement.adapters.repository import (
-    OrdersRepository,
-    RequestsRepository,
-    SuppliersRepository,
-    lock_decisions,
-)
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import AnswerOutcome, OrderRecord, OrderStatus, judge_answer
 from services.procurement.domain.resourcing import SUPPLIER_REJECTED
@@ -19,6 +13,7 @@ from services.procurement.domain.responses import authenticate_response, order_h
 from services.procurement.service_layer.publishing import status_message, status_of
 from services.procurement.service_layer.resourcing import DecisionOptions, resource_order
 from services.procurement.service_layer.risk import effects_in_force
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import (
     CloudEvent,
     EventType,
@@ -30,15 +25,14 @@ from shared.events.procurement import SOURCE
 from shared.messaging.intake import Command, Signed
 from shared.messaging.notices import member_notice
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.reasons import DeadLetterReason
 from shared.signing import SIGNATURE_HEADER
 
 INBOX = "procurement.responses"
 
 
-async def suppliers_by_key(uow: UnitOfWork, keys: set[str]) -> dict[str, Supplier]:
-    return await SuppliersRepository(uow.conn).get_many(keys)
+async def suppliers_by_key(uow: ProcurementUnitOfWork, keys: set[str]) -> dict[str, Supplier]:
+    return await uow.suppliers.get_many(keys)
 
 
 def _signed_by_its_supplier(
@@ -53,10 +47,10 @@ SIGNED_BY_SUPPLIERS = Signed(suppliers_by_key, _signed_by_its_supplier, lambda s
 
 
 async def take_responses(
-    uow: UnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
+    uow: ProcurementUnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
 ) -> None:
     now = now or datetime.now(UTC)
-    orders = OrdersRepository(uow.conn)
+    orders = uow.orders
     locked = False
     for command in commands:
         record, data = command.record, command.data
@@ -68,7 +62,7 @@ async def take_responses(
         assert order is not None
         status = OrderStatus.CONFIRMED if isinstance(data, JointOrderConfirmed) else OrderStatus.REJECTED
         if status is OrderStatus.REJECTED and not locked:
-            await lock_decisions(uow.conn)  # re-sourcing uses capacity a close also decides on
+            await uow.lock_decisions()  # re-sourcing uses capacity a close also decides on
             locked = True
             order = await orders.get(order.order_id)
             assert order is not None
@@ -88,8 +82,8 @@ async def take_responses(
         uow.count_consumed(record.topic, "processed")
 
 
-async def _confirm(uow: UnitOfWork, order: OrderRecord, data: JointOrderConfirmed, topic_prefix: str) -> None:
-    orders, requests = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+async def _confirm(uow: ProcurementUnitOfWork, order: OrderRecord, data: JointOrderConfirmed, topic_prefix: str) -> None:
+    orders, requests = uow.orders, uow.requests
     await orders.record_answer(order.order_id, OrderStatus.CONFIRMED, expected_delivery=data.expected_delivery)
     for request in await requests.on_order(order.order_id):
         confirmed = PurchaseRequestConfirmed(
@@ -114,17 +108,17 @@ async def _confirm(uow: UnitOfWork, order: OrderRecord, data: JointOrderConfirme
 
 
 async def _reject(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     order: OrderRecord,
     data: JointOrderRejected,
     options: DecisionOptions,
     now: datetime,
 ) -> None:
     """Decide the rejected order's requests again without that supplier, in this transaction."""
-    orders, requests = OrdersRepository(uow.conn), RequestsRepository(uow.conn)
+    orders, requests = uow.orders, uow.requests
     await orders.record_answer(order.order_id, OrderStatus.REJECTED, reason=data.reason)
     await requests.exclude_supplier(order.order_id, order.supplier_id)
-    in_force = await effects_in_force(uow.conn, now, options.corroboration)
+    in_force = await effects_in_force(uow, now, options.corroboration)
     resourced = await resource_order(uow, order, SUPPLIER_REJECTED, options, in_force, now)
     rejected = await orders.get(order.order_id)
     assert rejected is not None

@@ -16,11 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-import asyncpg
-
 from services.procurement.adapters import metrics
-from services.procurement.adapters.alerts import AlertsRepository
-from services.procurement.adapters.repository import OrdersRepository, SuppliersRepository, lock_decisions
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.resourcing import RISK_ALERT
 from services.procurement.domain.risk import (
@@ -46,8 +42,8 @@ from services.procurement.service_layer.publishing import (
     status_of,
 )
 from services.procurement.service_layer.resourcing import DecisionOptions, resource_order
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import RiskAlertRaised
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.reasons import DeadLetterReason
 
 log = logging.getLogger(__name__)
@@ -65,13 +61,13 @@ class AlertRefused(Exception):
         self.detail = detail
 
 
-async def effects_in_force(conn: asyncpg.Connection, now: datetime, corroboration: int) -> list[Effect]:
+async def effects_in_force(uow: ProcurementUnitOfWork, now: datetime, corroboration: int) -> list[Effect]:
     """What the alerts in force do to decisions made now."""
-    return effects(await AlertsRepository(conn).active(), now, corroboration)
+    return effects(await uow.alerts.active(), now, corroboration)
 
 
 async def raise_alert(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     options: DecisionOptions,
     source: AlertSource,
     reporter: str,
@@ -83,8 +79,8 @@ async def raise_alert(
     None when the same report was registered already (a redelivery). Raises AlertRefused when
     the reporter reused an alert id for a different report, or the alert has expired already.
     """
-    await lock_decisions(uow.conn)
-    registry = AlertsRepository(uow.conn)
+    await uow.lock_decisions()
+    registry = uow.alerts
     key = alert_key(source, reporter, raised.alert_id)
     existing = await registry.get(key)
     if existing is not None:
@@ -95,7 +91,7 @@ async def raise_alert(
     if raised.valid_until is not None and raised.valid_until <= now:
         raise AlertRefused(DeadLetterReason.ALREADY_EXPIRED, f"valid_until {raised.valid_until.isoformat()} has passed")
 
-    suppliers = await SuppliersRepository(uow.conn).list()
+    suppliers = await uow.suppliers.list()
     own_skus = {i.sku for s in suppliers if s.supplier_id == reporter for i in s.catalog}
     alert = Alert(
         source=source,
@@ -133,15 +129,15 @@ async def raise_alert(
 
 
 async def resolve_alert(
-    uow: UnitOfWork, options: DecisionOptions, key: str, now: datetime
+    uow: ProcurementUnitOfWork, options: DecisionOptions, key: str, now: datetime
 ) -> Alert | None:
     """End an alert; None when it had ended already. Raises AlertRefused for an unknown key."""
     return await _end(uow, options, key, AlertStatus.RESOLVED, now)
 
 
-async def expire_alerts(uow: UnitOfWork, options: DecisionOptions, now: datetime) -> list[Alert]:
+async def expire_alerts(uow: ProcurementUnitOfWork, options: DecisionOptions, now: datetime) -> list[Alert]:
     """Mark alerts past their valid_until expired and tell their members it is over."""
-    due = due_to_expire(await AlertsRepository(uow.conn).active(), now)
+    due = due_to_expire(await uow.alerts.active(), now)
     expired = []
     for alert in due:
         ended = await _end(uow, options, alert.key, AlertStatus.EXPIRED, now)
@@ -151,10 +147,10 @@ async def expire_alerts(uow: UnitOfWork, options: DecisionOptions, now: datetime
 
 
 async def _end(
-    uow: UnitOfWork, options: DecisionOptions, key: str, status: AlertStatus, now: datetime
+    uow: ProcurementUnitOfWork, options: DecisionOptions, key: str, status: AlertStatus, now: datetime
 ) -> Alert | None:
-    await lock_decisions(uow.conn)
-    registry = AlertsRepository(uow.conn)
+    await uow.lock_decisions()
+    registry = uow.alerts
     alert = await registry.get(key)
     if alert is None:
         raise AlertRefused(DeadLetterReason.UNKNOWN_ALERT, "no such alert was raised by this reporter")
@@ -187,7 +183,7 @@ def _effectiveness_changes(
 
 
 async def _act_on_critical(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     options: DecisionOptions,
     critical: Sequence[Effect],
     in_force: Sequence[Effect],
@@ -196,7 +192,7 @@ async def _act_on_critical(
 ) -> None:
     """Cancel the unconfirmed orders inside newly critical scopes and re-source their requests
     at once; flag the confirmed ones for ops (their members were warned by the exposure)."""
-    registry, orders = AlertsRepository(uow.conn), OrdersRepository(uow.conn)
+    registry, orders = uow.alerts, uow.orders
     holdings = [h for effect in critical for h in await registry.holdings(effect.scope, now.date(), orders_only=True)]
     at_risk = orders_at_risk(critical, holdings)
     label = "critical risk alert " + ", ".join(sorted({k for e in critical for k in e.alert_keys}))

@@ -15,17 +15,16 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from services.procurement.adapters.alerts import KnownMembersRepository
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.risk import AlertSource, alert_key, authenticate_supplier_alert
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.responses import suppliers_by_key
 from services.procurement.service_layer.risk import AlertRefused, raise_alert, resolve_alert
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import CloudEvent, RiskAlertRaised, RiskAlertResolved
 from shared.events.members import RiskAlertReported, RiskAlertWithdrawn
 from shared.messaging.intake import Command, Signed
 from shared.messaging.records import InboundRecord
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.reasons import QuarantineReason
 from shared.signing import SIGNATURE_HEADER
 
@@ -33,9 +32,9 @@ SUPPLIER_INBOX = "procurement.risk-alerts"
 MEMBER_INBOX = "procurement.risk-reports"
 
 
-async def known_members(uow: UnitOfWork, keys: set[str], suppliers: Mapping[str, Supplier]) -> set[str]:
+async def known_members(uow: ProcurementUnitOfWork, keys: set[str], suppliers: Mapping[str, Supplier]) -> set[str]:
     """Keys naming a member: the members service authenticates and forwards those records."""
-    return await KnownMembersRepository(uow.conn).known(keys)
+    return await uow.known_members.known(keys)
 
 
 def _signed_by_its_supplier(
@@ -53,7 +52,7 @@ SIGNED_BY_REPORTING_SUPPLIERS = Signed(
 
 
 async def take_supplier_alerts(
-    uow: UnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
+    uow: ProcurementUnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
 ) -> None:
     now = now or datetime.now(UTC)
     for command in commands:
@@ -61,7 +60,7 @@ async def take_supplier_alerts(
 
 
 async def take_member_reports(
-    uow: UnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
+    uow: ProcurementUnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
 ) -> None:
     """Members' alerts, authenticated and validated by the members service."""
     now = now or datetime.now(UTC)
@@ -75,14 +74,14 @@ async def take_member_reports(
         await _apply(uow, command.record, options, AlertSource.MEMBER, report.reporter_member_id, alert, now)
 
 
-async def learn_members(uow: UnitOfWork, commands: list[Command]) -> None:
+async def learn_members(uow: ProcurementUnitOfWork, commands: list[Command]) -> None:
     """Remember every member id the registry announces (idempotent, so no inbox)."""
-    await KnownMembersRepository(uow.conn).add([command.data.member_id for command in commands])
+    await uow.known_members.add([command.data.member_id for command in commands])
     uow.count_consumed(commands[0].record.topic, "processed", len(commands))
 
 
 async def _apply(
-    uow: UnitOfWork,
+    uow: ProcurementUnitOfWork,
     record: InboundRecord,
     options: DecisionOptions,
     source: AlertSource,

@@ -11,13 +11,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from services.procurement.adapters import metrics
-from services.procurement.adapters.alerts import AlertsRepository
-from services.procurement.adapters.repository import OrdersRepository, RequestsRepository
 from services.procurement.domain.orders import OrderRecord
 from services.procurement.domain.risk import effective_alerts, effects, excluded_suppliers
 from services.procurement.service_layer.publishing import status_message, status_of
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import Severity
-from shared.messaging.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +23,11 @@ _shown_categories: set[str] = set()
 
 
 async def escalate_overdue(
-    uow: UnitOfWork, topic_prefix: str, answer_timeout: timedelta, now: datetime | None = None
+    uow: ProcurementUnitOfWork, topic_prefix: str, answer_timeout: timedelta, now: datetime | None = None
 ) -> list[OrderRecord]:
     """Escalate placed orders unanswered for longer than `answer_timeout` (each once)."""
     now = now or datetime.now(UTC)
-    orders = OrdersRepository(uow.conn)
+    orders = uow.orders
     overdue = await orders.escalate_overdue(now - answer_timeout)
     for order in overdue:
         log.warning(
@@ -44,10 +42,10 @@ async def escalate_overdue(
     return overdue
 
 
-async def refresh_gauges(uow: UnitOfWork, corroboration: int, now: datetime | None = None) -> None:
+async def refresh_gauges(uow: ProcurementUnitOfWork, corroboration: int, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
-    demand = await RequestsRepository(uow.conn).open_demand_by_category()
-    awaiting, escalated = await OrdersRepository(uow.conn).answer_counts()
+    demand = await uow.requests.open_demand_by_category()
+    awaiting, escalated = await uow.orders.answer_counts()
     current = {category for category, _, _ in demand}
     for category in _shown_categories - current:
         metrics.OPEN_DEMAND_QUANTITY.labels(category).set(0)
@@ -58,7 +56,7 @@ async def refresh_gauges(uow: UnitOfWork, corroboration: int, now: datetime | No
     _shown_categories.update(current)
     metrics.ORDERS_AWAITING_ANSWER.set(awaiting)
     metrics.ORDERS_UNANSWERED.set(escalated)
-    alerts = await AlertsRepository(uow.conn).active()
+    alerts = await uow.alerts.active()
     in_force = effects(alerts, now, corroboration)
     acting = effective_alerts(in_force)
     for severity in Severity:
