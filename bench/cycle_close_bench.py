@@ -140,7 +140,7 @@ async def bench_cycle_close(
         await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
         supplier_ids = await _load(pool, random.Random(11), requests, skus, suppliers)
         await create_topics(kafka_bootstrap, topics.all_topics(prefix, supplier_ids), partitions=6)
-        options = CloseOptions(topic_prefix=prefix, max_supplier_share=SHARE, interval_seconds=3600)
+        options = CloseOptions(max_supplier_share=SHARE, interval_seconds=3600)
         uow = ProcurementUnitOfWork(pool, prefix)
         relay = OutboxRelay(pool, kafka_bootstrap, batch_size=Settings.model_fields["outbox_batch_size"].default)
         await relay.start()  # a running service's relay is connected before any close

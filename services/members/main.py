@@ -23,7 +23,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     runtime = ServiceRuntime("members", settings, MIGRATIONS, MembersUnitOfWork)
     await runtime.open()
     grace = timedelta(seconds=settings.secret_grace_s)
-    announcements = Announcements(settings.topic_prefix, settings.secret_box())
+    announcements = Announcements(settings.secret_box())
     if seed is not None:
         async with runtime.unit_of_work() as uow:
             changed = await sync_seed(uow, announcements, seed, grace)

@@ -47,7 +47,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
                     cycle.max_supplier_share)
     else:
         async with runtime.unit_of_work() as uow:
-            changed = await sync_seed(uow, settings.topic_prefix, seed, grace)
+            changed = await sync_seed(uow, seed, grace)
         log.info("seed loaded: %d supplier(s) added or changed", changed)
 
     async def ensure_supplier_topics(*supplier_ids: str) -> None:
@@ -61,13 +61,12 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     await ensure_supplier_topics(*known)
 
     options = CloseOptions(
-        topic_prefix=settings.topic_prefix,
         max_supplier_share=cycle.max_supplier_share,
         interval_seconds=cycle.interval_seconds,
         risk_corroboration_members=settings.risk_corroboration_members,
         pause_before_commit_s=float(os.environ.get(TEST_CLOSE_DELAY_ENV, "0") or 0),
     )
-    decisions = DecisionOptions(settings.topic_prefix, cycle.max_supplier_share, settings.risk_corroboration_members)
+    decisions = DecisionOptions(cycle.max_supplier_share, settings.risk_corroboration_members)
 
     async def close(trigger: Trigger, slot: int | None = None) -> CycleReport | None:
         now = datetime.now(UTC)
@@ -104,7 +103,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         while True:
             try:
                 async with runtime.unit_of_work() as uow:
-                    await escalate_overdue(uow, settings.topic_prefix, timeout)
+                    await escalate_overdue(uow, timeout)
                 async with runtime.unit_of_work() as uow:
                     await expire_alerts(uow, decisions, datetime.now(UTC))
                 async with runtime.unit_of_work() as uow:
@@ -121,7 +120,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         "procurement",
         runtime.health,
         settings.admin_token,
-        [admin_router(runtime.unit_of_work, close_now, settings.topic_prefix, grace, ensure_supplier_topics,
+        [admin_router(runtime.unit_of_work, close_now, grace, ensure_supplier_topics,
                       decisions)],
     )
     await runtime.run(app)

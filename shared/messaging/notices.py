@@ -23,13 +23,13 @@ def notice_id(*parts: str) -> str:
 
 
 def member_notice(
-    topic_prefix: str, source: str, member_id: str, notice_type: str, data: BaseModel, cause_id: str
+    source: str, member_id: str, notice_type: str, data: BaseModel, cause_id: str
 ) -> OutboundMessage:
     notice = MemberNoticeRequested(
         member_id=member_id, notice_type=notice_type, data=data.model_dump(mode="json")
     )
     return event_record(
-        topic_prefix + topics.MEMBER_NOTICES,
+        topics.MEMBER_NOTICES,
         member_id,
         MEMBER_NOTICE_REQUESTED,
         source,
@@ -39,7 +39,6 @@ def member_notice(
 
 
 def member_notices(
-    topic_prefix: str,
     source: str,
     member_id: str,
     notices: list[tuple[str, BaseModel | dict[str, Any], str]],
@@ -54,7 +53,7 @@ def member_notices(
     ]
     event_id = notice_id(member_id, *(n["notice_id"] for n in rendered))
     return event_record(
-        topic_prefix + topics.MEMBER_NOTICES,
+        topics.MEMBER_NOTICES,
         member_id,
         MEMBER_NOTICES_REQUESTED,
         source,

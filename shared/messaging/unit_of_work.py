@@ -2,8 +2,8 @@
 
 Each service's unit of work (`services/<name>/service_layer/unit_of_work.py`) opens its repositories
 on the transaction's connection in `_open`; handlers read and write state through them
-(`uow.orders`, `uow.requests`...) and ask for messages with `uow.publish(...)`, naming topics
-through `uow.topic(...)`, which applies the deployment's prefix. The intake pipeline records
+(`uow.orders`, `uow.requests`...) and ask for messages with `uow.publish(...)`, naming topics as
+the contract does: the unit of work adds the deployment's prefix. The intake pipeline records
 what they consumed with `uow.claim(...)`. Nothing is published and no metric moves unless the
 transaction commits; after the commit the relay is woken to publish at once.
 """
@@ -11,6 +11,7 @@ transaction commits; after the commit the relay is woken to publish at once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -119,6 +120,9 @@ class UnitOfWork:
             self._on_outbox_written()
 
     def publish(self, message: OutboundMessage) -> None:
+        """Publish on commit; the message names its topic as the contract does, the prefix is added here."""
+        if self.topic_prefix:
+            message = replace(message, topic=self.topic(message.topic))
         self._messages.append(message)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -132,12 +136,12 @@ class UnitOfWork:
 
     def dead_letter(self, record: InboundRecord, reason: DeadLetterReason | str, detail: str) -> None:
         """A record no handler can use: kept with its reason, its partition moves on."""
-        self.publish(_set_aside(record, self.topic(topics.DEAD_LETTERS), reason, detail))
+        self.publish(_set_aside(record, topics.DEAD_LETTERS, reason, detail))
         self.count_consumed(record.topic, "dead_lettered")
         self.after_commit(lambda: metrics.DEAD_LETTERS.labels(reason).inc())
 
     def quarantine(self, record: InboundRecord, reason: QuarantineReason | str, detail: str) -> None:
         """A record that failed authentication: kept for ops, acknowledged to nobody."""
-        self.publish(_set_aside(record, self.topic(topics.QUARANTINE), reason, detail))
+        self.publish(_set_aside(record, topics.QUARANTINE, reason, detail))
         self.count_consumed(record.topic, "quarantined")
         self.after_commit(lambda: metrics.QUARANTINED.labels(reason).inc())

@@ -42,8 +42,12 @@ async def pool(fresh_database):
     await pool.close()
 
 
+PREFIX = "t-"
+"""The deployment prefix these units of work add to every topic they publish on."""
+
+
 def unit_of_work(pool: asyncpg.Pool, relay: OutboxRelay | None = None) -> UnitOfWork:
-    return UnitOfWork(pool, "t-", relay.wake if relay else lambda: None)
+    return UnitOfWork(pool, PREFIX, relay.wake if relay else lambda: None)
 
 
 async def apply_effects(uow: UnitOfWork, records: Sequence[InboundRecord]) -> None:
@@ -97,7 +101,7 @@ async def test_the_inbox_forgets_event_ids_past_its_retention_and_only_those(poo
 
 async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool, kafka_bootstrap):
     topic = f"poison-{os.urandom(4).hex()}"
-    await create_topics(kafka_bootstrap, [topic, "t-" + topics.DEAD_LETTERS], partitions=1)
+    await create_topics(kafka_bootstrap, [topic, PREFIX + topics.DEAD_LETTERS], partitions=1)
     relay = OutboxRelay(pool, kafka_bootstrap)
     await relay.start()
     relay_task = asyncio.create_task(relay.run())
@@ -114,7 +118,7 @@ async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool,
             await producer.send_and_wait(topic, encode(event), key=b"k")
     await broker.start()
     try:
-        dead = await wait_for_records(kafka_bootstrap, "t-" + topics.DEAD_LETTERS, 3, timeout=40)
+        dead = await wait_for_records(kafka_bootstrap, PREFIX + topics.DEAD_LETTERS, 3, timeout=40)
         for _ in range(100):
             if await pool.fetchval("SELECT count(*) FROM effects") == 5:
                 break
@@ -136,7 +140,7 @@ async def test_outbox_survives_a_paused_broker(pool):
         broker = EmbeddedKafka(free_port(), directory / "kafka.log")
         broker.start()
         try:
-            await create_topics(broker.bootstrap, ["paused-t"], partitions=1)
+            await create_topics(broker.bootstrap, [PREFIX + "paused"], partitions=1)
             relay = OutboxRelay(pool, broker.bootstrap, max_backoff=1.0)
             await relay.start()
             relay_task = asyncio.create_task(relay.run())
@@ -146,12 +150,12 @@ async def test_outbox_survives_a_paused_broker(pool):
                 event = new_event("thing.happened", "test", {"while": "paused"})
                 async with unit_of_work(pool, relay) as uow:
                     await uow.conn.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
-                    uow.publish(OutboundMessage("paused-t", encode(event), b"k"))
+                    uow.publish(OutboundMessage("paused", encode(event), b"k"))
                 await asyncio.sleep(3)
                 assert await pool.fetchval("SELECT count(*) FROM outbox") == 1  # kept, not dropped
             finally:
                 os.kill(broker.process.pid, signal.SIGCONT)
-            records = await wait_for_records(broker.bootstrap, "paused-t", 1, timeout=60)
+            records = await wait_for_records(broker.bootstrap, PREFIX + "paused", 1, timeout=60)
             assert json.loads(records[0].value)["id"] == event.id
             for _ in range(100):
                 if await pool.fetchval("SELECT count(*) FROM outbox") == 0:

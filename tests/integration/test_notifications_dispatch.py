@@ -137,7 +137,6 @@ async def store(pool: asyncpg.Pool, offer: OfferDue, notices: Sequence[tuple[str
             0,
             m.encode(),
             member_notice(
-                "",
                 "alliance/members",
                 m,
                 EventType.PURCHASE_REQUEST_ACCEPTED,

@@ -66,7 +66,7 @@ def profile_record(
 def notice_record(
     member_id: str, notice_type: str, data: object, cause: str, key: str | None = None
 ) -> InboundRecord:
-    message = member_notice("", "alliance/procurement", member_id, notice_type, data, cause)  # type: ignore[arg-type]
+    message = member_notice("alliance/procurement", member_id, notice_type, data, cause)  # type: ignore[arg-type]
     return InboundRecord("notices", 0, 0, (key or member_id).encode(), message.value)
 
 
@@ -128,7 +128,7 @@ async def test_a_batch_of_notices_for_one_member_is_stored_as_its_single_notices
     uow: UnitOfWorkFactory, pool: asyncpg.Pool
 ) -> None:
     await project(uow, profile_record("m-many"))
-    batch = member_notices("", "alliance/procurement", "m-many", [
+    batch = member_notices("alliance/procurement", "m-many", [
         (EventType.PURCHASE_REQUEST_ACCEPTED, PurchaseRequestAccepted(request_id=f"r-{n}"), f"c-{n}") for n in range(3)
     ])
     record = InboundRecord("notices", 0, 0, b"m-many", batch.value)

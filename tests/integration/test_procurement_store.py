@@ -82,14 +82,14 @@ def record(event_type: str, data, offset: int) -> InboundRecord:
 
 async def test_the_same_seed_twice_changes_nothing_and_a_changed_one_rotates_the_secret(pool):
     async with uow(pool) as work:
-        assert await sync_seed(work, "", seed(), GRACE) == 1
+        assert await sync_seed(work, seed(), GRACE) == 1
     async with uow(pool) as work:
-        assert await sync_seed(work, "", seed(), GRACE) == 0
+        assert await sync_seed(work, seed(), GRACE) == 0
     listed = [r for r in await outbox(pool) if r["topic"] == topics.PROCUREMENT_EVENTS]
     assert [json.loads(r["value"])["data"]["sku"] for r in listed] == ["BOARD-18MM"]
 
     async with uow(pool) as work:
-        assert await sync_seed(work, "", seed(secret="holz-2", price="8.50"), GRACE) == 1
+        assert await sync_seed(work, seed(secret="holz-2", price="8.50"), GRACE) == 1
         holz = await SuppliersRepository(work.conn).get("s-holz")
     assert holz is not None
     assert holz.verification_secrets(datetime.now(UTC)) == ["holz-2", "holz-1"]
@@ -112,7 +112,7 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
 
         monkeypatch.setattr(bundling_runner, "_spawn_child", spawn_and_count)
     async with uow(pool) as work:
-        await sync_seed(work, "", seed(), GRACE)
+        await sync_seed(work, seed(), GRACE)
     await pool.execute("DELETE FROM outbox")
     requests = [
         PurchaseRequestAdmitted(request_id=f"r-{n}", member_id=f"m-{n % 2}", sku="BOARD-18MM", quantity=30,
@@ -129,7 +129,7 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
     withdraw = WithdrawPurchaseRequest(request_id="r-3", member_id="m-1", sku="BOARD-18MM")
     async with uow(pool) as work:
         await take_demand(work, [record(WITHDRAW_PURCHASE_REQUEST, withdraw, 10)])
-    options = CloseOptions(topic_prefix="", max_supplier_share=0.7, interval_seconds=3600)
+    options = CloseOptions(max_supplier_share=0.7, interval_seconds=3600)
     async with uow(pool) as work:
         report = await close_cycle(work, options, datetime.now(UTC) + timedelta(hours=1), "admin")
     assert report is not None and (report.requests_placed, report.quantity_placed) == (3, 90)

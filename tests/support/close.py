@@ -12,7 +12,6 @@ from shared.messaging.records import OutboundMessage
 
 
 def render_close(
-    topic_prefix: str,
     cycle_id: str,
     orders: Sequence[JointOrder],
     unfulfillable: Iterable[tuple[OpenRequest, str]],
@@ -20,7 +19,7 @@ def render_close(
 ) -> list[OutboundMessage]:
     """Every order's and member's records of a close from its finished orders (what a close
     streams through `CloseRecords`, in one go)."""
-    records = CloseRecords(topic_prefix, cycle_id)
+    records = CloseRecords(cycle_id)
     for order in orders:
         for line in order.lines:
             records.ordered(order.supplier_id, order.order_id, line)

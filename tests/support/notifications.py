@@ -11,6 +11,7 @@ import hmac
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from shared import topics
@@ -57,9 +58,8 @@ def profile(
 def notice(
     running: Platform, member_id: str, notice_type: str, data: Any, cause: str
 ) -> OutboundMessage:
-    return member_notice(
-        running.topic_prefix, "alliance/procurement", member_id, notice_type, data, cause
-    )
+    message = member_notice("alliance/procurement", member_id, notice_type, data, cause)
+    return replace(message, topic=running.topic(message.topic))
 
 
 def notice_id_of(message: OutboundMessage) -> str:

@@ -171,7 +171,7 @@ def admin_router(
         try:
             async with unit_of_work() as uow:
                 member = await registry.rotate_secret(
-                    uow, announcements.topic_prefix, member_id, body.new_secret.get_secret_value(), grace
+                    uow, member_id, body.new_secret.get_secret_value(), grace
                 )
         except registry.UnknownMember:
             raise HTTPException(404, f"no member {member_id!r}") from None

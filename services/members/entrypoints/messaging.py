@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from services.members.service_layer import admission, risk
 from services.members.service_layer.admission import admit
 from services.members.service_layer.catalog import learn_catalog
@@ -19,7 +17,6 @@ from shared.settings import Settings
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    prefix = settings.topic_prefix
     intakes = [
         Intake(
             topic=settings.topic(topics.PURCHASE_REQUESTS),
@@ -28,7 +25,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
                 EventType.PURCHASE_REQUEST_SUBMITTED: Accept(None),
                 EventType.PURCHASE_REQUEST_CANCELLED: Accept(None),
             },
-            handler=partial(admit, topic_prefix=prefix),
+            handler=admit,
             inbox=admission.INBOX,
             signed=admission.SIGNED_BY_MEMBERS,
         ),
@@ -44,7 +41,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             description="Members' signed risk_alert.raised / .resolved (contract v1); records keyed by "
             "anyone else are procurement's",
             accepts={EventType.RISK_ALERT_RAISED: Accept(None), EventType.RISK_ALERT_RESOLVED: Accept(None)},
-            handler=partial(forward_member_alerts, topic_prefix=prefix),
+            handler=forward_member_alerts,
             inbox=risk.INBOX,
             signed=risk.SIGNED_BY_REPORTING_MEMBERS,
         ),

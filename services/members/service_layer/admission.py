@@ -53,7 +53,7 @@ SIGNED_BY_MEMBERS = Signed(members_by_key, _signed_by_its_member, lambda member:
 """An ERP's record: keyed by its member, signed with the member's ERP secret, naming it."""
 
 
-async def admit(uow: MembersUnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+async def admit(uow: MembersUnitOfWork, commands: list[Command]) -> None:
     """Decide each authenticated, new submission or cancellation; answer every member once."""
     request_keys = [(c.sender.member_id, str(c.data.get("request_id", ""))) for c in commands]
     known = await uow.admitted.fingerprints(request_keys)
@@ -72,9 +72,9 @@ async def admit(uow: MembersUnitOfWork, commands: list[Command], topic_prefix: s
                 new_rows.append((member.member_id, verdict.request_id, verdict.request.sku, verdict.fingerprint))
         else:
             verdict = assess_cancellation(command.data, member, key in known)
-        _act(uow, command.cause, member, verdict, known.get(key), topic_prefix, outcomes)
+        _act(uow, command.cause, member, verdict, known.get(key), outcomes)
     await uow.admitted.add(new_rows)
-    outcomes.record(uow, topic_prefix)
+    outcomes.record(uow)
 
 
 def admitted_data(request: PurchaseRequestSubmitted, member: Member) -> dict[str, object]:
@@ -95,9 +95,9 @@ class _Outcomes:
         self.admitted = 0
         self.cancelled = 0
 
-    def record(self, uow: MembersUnitOfWork, topic_prefix: str) -> None:
+    def record(self, uow: MembersUnitOfWork) -> None:
         for member_id, notices in self.notices.items():
-            uow.publish(member_notices(topic_prefix, SOURCE, member_id, notices))
+            uow.publish(member_notices(SOURCE, member_id, notices))
         for outcome, count in self.consumed.items():
             uow.count_consumed(self.topic, outcome, count)
         uow.after_commit(self._export_metrics)
@@ -115,7 +115,6 @@ def _act(
     member: Member,
     verdict: Verdict,
     admitted: tuple[bytes, str] | None,
-    topic_prefix: str,
     outcomes: _Outcomes,
 ) -> None:
     told = outcomes.notices[member.member_id]
@@ -124,7 +123,7 @@ def _act(
         assert request is not None
         uow.publish(
             event_record(
-                topic_prefix + topics.ADMITTED_REQUESTS,
+                topics.ADMITTED_REQUESTS,
                 request.sku,
                 PURCHASE_REQUEST_ADMITTED,
                 SOURCE,
@@ -148,7 +147,7 @@ def _act(
         )
         uow.publish(
             event_record(
-                topic_prefix + topics.ADMITTED_REQUESTS,
+                topics.ADMITTED_REQUESTS,
                 admitted[1],
                 WITHDRAW_PURCHASE_REQUEST,
                 SOURCE,

@@ -28,7 +28,6 @@ class Announcements:
     """Where the registry's changes go, and the box that seals members' webhook secrets for
     the trip (notifications opens them; nobody else reading the topic can)."""
 
-    topic_prefix: str
     box: SecretBox
 
 
@@ -36,7 +35,7 @@ def _publish(uow: MembersUnitOfWork, announcements: Announcements, member: Membe
     sealed = announcements.box.seal(member.webhook_secret) if member.webhook_secret else None
     uow.publish(
         event_record(
-            announcements.topic_prefix + topics.MEMBER_EVENTS,
+            topics.MEMBER_EVENTS,
             member.member_id,
             event_type,
             SOURCE,
@@ -69,7 +68,7 @@ async def change(uow: MembersUnitOfWork, announcements: Announcements, member_id
 
 
 async def rotate_secret(
-    uow: MembersUnitOfWork, topic_prefix: str, member_id: str, new_secret: str, grace: timedelta, now: datetime | None = None
+    uow: MembersUnitOfWork, member_id: str, new_secret: str, grace: timedelta, now: datetime | None = None
 ) -> Member:
     current = await uow.members.get(member_id)
     if current is None:

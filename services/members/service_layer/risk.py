@@ -49,7 +49,7 @@ def _signed_by_its_member(record: InboundRecord, event: CloudEvent, member: Memb
 SIGNED_BY_REPORTING_MEMBERS = Signed(members_by_key, _signed_by_its_member, lambda m: m.member_id, not_members)
 
 
-async def forward_member_alerts(uow: MembersUnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+async def forward_member_alerts(uow: MembersUnitOfWork, commands: list[Command]) -> None:
     for command in commands:
         member: Member = command.sender
         verdict = assess_alert(command.event.type, command.data, member)
@@ -66,7 +66,7 @@ async def forward_member_alerts(uow: MembersUnitOfWork, commands: list[Command],
             forwarded = RiskAlertWithdrawn(reporter_member_id=member.member_id, alert_id=verdict.data.alert_id)
         uow.publish(
             event_record(
-                topic_prefix + topics.RISK_REPORTS,
+                topics.RISK_REPORTS,
                 member.member_id,
                 event_type,
                 SOURCE,

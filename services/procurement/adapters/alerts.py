@@ -7,7 +7,15 @@ from datetime import date
 
 import asyncpg
 
-from services.procurement.domain.risk import Alert, AlertSource, AlertStatus, Holding, Scope
+from services.procurement.domain.risk import (
+    Alert,
+    AlertChange,
+    AlertSource,
+    AlertStatus,
+    Holding,
+    RegisteredAlert,
+    Scope,
+)
 from shared.contract import RiskKind, Severity
 
 _ALERT_COLUMNS = (
@@ -29,6 +37,10 @@ def alert_from_row(row: asyncpg.Record) -> Alert:
         status=AlertStatus(row["status"]),
         valid_until=row["valid_until"],
     )
+
+
+def _registered(row: asyncpg.Record) -> RegisteredAlert:
+    return RegisteredAlert(alert_from_row(row), row["raised_at"], row["ended_at"])
 
 
 class AlertsRepository:
@@ -82,32 +94,34 @@ class AlertsRepository:
                 "INSERT INTO risk_alert_history (alert_key, change, detail) VALUES ($1, $2, $3)", list(changes)
             )
 
-    async def listing(self, status: AlertStatus | None, limit: int) -> list[asyncpg.Record]:
+    async def listing(self, status: AlertStatus | None, limit: int) -> list[RegisteredAlert]:
         """Alerts as stored (newest first), for the admin API."""
-        return await self._conn.fetch(
+        rows = await self._conn.fetch(
             f"SELECT {_ALERT_COLUMNS} FROM risk_alerts WHERE ($1::text IS NULL OR status = $1)"
             " ORDER BY raised_at DESC, alert_key LIMIT $2",
             status.value if status else None,
             limit,
         )
+        return [_registered(row) for row in rows]
 
-    async def find(self, reference: str) -> asyncpg.Record | None:
+    async def find(self, reference: str) -> RegisteredAlert | None:
         """An alert by its key, or an ops alert by its alert_id."""
-        return await self._conn.fetchrow(
+        row = await self._conn.fetchrow(
             f"SELECT {_ALERT_COLUMNS} FROM risk_alerts WHERE alert_key = $1"
             " OR (source = 'ops' AND alert_id = $1) ORDER BY alert_key = $1 DESC LIMIT 1",
             reference,
         )
+        return _registered(row) if row else None
 
-    async def history(self, keys: Sequence[str]) -> dict[str, list[asyncpg.Record]]:
+    async def history(self, keys: Sequence[str]) -> dict[str, list[AlertChange]]:
         rows = await self._conn.fetch(
             "SELECT alert_key, at, change, detail FROM risk_alert_history WHERE alert_key = ANY($1::text[])"
             " ORDER BY id",
             list(keys),
         )
-        found: dict[str, list[asyncpg.Record]] = {}
+        found: dict[str, list[AlertChange]] = {}
         for row in rows:
-            found.setdefault(row["alert_key"], []).append(row)
+            found.setdefault(row["alert_key"], []).append(AlertChange(row["at"], row["change"], row["detail"]))
         return found
 
     async def exposed_counts(self, keys: Sequence[str]) -> dict[str, int]:

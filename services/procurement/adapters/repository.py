@@ -16,7 +16,8 @@ import asyncpg
 from services.procurement.domain.bundling import Tier
 from services.procurement.domain.catalog import CatalogItem, Supplier
 from services.procurement.domain.demand import OpenRequest, RequestStatus
-from services.procurement.domain.orders import JointOrder, OrderLine, OrderRecord, OrderStatus
+from services.procurement.domain.orders import JointOrder, LineSummary, OrderLine, OrderRecord, OrderStatus
+from services.procurement.domain.schedule import ClosedCycle
 from shared.contract import ShipTo
 from shared.events.members import PurchaseRequestAdmitted
 
@@ -415,12 +416,13 @@ class OrdersRepository:
         row = await self._conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1", order_id)
         return _order(row) if row else None
 
-    async def lines(self, order_id: str) -> list[asyncpg.Record]:
-        return await self._conn.fetch(
+    async def lines(self, order_id: str) -> list[LineSummary]:
+        rows = await self._conn.fetch(
             "SELECT line_id, sku, quantity, unit_price FROM order_lines WHERE order_id = $1"
             " ORDER BY line_id",
             order_id,
         )
+        return [LineSummary(r["line_id"], r["sku"], r["quantity"], r["unit_price"]) for r in rows]
 
     async def skus(self, order_id: str) -> list[str]:
         rows = await self._conn.fetch(
@@ -552,13 +554,14 @@ class CyclesRepository:
             solve_seconds,
         )
 
-    async def recent(self, limit: int = 20) -> list[asyncpg.Record]:
-        return await self._conn.fetch(
+    async def recent(self, limit: int = 20) -> list[ClosedCycle]:
+        rows = await self._conn.fetch(
             "SELECT cycle_id, trigger, schedule_slot, order_date, closed_at, requests_considered,"
             " requests_placed, quantity_placed, orders, unfulfillable, solve_seconds FROM cycles"
             " ORDER BY cycle_no DESC LIMIT $1",
             limit,
         )
+        return [ClosedCycle(**dict(row)) for row in rows]
 
 
 

@@ -208,6 +208,16 @@ class OrderRecord:
     """Why ops should look at this confirmed order: a critical risk alert covers it."""
 
 
+@dataclass(frozen=True, slots=True)
+class LineSummary:
+    """An order line as stored, without its deliveries: what an order's detail shows."""
+
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
 class AnswerOutcome(StrEnum):
     APPLY = "apply"
     REPEATED = "repeated"

@@ -107,6 +107,24 @@ class Alert:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """One entry of an alert's history (raised, redelivered with changes, resolved...)."""
+
+    at: datetime
+    change: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredAlert:
+    """An alert as the registry keeps it: when it was raised and when it ended."""
+
+    alert: Alert
+    raised_at: datetime
+    ended_at: datetime | None
+
+
 def scope_of(raised: RiskAlertRaised) -> Scope:
     return Scope(raised.supplier_id, raised.sku, raised.region)
 

@@ -6,7 +6,8 @@ slot number to record, so a slot is closed once however many instances reach it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 
 def slot_of(moment: datetime, interval_seconds: int) -> int:
@@ -21,3 +22,20 @@ def slot_start(slot: int, interval_seconds: int) -> datetime:
 def next_close_at(moment: datetime, interval_seconds: int) -> datetime:
     """The first scheduled close strictly after `moment`."""
     return slot_start(slot_of(moment, interval_seconds) + 1, interval_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedCycle:
+    """A cycle's close as recorded: what was decided, when, and how long solving took."""
+
+    cycle_id: str
+    trigger: str
+    schedule_slot: int | None
+    order_date: date
+    closed_at: datetime
+    requests_considered: int
+    requests_placed: int
+    quantity_placed: int
+    orders: int
+    unfulfillable: int
+    solve_seconds: float

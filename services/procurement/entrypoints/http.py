@@ -12,14 +12,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.procurement.adapters.alerts import AlertsRepository
 from services.procurement.domain.catalog import CatalogConflict, Supplier
 from services.procurement.domain.orders import OrderRecord, OrderStatus
-from services.procurement.domain.risk import OPS_REPORTER, AlertSource, AlertStatus, effective_alerts, effects
+from services.procurement.domain.risk import (
+    OPS_REPORTER,
+    AlertSource,
+    AlertStatus,
+    RegisteredAlert,
+    effective_alerts,
+    effects,
+)
 from services.procurement.service_layer.catalog import supplier_from_seed, upsert_supplier
 from services.procurement.service_layer.cycle import CycleReport
 from services.procurement.service_layer.resourcing import DecisionOptions
@@ -236,42 +242,41 @@ class AlertView(BaseModel):
 
 
 async def _alert_views(
-    registry: AlertsRepository, rows: Sequence[asyncpg.Record], corroboration: int
+    registry: AlertsRepository, registered: Sequence[RegisteredAlert], corroboration: int
 ) -> list[AlertView]:
     acting = effective_alerts(effects(await registry.active(), datetime.now(UTC), corroboration))
-    keys = [r["alert_key"] for r in rows]
+    keys = [r.alert.key for r in registered]
     history = await registry.history(keys)
     exposed = await registry.exposed_counts(keys)
     return [
         AlertView(
-            alert_key=row["alert_key"],
-            alert_id=row["alert_id"],
-            source=row["source"],
-            reporter=row["reporter"],
-            supplier_id=row["supplier_id"],
-            sku=row["sku"],
-            region=row["region"],
-            kind=row["kind"],
-            severity=row["severity"],
-            summary=row["summary"],
-            valid_until=row["valid_until"],
-            trusted=row["trusted"],
-            status=row["status"],
-            effective=row["alert_key"] in acting,
-            raised_at=row["raised_at"],
-            ended_at=row["ended_at"],
-            exposed_members=exposed.get(row["alert_key"], 0),
-            history=[AlertChangeView(at=h["at"], change=h["change"], detail=h["detail"])
-                     for h in history.get(row["alert_key"], [])],
+            alert_key=alert.key,
+            alert_id=alert.alert_id,
+            source=alert.source,
+            reporter=alert.reporter,
+            supplier_id=alert.scope.supplier_id,
+            sku=alert.scope.sku,
+            region=alert.scope.region,
+            kind=alert.kind,
+            severity=alert.severity,
+            summary=alert.summary,
+            valid_until=alert.valid_until,
+            trusted=alert.trusted,
+            status=alert.status,
+            effective=alert.key in acting,
+            raised_at=entry.raised_at,
+            ended_at=entry.ended_at,
+            exposed_members=exposed.get(alert.key, 0),
+            history=[AlertChangeView(at=h.at, change=h.change, detail=h.detail) for h in history.get(alert.key, [])],
         )
-        for row in rows
+        for entry in registered
+        for alert in (entry.alert,)
     ]
 
 
 def admin_router(
     unit_of_work: Callable[[], ProcurementUnitOfWork],
     close_now: Callable[[], Awaitable[CycleReport]],
-    topic_prefix: str,
     default_grace: timedelta,
     ensure_supplier_topic: Callable[[str], Awaitable[None]],
     decisions: DecisionOptions,
@@ -307,7 +312,7 @@ def admin_router(
             raise Unprocessable(detail, [FieldError(field="body.id", message=detail)])
         try:
             async with unit_of_work() as uow:
-                stored, changed = await upsert_supplier(uow, topic_prefix, supplier_from_seed(body), default_grace)
+                stored, changed = await upsert_supplier(uow, supplier_from_seed(body), default_grace)
         except CatalogConflict as conflict:
             raise HTTPException(409, str(conflict)) from None
         await ensure_supplier_topic(supplier_id)
@@ -327,8 +332,8 @@ def admin_router(
     @router.get("/cycles", response_model=list[CycleView], tags=["cycles"])
     async def list_cycles(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[CycleView]:
         async with unit_of_work() as uow:
-            rows = await uow.cycles.recent(limit)
-        return [CycleView.model_validate(dict(row)) for row in rows]
+            closed = await uow.cycles.recent(limit)
+        return [CycleView.model_validate(cycle, from_attributes=True) for cycle in closed]
 
     @router.get("/demand", response_model=list[DemandView], tags=["cycles"], summary="Open demand by category")
     async def open_demand() -> list[DemandView]:
@@ -365,9 +370,9 @@ def admin_router(
             **OrderView.of(order).model_dump(),
             lines=[
                 OrderLineView(
-                    line_id=r["line_id"], sku=r["sku"], quantity=r["quantity"], unit_price=str(r["unit_price"])
+                    line_id=line.line_id, sku=line.sku, quantity=line.quantity, unit_price=str(line.unit_price)
                 )
-                for r in lines
+                for line in lines
             ],
         )
 
@@ -410,11 +415,11 @@ def admin_router(
     )
     async def resolve(reference: str) -> AlertView:
         async with unit_of_work() as uow:
-            row = await uow.alerts.find(reference)
-            if row is None:
+            found = await uow.alerts.find(reference)
+            if found is None:
                 raise HTTPException(404, f"no alert {reference!r}")
-            await resolve_alert(uow, decisions, row["alert_key"], datetime.now(UTC))
-        return await _one_alert(row["alert_key"])
+            await resolve_alert(uow, decisions, found.alert.key, datetime.now(UTC))
+        return await _one_alert(found.alert.key)
 
     @router.get("/alerts", response_model=list[AlertView], tags=["risk"], summary="Alerts, newest first, with history")
     async def list_alerts(
@@ -431,10 +436,10 @@ def admin_router(
     async def _one_alert(reference: str) -> AlertView:
         async with unit_of_work() as uow:
             registry = uow.alerts
-            row = await registry.find(reference)
-            if row is None:
+            found = await registry.find(reference)
+            if found is None:
                 raise HTTPException(404, f"no alert {reference!r}")
-            [view] = await _alert_views(registry, [row], decisions.corroboration)
+            [view] = await _alert_views(registry, [found], decisions.corroboration)
         return view
 
     return router

@@ -45,8 +45,7 @@ SEED_DEFAULT_SHARE: float = Cycle.model_fields["max_supplier_share"].default
 
 def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_SHARE) -> list[Subscription]:
     """`max_supplier_share` is the seed's; re-sourcing an order applies it too."""
-    prefix = settings.topic_prefix
-    options = DecisionOptions(prefix, max_supplier_share, settings.risk_corroboration_members)
+    options = DecisionOptions(max_supplier_share, settings.risk_corroboration_members)
     intakes = [
         Intake(
             topic=settings.topic(topics.ADMITTED_REQUESTS),
@@ -55,7 +54,7 @@ def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_S
                 PURCHASE_REQUEST_ADMITTED: Accept(PurchaseRequestAdmitted, once=False),
                 WITHDRAW_PURCHASE_REQUEST: Accept(WithdrawPurchaseRequest),
             },
-            handler=partial(take_demand, topic_prefix=prefix),
+            handler=take_demand,
             inbox=demand.INBOX,
         ),
         Intake(

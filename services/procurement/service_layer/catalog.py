@@ -44,7 +44,6 @@ def supplier_from_seed(entry: seed.Supplier) -> Supplier:
 
 async def upsert_supplier(
     uow: ProcurementUnitOfWork,
-    topic_prefix: str,
     wanted: Supplier,
     grace: timedelta,
     now: datetime | None = None,
@@ -79,12 +78,12 @@ async def upsert_supplier(
         if known is None or (known.category, known.unit) != (item.category, item.unit):
             announced = CatalogItemListed(sku=item.sku, category=item.category, name=item.name, unit=item.unit)
             uow.publish(
-                event_record(topic_prefix + topics.PROCUREMENT_EVENTS, item.sku, CATALOG_ITEM_LISTED, SOURCE, announced)
+                event_record(topics.PROCUREMENT_EVENTS, item.sku, CATALOG_ITEM_LISTED, SOURCE, announced)
             )
     return merged, True
 
 
-async def sync_seed(uow: ProcurementUnitOfWork, topic_prefix: str, entries: seed.Seed, grace: timedelta) -> int:
+async def sync_seed(uow: ProcurementUnitOfWork, entries: seed.Seed, grace: timedelta) -> int:
     """Load the seed's suppliers; the same seed twice changes nothing. Returns how many changed.
 
     The seed was checked for consistent SKUs as a whole; checking supplier by supplier would
@@ -93,7 +92,7 @@ async def sync_seed(uow: ProcurementUnitOfWork, topic_prefix: str, entries: seed
     changed = 0
     for entry in entries.suppliers:
         _, did_change = await upsert_supplier(
-            uow, topic_prefix, supplier_from_seed(entry), grace, check_catalog=False
+            uow, supplier_from_seed(entry), grace, check_catalog=False
         )
         changed += did_change
     return changed

@@ -73,7 +73,6 @@ class CycleReport:
 
 @dataclass(frozen=True, slots=True)
 class CloseOptions:
-    topic_prefix: str
     max_supplier_share: float
     interval_seconds: int
     risk_corroboration_members: int = Settings.model_fields["risk_corroboration_members"].default
@@ -148,7 +147,7 @@ async def _decide(
     writes = _Writes()
     order_ids: dict[str, str] = {}
     book = OrderBook(cycle_id, order_ids)
-    records = CloseRecords(options.topic_prefix, cycle_id)
+    records = CloseRecords(cycle_id)
     next_order_date = next_close_at.date()
     stats: list[Decision] = []
     placed_count = 0
@@ -215,7 +214,7 @@ async def _decide(
                 uow.publish(message)
         for message in records.member_messages():
             uow.publish(message)
-        uow.publish(_closed_message(options.topic_prefix, report))
+        uow.publish(_closed_message(report))
         await writes.done()
     finally:
         await writes.settle()
@@ -270,7 +269,7 @@ def _counts(report: CycleReport) -> dict[str, int]:
     }
 
 
-def _closed_message(topic_prefix: str, report: CycleReport) -> OutboundMessage:
+def _closed_message(report: CycleReport) -> OutboundMessage:
     closed = CycleClosed(
         cycle_id=report.cycle_id,
         trigger=report.trigger,
@@ -283,7 +282,7 @@ def _closed_message(topic_prefix: str, report: CycleReport) -> OutboundMessage:
         waiting=report.waiting,
     )
     return event_record(
-        topic_prefix + topics.PROCUREMENT_EVENTS, report.cycle_id, CYCLE_CLOSED, SOURCE, closed,
+        topics.PROCUREMENT_EVENTS, report.cycle_id, CYCLE_CLOSED, SOURCE, closed,
         event_id=f"{report.cycle_id}.closed",
     )
 

@@ -23,7 +23,7 @@ _NOTHING_TO_ORDER = (RequestStatus.OPEN, RequestStatus.WITHDRAWN, RequestStatus.
 """States in which a withdrawal takes effect (or already has): nothing is, or will be, ordered."""
 
 
-async def take_demand(uow: ProcurementUnitOfWork, commands: list[Command], topic_prefix: str) -> None:
+async def take_demand(uow: ProcurementUnitOfWork, commands: list[Command]) -> None:
     """Admissions join the open demand; withdrawals leave it while nothing is ordered yet.
 
     An admission is idempotent by its (member, request) key, so it claims no inbox row: a
@@ -39,11 +39,11 @@ async def take_demand(uow: ProcurementUnitOfWork, commands: list[Command], topic
     if withdrawals:
         await uow.lock_decisions_shared()  # a close in progress decides first
     for command in withdrawals:
-        await _withdraw(uow, command.data, command.cause, topic_prefix)
+        await _withdraw(uow, command.data, command.cause)
         uow.count_consumed(topic, "processed")
 
 
-async def _withdraw(uow: ProcurementUnitOfWork, command: WithdrawPurchaseRequest, cause: str, topic_prefix: str) -> None:
+async def _withdraw(uow: ProcurementUnitOfWork, command: WithdrawPurchaseRequest, cause: str) -> None:
     requests = uow.requests
     status = await requests.status(command.member_id, command.request_id)
     if status in _NOTHING_TO_ORDER:
@@ -65,4 +65,4 @@ async def _withdraw(uow: ProcurementUnitOfWork, command: WithdrawPurchaseRequest
             reason=RejectionReason.ALREADY_ORDERED,
             detail="the request is on a joint order already placed with a supplier",
         )
-    uow.publish(member_notice(topic_prefix, SOURCE, command.member_id, notice_type, data, cause))
+    uow.publish(member_notice(SOURCE, command.member_id, notice_type, data, cause))

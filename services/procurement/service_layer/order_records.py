@@ -100,7 +100,7 @@ def _line_json(line: OrderLine, unit_price: str) -> str:
 
 
 def _placed_messages(
-    topic_prefix: str, order: JointOrder, lines_json: Sequence[str], supplier_secret: str
+    order: JointOrder, lines_json: Sequence[str], supplier_secret: str
 ) -> list[OutboundMessage]:
     now = time.time()
     envelope = Envelope(EventType.JOINT_ORDER_PLACED, datetime.fromtimestamp(now, UTC))
@@ -110,15 +110,15 @@ def _placed_messages(
         f'"lines":[{",".join(lines_json)}]}}'
     )
     value = envelope.render(f"{order.order_id}.placed", data)
-    signed = signed_for_supplier(topic_prefix, order.supplier_id, value, supplier_secret, now)
-    return [signed, placed_status_message(topic_prefix, order)]
+    signed = signed_for_supplier(order.supplier_id, value, supplier_secret, now)
+    return [signed, placed_status_message(order)]
 
 
-def placed_messages(topic_prefix: str, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
+def placed_messages(order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
     """The signed `joint_order.placed` for the supplier and our own `alliance.joint_order.placed`,
     for an order placed whole (re-sourcing); a close renders its lines as they come (`CloseRecords`)."""
     lines_json = [_line_json(line, unit_price_text(line.unit_price)) for line in order.lines]
-    return _placed_messages(topic_prefix, order, lines_json, supplier_secret)
+    return _placed_messages(order, lines_json, supplier_secret)
 
 
 class CloseRecords:
@@ -127,8 +127,7 @@ class CloseRecords:
     `alliance.joint_order.placed`, and one record per member (in chunks of `NOTICES_PER_RECORD`)
     with all its notices, each notice with its own deterministic id."""
 
-    def __init__(self, topic_prefix: str, cycle_id: str) -> None:
-        self.topic_prefix = topic_prefix
+    def __init__(self, cycle_id: str) -> None:
         self.cycle_id = cycle_id
         self._lines: dict[str, str] = {}
         """line_id -> the line's JSON in the supplier's order."""
@@ -180,14 +179,14 @@ class CloseRecords:
     def order_messages(self, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
         """`placed_messages` of the order, from its lines as `ordered` rendered them."""
         return _placed_messages(
-            self.topic_prefix, order, [self._lines[line.line_id] for line in order.lines], supplier_secret
+            order, [self._lines[line.line_id] for line in order.lines], supplier_secret
         )
 
     def member_messages(self) -> list[OutboundMessage]:
         """One record per member (more past `NOTICES_PER_RECORD`): its placed requests by
         supplier, then line, then request, then the ones given up on."""
         envelope = Envelope(MEMBER_NOTICES_REQUESTED, datetime.now(UTC))
-        topic = self.topic_prefix + topics.MEMBER_NOTICES
+        topic = topics.MEMBER_NOTICES
         by_supplier = itemgetter(0)
         messages = []
         members = dict.fromkeys(self._ordered)

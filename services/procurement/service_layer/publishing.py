@@ -31,10 +31,9 @@ from shared.messaging.records import OutboundMessage
 from shared.signing import SIGNATURE_HEADER, sign
 
 
-def placed_status_message(topic_prefix: str, order: JointOrder) -> OutboundMessage:
+def placed_status_message(order: JointOrder) -> OutboundMessage:
     """Our own `alliance.joint_order.placed`, for the other services' projections."""
     return status_message(
-        topic_prefix,
         JointOrderStatus(
             order_id=order.order_id,
             supplier_id=order.supplier_id,
@@ -48,7 +47,7 @@ def placed_status_message(topic_prefix: str, order: JointOrder) -> OutboundMessa
     )
 
 
-def cancelled_message(topic_prefix: str, order: OrderRecord, reason: str, supplier_secret: str) -> OutboundMessage:
+def cancelled_message(order: OrderRecord, reason: str, supplier_secret: str) -> OutboundMessage:
     """`joint_order.cancelled` for the supplier, signed like its orders."""
     data = JointOrderCancelled(order_id=order.order_id, supplier_id=order.supplier_id, reason=reason)
     now = time.time()
@@ -56,15 +55,15 @@ def cancelled_message(topic_prefix: str, order: OrderRecord, reason: str, suppli
         EventType.JOINT_ORDER_CANCELLED, SOURCE, data, event_id=f"{order.order_id}.cancelled",
         time=datetime.fromtimestamp(now, UTC),
     )
-    return signed_for_supplier(topic_prefix, order.supplier_id, value, supplier_secret, now)
+    return signed_for_supplier(order.supplier_id, value, supplier_secret, now)
 
 
 def signed_for_supplier(
-    topic_prefix: str, supplier_id: str, value: bytes, secret: str, signed_at: float
+    supplier_id: str, value: bytes, secret: str, signed_at: float
 ) -> OutboundMessage:
     """A record on the supplier's topic, signed at `signed_at` (the event's `time`) with its secret."""
     return OutboundMessage(
-        topic=topic_prefix + topics.supplier_orders(supplier_id),
+        topic=topics.supplier_orders(supplier_id),
         key=supplier_id.encode(),
         value=value,
         headers=((SIGNATURE_HEADER, sign(secret, value, signed_at).encode()),),
@@ -86,9 +85,9 @@ def status_of(record: OrderRecord, status: str, skus: tuple[str, ...], reason: s
     )
 
 
-def status_message(topic_prefix: str, status: JointOrderStatus) -> OutboundMessage:
+def status_message(status: JointOrderStatus) -> OutboundMessage:
     return event_record(
-        topic_prefix + topics.PROCUREMENT_EVENTS,
+        topics.PROCUREMENT_EVENTS,
         status.supplier_id,
         JOINT_ORDER_EVENT_TYPES[status.status],
         SOURCE,
@@ -98,7 +97,6 @@ def status_message(topic_prefix: str, status: JointOrderStatus) -> OutboundMessa
 
 
 def exposure_message(
-    topic_prefix: str,
     alert: Alert,
     status: str,
     categories: tuple[str, ...],
@@ -119,7 +117,7 @@ def exposure_message(
         exposed=tuple(MemberExposure(member_id=m, affected_request_ids=tuple(ids)) for m, ids in exposed.items()),
     )
     return event_record(
-        topic_prefix + topics.PROCUREMENT_EVENTS,
+        topics.PROCUREMENT_EVENTS,
         alert.key,
         RISK_EXPOSURE_ASSESSED,
         SOURCE,

@@ -25,7 +25,6 @@ from shared.messaging.notices import member_notice
 class DecisionOptions:
     """What decisions outside a cycle close (re-sourcing, acting on risk alerts) need to know."""
 
-    topic_prefix: str
     max_supplier_share: float
     """The seed's cap, applied when re-sourcing too."""
     corroboration: int
@@ -71,7 +70,7 @@ async def resource_order(
     await requests.mark_ordered(new_orders)
     secrets = {s.supplier_id: s.secret for s in suppliers}
     for new_order in new_orders:
-        for message in placed_messages(options.topic_prefix, new_order, secrets[new_order.supplier_id]):
+        for message in placed_messages(new_order, secrets[new_order.supplier_id]):
             uow.publish(message)
         for _, delivery in new_order.deliveries():
             resourced = PurchaseRequestResourced(
@@ -86,7 +85,6 @@ async def resource_order(
             )
             uow.publish(
                 member_notice(
-                    options.topic_prefix,
                     SOURCE,
                     delivery.member_id,
                     EventType.PURCHASE_REQUEST_RESOURCED,
@@ -104,7 +102,6 @@ async def resource_order(
     for request, why in unplaced:
         uow.publish(
             member_notice(
-                options.topic_prefix,
                 SOURCE,
                 request.member_id,
                 EventType.PURCHASE_REQUEST_UNFULFILLABLE,

@@ -75,14 +75,14 @@ async def take_responses(
             uow.dead_letter(record, DeadLetterReason.CONFLICTING_ANSWER, detail)
             continue
         if isinstance(data, JointOrderConfirmed):
-            await _confirm(uow, order, data, options.topic_prefix)
+            await _confirm(uow, order, data)
         else:
             assert isinstance(data, JointOrderRejected)
             await _reject(uow, order, data, options, now)
         uow.count_consumed(record.topic, "processed")
 
 
-async def _confirm(uow: ProcurementUnitOfWork, order: OrderRecord, data: JointOrderConfirmed, topic_prefix: str) -> None:
+async def _confirm(uow: ProcurementUnitOfWork, order: OrderRecord, data: JointOrderConfirmed) -> None:
     orders, requests = uow.orders, uow.requests
     await orders.record_answer(order.order_id, OrderStatus.CONFIRMED, expected_delivery=data.expected_delivery)
     for request in await requests.on_order(order.order_id):
@@ -91,7 +91,6 @@ async def _confirm(uow: ProcurementUnitOfWork, order: OrderRecord, data: JointOr
         )
         uow.publish(
             member_notice(
-                topic_prefix,
                 SOURCE,
                 request.member_id,
                 EventType.PURCHASE_REQUEST_CONFIRMED,
@@ -103,7 +102,7 @@ async def _confirm(uow: ProcurementUnitOfWork, order: OrderRecord, data: JointOr
     answered = await orders.get(order.order_id)
     assert answered is not None
     skus = tuple(await orders.skus(order.order_id))
-    uow.publish(status_message(topic_prefix, status_of(answered, "confirmed", skus)))
+    uow.publish(status_message(status_of(answered, "confirmed", skus)))
     uow.after_commit(lambda: metrics.ORDERS.labels("confirmed").inc())
 
 
@@ -123,6 +122,6 @@ async def _reject(
     rejected = await orders.get(order.order_id)
     assert rejected is not None
     uow.publish(
-        status_message(options.topic_prefix, status_of(rejected, "rejected", resourced.skus, reason=data.reason))
+        status_message(status_of(rejected, "rejected", resourced.skus, reason=data.reason))
     )
     uow.after_commit(lambda: metrics.ORDERS.labels("rejected").inc())

@@ -115,7 +115,7 @@ async def raise_alert(
     exposed = exposure(alert, holdings, serving(suppliers))
     await registry.save_exposure(key, exposed)
     categories = await registry.categories(alert.acting_scope)
-    uow.publish(exposure_message(options.topic_prefix, alert, "raised", categories, exposed))
+    uow.publish(exposure_message(alert, "raised", categories, exposed))
     labels = (alert.kind.value, alert.severity.value, alert.source.value)
     uow.after_commit(lambda: metrics.RISK_ALERTS.labels(*labels).inc())
     log.info(
@@ -164,7 +164,7 @@ async def _end(
     ended = replace(alert, status=status)
     exposed = await registry.exposure(key)
     categories = await registry.categories(alert.acting_scope)
-    uow.publish(exposure_message(options.topic_prefix, ended, "resolved", categories, exposed))
+    uow.publish(exposure_message(ended, "resolved", categories, exposed))
     log.info("risk alert %s %s: %d member(s) told", key, status.value, len(exposed))
     return ended
 
@@ -203,9 +203,9 @@ async def _act_on_critical(
         if order is None:
             continue
         cancelled += 1
-        uow.publish(cancelled_message(options.topic_prefix, order, CANCELLED_FOR_SUPPLIER, secrets[order.supplier_id]))
+        uow.publish(cancelled_message(order, CANCELLED_FOR_SUPPLIER, secrets[order.supplier_id]))
         resourced = await resource_order(uow, order, RISK_ALERT, options, in_force, now)
-        uow.publish(status_message(options.topic_prefix, status_of(order, "cancelled", resourced.skus, reason=label)))
+        uow.publish(status_message(status_of(order, "cancelled", resourced.skus, reason=label)))
         log.warning(
             "order %s to %s cancelled (%s): %d new order(s), %d request(s) unfulfillable",
             order_id, order.supplier_id, label, len(resourced.new_orders), len(resourced.unplaced),

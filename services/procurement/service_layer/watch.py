@@ -23,7 +23,7 @@ _shown_categories: set[str] = set()
 
 
 async def escalate_overdue(
-    uow: ProcurementUnitOfWork, topic_prefix: str, answer_timeout: timedelta, now: datetime | None = None
+    uow: ProcurementUnitOfWork, answer_timeout: timedelta, now: datetime | None = None
 ) -> list[OrderRecord]:
     """Escalate placed orders unanswered for longer than `answer_timeout` (each once)."""
     now = now or datetime.now(UTC)
@@ -36,7 +36,7 @@ async def escalate_overdue(
         )
         reason = f"unanswered for more than {int(answer_timeout.total_seconds())} s"
         status = status_of(order, "escalated", tuple(await orders.skus(order.order_id)), reason=reason)
-        uow.publish(status_message(topic_prefix, status))
+        uow.publish(status_message(status))
     if overdue:
         uow.after_commit(lambda: metrics.ORDERS.labels("escalated").inc(len(overdue)))
     return overdue

@@ -22,7 +22,7 @@ async def _healthy() -> dict[str, bool]:
 
 @pytest.fixture
 def admin():
-    router = admin_router(_no_database, None, "", timedelta(days=1), None, None)
+    router = admin_router(_no_database, None, timedelta(days=1), None, None)
     app = create_app("procurement", _healthy, SecretStr("t0ken"), [router])
     return TestClient(app, base_url="http://test/admin", headers={"Authorization": "Bearer t0ken"})
 
@@ -48,7 +48,7 @@ def test_an_alert_until_a_time_without_a_zone_is_refused(admin):
 
 
 def test_the_document_requires_a_scope_as_the_contract_does():
-    schema = create_app("procurement", _healthy, None, [admin_router(*[None] * 6)]).openapi()
+    schema = create_app("procurement", _healthy, None, [admin_router(*[None] * 5)]).openapi()
     assert [branch["required"] for branch in schema["components"]["schemas"]["RaiseAlert"]["anyOf"]] == [
         ["supplier_id"], ["sku"], ["region"],
     ]

@@ -35,7 +35,7 @@ def member_records(messages) -> dict[str, list[dict]]:
 def test_each_member_gets_one_record_with_exactly_its_own_notices_each_with_its_own_id():
     placed = order([("m-a", "r-1"), ("m-b", "r-1"), ("m-a", "r-2")])
     late = OpenRequest("m-b", "r-9", "BOARD", 4, TODAY, "DE")
-    messages = render_close("", "cycle-1", [placed], [(late, "capacity")], {"s-holz": "secret"})
+    messages = render_close("cycle-1", [placed], [(late, "capacity")], {"s-holz": "secret"})
 
     told = member_records(messages)
     assert {m: len(records) for m, records in told.items()} == {"m-a": 1, "m-b": 1}
@@ -54,7 +54,7 @@ def test_each_member_gets_one_record_with_exactly_its_own_notices_each_with_its_
 
 def test_a_member_with_very_many_requests_gets_them_in_records_of_bounded_size():
     many = NOTICES_PER_RECORD * 2 + 1
-    messages = render_close("", "cycle-1", [order([("m-a", f"r-{n}") for n in range(many)])], [], {"s-holz": "x"})
+    messages = render_close("cycle-1", [order([("m-a", f"r-{n}") for n in range(many)])], [], {"s-holz": "x"})
 
     records = member_records(messages)["m-a"]
     assert [len(r["notices"]) for r in records] == [NOTICES_PER_RECORD, NOTICES_PER_RECORD, 1]

@@ -137,7 +137,7 @@ def check_placed(message: OutboundMessage, order: JointOrder, secret: str) -> No
     """The supplier's record: the models' bytes, the order's data, signed with its secret."""
     event, rendered = as_the_models_render_it(message.value)
     assert message.value == rendered
-    assert message.topic == "p." + topics.supplier_orders(order.supplier_id)
+    assert message.topic == topics.supplier_orders(order.supplier_id)
     assert message.key == order.supplier_id.encode()
     assert (event.type, event.id) == ("joint_order.placed", f"{order.order_id}.placed")
     assert json.loads(message.value)["data"] == placed_data(order)
@@ -150,20 +150,20 @@ def test_a_closes_records_are_the_models_bytes_with_what_the_orders_say(seed: in
     orders, unfulfillable = example(rng, odd=seed % 2 == 1)
     secrets = {o.supplier_id: f"secret-{o.supplier_id}" for o in orders}
 
-    messages = render_close("p.", "cycle-7", orders, unfulfillable, secrets)
+    messages = render_close("cycle-7", orders, unfulfillable, secrets)
 
     for_suppliers, for_members = messages[: 2 * len(orders)], messages[2 * len(orders) :]
     for order, signed, status in zip(orders, for_suppliers[0::2], for_suppliers[1::2], strict=True):
         check_placed(signed, order, secrets[order.supplier_id])
         assert (status.topic, json.loads(status.value)["type"]) == (
-            "p." + topics.PROCUREMENT_EVENTS, "alliance.joint_order.placed"
+            topics.PROCUREMENT_EVENTS, "alliance.joint_order.placed"
         )
     told: dict[str, list[dict]] = {}
     for message in for_members:
         event, rendered = as_the_models_render_it(message.value)
         assert message.value == rendered
         member = event.data["member_id"]
-        assert (message.topic, message.key, event.type) == ("p." + topics.MEMBER_NOTICES, member.encode(),
+        assert (message.topic, message.key, event.type) == (topics.MEMBER_NOTICES, member.encode(),
                                                             "alliance.member_notices.requested")
         assert event.id == notice_id(member, *(n["notice_id"] for n in event.data["notices"]))
         told.setdefault(member, []).extend(event.data["notices"])
@@ -176,7 +176,7 @@ def test_a_closes_records_are_the_models_bytes_with_what_the_orders_say(seed: in
 def test_an_order_placed_whole_renders_as_a_close_renders_it(seed: int):
     orders, _ = example(random.Random(seed), odd=seed % 2 == 1)
     for order in orders:
-        signed, status = placed_messages("p.", order, "secret")
+        signed, status = placed_messages(order, "secret")
         check_placed(signed, order, "secret")
         assert json.loads(status.value)["data"]["replaces_order_id"] == order.replaces_order_id
 
@@ -189,7 +189,7 @@ def test_amounts_are_in_cents_and_unit_prices_keep_the_catalogs_digits():
     ))
     order = JointOrder("ord-9", "s-tiny", "cycle-1", (line,))
 
-    signed, _, to_a, to_b = render_close("", "cycle-1", [order], [], {"s-tiny": "x"})
+    signed, _, to_a, to_b = render_close("cycle-1", [order], [], {"s-tiny": "x"})
 
     placed = json.loads(signed.value)["data"]
     assert (placed["total"], placed["lines"][0]["unit_price"]) == ("1.00", "0.125")
@@ -206,7 +206,7 @@ def test_amounts_are_in_cents_and_unit_prices_keep_the_catalogs_digits():
 def test_a_member_with_very_many_notices_gets_records_of_bounded_size(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(order_records, "NOTICES_PER_RECORD", 7)
     orders, unfulfillable = example(random.Random(3), odd=False)
-    messages = render_close("", "cycle-7", orders, unfulfillable, {o.supplier_id: "x" for o in orders})
+    messages = render_close("cycle-7", orders, unfulfillable, {o.supplier_id: "x" for o in orders})
 
     records = [json.loads(m.value)["data"] for m in messages if m.topic == topics.MEMBER_NOTICES]
     assert max(len(r["notices"]) for r in records) == 7
