@@ -14,9 +14,6 @@ class FakeMembersRepository:
     def __init__(self, members: Iterable[Member]) -> None:
         self._members = {m.member_id: m for m in members}
 
-    async def get(self, member_id: str) -> Member | None:
-        return self._members.get(member_id)
-
     async def get_many(self, member_ids: Iterable[str]) -> dict[str, Member]:
         return {i: self._members[i] for i in set(member_ids) if i in self._members}
 
@@ -27,9 +24,6 @@ class FakeCatalogRepository:
 
     async def skus(self, candidates: Iterable[str]) -> set[str]:
         return set(candidates) & self._categories.keys()
-
-    async def upsert(self, items: Iterable[tuple[str, str]]) -> None:
-        self._categories.update(items)
 
 
 class FakeAdmittedRequests:

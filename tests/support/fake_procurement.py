@@ -282,9 +282,6 @@ class FakeKnownMembersRepository:
     def __init__(self, tables: ProcurementTables) -> None:
         self._tables = tables
 
-    async def add(self, member_ids: Iterable[str]) -> None:
-        self._tables.known_members.update(member_ids)
-
     async def known(self, candidates: Iterable[str]) -> set[str]:
         return set(candidates) & self._tables.known_members
 

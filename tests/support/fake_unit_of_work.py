@@ -63,8 +63,6 @@ class FakeUnitOfWork(UnitOfWork):
         self.published: list[OutboundMessage] = []
         self.consumed: Counter[tuple[str, str]] = Counter()
         self.inbox: dict[str, set[str]] = {}
-        self.commits = 0
-        self.rollbacks = 0
         self._saved: dict[str, Any] = {}
 
     async def __aenter__(self) -> Self:
@@ -82,10 +80,8 @@ class FakeUnitOfWork(UnitOfWork):
         if exc_type is not None:
             for name, saved in self._saved.items():
                 setattr(self, name, saved)
-            self.rollbacks += 1
             return
         self.published.extend(self._messages)
-        self.commits += 1
         for callback in self._after_commit:
             callback()
 

@@ -39,7 +39,7 @@ from tests.support.fake_procurement import FakeProcurementUnitOfWork, place_orde
 from tests.support.fake_unit_of_work import FakeUnitOfWork
 from tests.support.intake import intake_of
 
-SETTINGS = Settings()
+SETTINGS = Settings(topic_prefix="")
 REQUESTS = SETTINGS.topic(topics.PURCHASE_REQUESTS)
 RESPONSES = SETTINGS.topic(topics.SUPPLIER_RESPONSES)
 ALERTS = SETTINGS.topic(topics.RISK_ALERTS)
