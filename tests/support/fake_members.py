@@ -19,11 +19,11 @@ class FakeMembersRepository:
 
 
 class FakeCatalogRepository:
-    def __init__(self, skus: dict[str, str]) -> None:
-        self._categories = dict(skus)
+    def __init__(self, skus: Iterable[str]) -> None:
+        self._skus = set(skus)
 
     async def skus(self, candidates: Iterable[str]) -> set[str]:
-        return set(candidates) & self._categories.keys()
+        return set(candidates) & self._skus
 
 
 class FakeAdmittedRequests:
@@ -42,12 +42,12 @@ class FakeAdmittedRequests:
 
 
 class FakeMembersUnitOfWork(FakeUnitOfWork, MembersUnitOfWork):
-    """`members` as given, `catalog` the SKUs with their categories, `admitted` empty."""
+    """`members` and the catalog's `skus` as given, nothing admitted yet."""
 
     stores = ("members", "catalog", "admitted")
 
-    def __init__(self, members: Iterable[Member] = (), skus: dict[str, str] | None = None, topic_prefix: str = "") -> None:
+    def __init__(self, members: Iterable[Member] = (), skus: Iterable[str] = (), topic_prefix: str = "") -> None:
         super().__init__(topic_prefix)
         self.members = FakeMembersRepository(members)  # type: ignore[assignment]
-        self.catalog = FakeCatalogRepository(skus or {})  # type: ignore[assignment]
+        self.catalog = FakeCatalogRepository(skus)  # type: ignore[assignment]
         self.admitted = FakeAdmittedRequests()  # type: ignore[assignment]

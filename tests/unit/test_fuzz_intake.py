@@ -152,7 +152,7 @@ def inbound(topic: str, batch: list[tuple[str | None, bytes, bytes | None]]) -> 
 
 
 def members() -> FakeMembersUnitOfWork:
-    return FakeMembersUnitOfWork(MEMBERS, skus={"BOARD-18MM": "wood"})
+    return FakeMembersUnitOfWork(MEMBERS, skus=["BOARD-18MM"])
 
 
 async def procurement() -> FakeProcurementUnitOfWork:

@@ -32,7 +32,7 @@ REQUEST = {"request_id": "r-1", "member_id": "m-huber", "sku": "BOARD-18MM", "qu
 
 @pytest.fixture
 def uow() -> FakeMembersUnitOfWork:
-    return FakeMembersUnitOfWork([HUBER, BERG], skus={"BOARD-18MM": "wood"}, topic_prefix=SETTINGS.topic_prefix)
+    return FakeMembersUnitOfWork([HUBER, BERG], skus=["BOARD-18MM"], topic_prefix=SETTINGS.topic_prefix)
 
 
 def erp_record(
