@@ -1,0 +1,333 @@
+"""Procurement's unit of work in memory: its tables as Python collections, and the repository
+methods that supplier answers, re-sourcing and the risk registry use, with the semantics of
+`services/procurement/adapters/repository.py` and `alerts.py` (same names, same domain objects).
+
+What it leaves out: `now()` is the wall clock of each call rather than the transaction's, so
+alerts raised in one transaction come back from `active()` in the order they were added, not by
+key; the order number sequence rolls back with a transaction (PostgreSQL's does not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from services.procurement.domain.catalog import Supplier
+from services.procurement.domain.demand import OpenRequest, RequestStatus
+from services.procurement.domain.orders import Delivery, JointOrder, OrderLine, OrderRecord, OrderStatus
+from services.procurement.domain.risk import Alert, AlertStatus, Holding, Scope
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
+from shared.events.members import PurchaseRequestAdmitted
+from tests.support.fake_unit_of_work import FakeUnitOfWork
+
+
+@dataclass(slots=True)
+class StoredRequest:
+    """A row of `purchase_requests`."""
+
+    request: OpenRequest
+    status: RequestStatus = RequestStatus.OPEN
+    status_reason: str | None = None
+    excluded_suppliers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLine:
+    """A row of `order_lines`."""
+
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A row of `deliveries`: which order (and line) a request is on."""
+
+    order_id: str
+    line_id: str
+    member_id: str
+    request_id: str
+
+
+@dataclass(slots=True)
+class ProcurementTables:
+    suppliers: dict[str, Supplier] = field(default_factory=dict)
+    requests: dict[tuple[str, str], StoredRequest] = field(default_factory=dict)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    lines: dict[str, list[StoredLine]] = field(default_factory=dict)
+    deliveries: list[StoredDelivery] = field(default_factory=list)
+    order_numbers: int = 0
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    """In the order they were raised."""
+    history: list[tuple[str, str, str | None]] = field(default_factory=list)
+    exposure: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    known_members: set[str] = field(default_factory=set)
+
+    def requests_on(self, order_id: str) -> list[StoredRequest]:
+        return [self.requests[(d.member_id, d.request_id)] for d in self.deliveries if d.order_id == order_id]
+
+
+class FakeSuppliersRepository:
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def list(self) -> list[Supplier]:
+        return [self._tables.suppliers[i] for i in sorted(self._tables.suppliers)]
+
+    async def get_many(self, supplier_ids: Iterable[str]) -> dict[str, Supplier]:
+        return {i: self._tables.suppliers[i] for i in set(supplier_ids) if i in self._tables.suppliers}
+
+
+class FakeRequestsRepository:
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def add(self, admitted: Sequence[PurchaseRequestAdmitted]) -> int:
+        new = 0
+        for a in admitted:
+            if (a.member_id, a.request_id) not in self._tables.requests:
+                request = OpenRequest(a.member_id, a.request_id, a.sku, a.quantity, a.needed_by, a.country,
+                                      a.max_unit_price, a.ship_to)
+                self._tables.requests[(a.member_id, a.request_id)] = StoredRequest(request)
+                new += 1
+        return new
+
+    async def status(self, member_id: str, request_id: str) -> RequestStatus | None:
+        stored = self._tables.requests.get((member_id, request_id))
+        return stored.status if stored else None
+
+    async def on_order(self, order_id: str) -> list[OpenRequest]:
+        requests = [stored.request for stored in self._tables.requests_on(order_id)]
+        return sorted(requests, key=lambda r: (r.sku, r.member_id, r.request_id))
+
+    async def excluded_suppliers(self, order_id: str) -> set[str]:
+        return {s for stored in self._tables.requests_on(order_id) for s in stored.excluded_suppliers}
+
+    async def mark_ordered(self, orders: Iterable[JointOrder]) -> None:
+        for order in orders:
+            for _, delivery in order.deliveries():
+                stored = self._tables.requests.get((delivery.member_id, delivery.request_id))
+                if stored is not None:
+                    stored.status = RequestStatus.ORDERED
+
+    async def mark_decided(
+        self, requests: Sequence[OpenRequest], status: RequestStatus, reasons: Sequence[str | None]
+    ) -> None:
+        for request, reason in zip(requests, reasons, strict=True):
+            stored = self._tables.requests.get((request.member_id, request.request_id))
+            if stored is not None:
+                stored.status, stored.status_reason = status, reason
+
+    async def confirm_order(self, order_id: str) -> None:
+        for stored in self._tables.requests_on(order_id):
+            stored.status = RequestStatus.CONFIRMED
+
+    async def exclude_supplier(self, order_id: str, supplier_id: str) -> None:
+        for stored in self._tables.requests_on(order_id):
+            if supplier_id not in stored.excluded_suppliers:
+                stored.excluded_suppliers.append(supplier_id)
+
+
+class FakeOrdersRepository:
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def allocate_ids(self, count: int) -> list[str]:
+        first = self._tables.order_numbers + 1
+        self._tables.order_numbers += count
+        return [f"ord-{n}" for n in range(first, first + count)]
+
+    async def add(self, orders: Sequence[JointOrder], with_deliveries: bool = True) -> None:
+        """Orders with their lines and deliveries (a close's `add_deliveries` path is not faked)."""
+        assert with_deliveries, "add_deliveries is not part of the fake"
+        for o in orders:
+            if o.order_id in self._tables.orders:
+                raise AssertionError(f"orders: {o.order_id} exists already")
+            self._tables.orders[o.order_id] = OrderRecord(
+                o.order_id, o.supplier_id, o.cycle_id, OrderStatus.PLACED, o.total, o.quantity, datetime.now(UTC),
+                replaces_order_id=o.replaces_order_id,
+            )
+            self._tables.lines[o.order_id] = [StoredLine(ln.line_id, ln.sku, ln.quantity, ln.unit_price)
+                                              for ln in o.lines]
+            self._tables.deliveries += [StoredDelivery(o.order_id, line.line_id, d.member_id, d.request_id)
+                                        for line, d in o.deliveries()]
+
+    async def get(self, order_id: str) -> OrderRecord | None:
+        return self._tables.orders.get(order_id)
+
+    async def skus(self, order_id: str) -> list[str]:
+        return sorted(line.sku for line in self._tables.lines.get(order_id, []))
+
+    async def record_answer(
+        self, order_id: str, status: OrderStatus, expected_delivery: date | None = None, reason: str | None = None
+    ) -> None:
+        order = self._tables.orders.get(order_id)
+        if order is not None:
+            self._tables.orders[order_id] = replace(
+                order, status=status, answered_at=datetime.now(UTC), expected_delivery=expected_delivery,
+                rejection_reason=reason,
+            )
+
+    async def ordered_this_cycle(self, cycle_id: str, sku: str) -> dict[str, int]:
+        ordered: dict[str, int] = {}
+        for order in self._tables.orders.values():
+            if order.cycle_id != cycle_id or order.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+                continue
+            for line in self._tables.lines[order.order_id]:
+                if line.sku == sku:
+                    ordered[order.supplier_id] = ordered.get(order.supplier_id, 0) + line.quantity
+        return ordered
+
+    async def cancel(self, order_id: str, reason: str) -> OrderRecord | None:
+        order = self._tables.orders.get(order_id)
+        if order is None or order.status is not OrderStatus.PLACED:
+            return None
+        cancelled = replace(order, status=OrderStatus.CANCELLED, cancelled_at=datetime.now(UTC),
+                            cancellation_reason=reason)
+        self._tables.orders[order_id] = cancelled
+        return cancelled
+
+    async def flag_risk(self, order_ids: Sequence[str], flag: str) -> list[OrderRecord]:
+        flagged = []
+        for order_id in dict.fromkeys(order_ids):
+            order = self._tables.orders.get(order_id)
+            if order is not None and order.risk_flagged_at is None:
+                flagged.append(replace(order, risk_flagged_at=datetime.now(UTC), risk_flag=flag))
+                self._tables.orders[order_id] = flagged[-1]
+        return flagged
+
+
+class FakeAlertsRepository:
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def add(self, alert: Alert) -> None:
+        if alert.key in self._tables.alerts:
+            raise AssertionError(f"risk_alerts: {alert.key} exists already")
+        self._tables.alerts[alert.key] = alert
+
+    async def get(self, key: str) -> Alert | None:
+        return self._tables.alerts.get(key)
+
+    async def active(self) -> list[Alert]:
+        return [a for a in self._tables.alerts.values() if a.status is AlertStatus.ACTIVE]
+
+    async def end(self, key: str, status: AlertStatus) -> bool:
+        alert = self._tables.alerts.get(key)
+        if alert is None or alert.status is not AlertStatus.ACTIVE:
+            return False
+        self._tables.alerts[key] = replace(alert, status=status)
+        return True
+
+    async def record(self, changes: Sequence[tuple[str, str, str | None]]) -> None:
+        self._tables.history += changes
+
+    async def save_exposure(self, key: str, exposed: Mapping[str, Sequence[str]]) -> None:
+        saved = self._tables.exposure.setdefault(key, {})
+        for member, ids in exposed.items():
+            if member in saved:
+                raise AssertionError(f"risk_alert_exposure: ({key}, {member}) exists already")
+            saved[member] = tuple(ids)
+
+    async def exposure(self, key: str) -> dict[str, tuple[str, ...]]:
+        return dict(sorted(self._tables.exposure.get(key, {}).items()))
+
+    async def holdings(self, scope: Scope, today: date, orders_only: bool = False) -> list[Holding]:
+        """The query's two halves: open requests the scope may cover, then deliveries on orders
+        that are placed, or confirmed and not yet due."""
+        tables = self._tables
+        found = []
+        if not orders_only:
+            for stored in tables.requests.values():
+                r = stored.request
+                if stored.status is not RequestStatus.OPEN or scope.sku not in (None, r.sku):
+                    continue
+                if scope.region not in (None, r.country):
+                    continue
+                supplier = tables.suppliers.get(scope.supplier_id) if scope.supplier_id is not None else None
+                if scope.supplier_id is not None and (
+                    supplier is None or supplier.item(r.sku) is None or r.country not in supplier.regions
+                ):
+                    continue
+                found.append(Holding(r.member_id, r.request_id, r.sku, r.country))
+        for d in tables.deliveries:
+            order = tables.orders[d.order_id]
+            confirmed = order.status is OrderStatus.CONFIRMED
+            if not (order.status is OrderStatus.PLACED or (
+                confirmed and (order.expected_delivery is None or order.expected_delivery >= today)
+            )):
+                continue
+            [line] = [line for line in tables.lines[d.order_id] if line.line_id == d.line_id]
+            country = tables.requests[(d.member_id, d.request_id)].request.country
+            if scope.covers(order.supplier_id, line.sku, country):
+                found.append(Holding(d.member_id, d.request_id, line.sku, country, order.supplier_id, order.order_id,
+                                     confirmed))
+        return found
+
+    async def categories(self, scope: Scope) -> tuple[str, ...]:
+        return tuple(sorted({
+            item.category
+            for supplier in self._tables.suppliers.values()
+            if scope.supplier_id in (None, supplier.supplier_id) and scope.region in (None, *supplier.regions)
+            for item in supplier.catalog
+            if scope.sku in (None, item.sku)
+        }))
+
+
+class FakeKnownMembersRepository:
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def known(self, candidates: Iterable[str]) -> set[str]:
+        return set(candidates) & self._tables.known_members
+
+
+class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
+    """Repositories over one set of in-memory tables; `decision_locks` counts `lock_decisions()`."""
+
+    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members")
+
+    def __init__(
+        self, suppliers: Iterable[Supplier] = (), known_members: Iterable[str] = (), topic_prefix: str = ""
+    ) -> None:
+        super().__init__(topic_prefix)
+        self.tables = ProcurementTables({s.supplier_id: s for s in suppliers}, known_members=set(known_members))
+        self.suppliers = FakeSuppliersRepository(self.tables)  # type: ignore[assignment]
+        self.requests = FakeRequestsRepository(self.tables)  # type: ignore[assignment]
+        self.orders = FakeOrdersRepository(self.tables)  # type: ignore[assignment]
+        self.alerts = FakeAlertsRepository(self.tables)  # type: ignore[assignment]
+        self.known_members = FakeKnownMembersRepository(self.tables)  # type: ignore[assignment]
+        self.decision_locks = 0
+
+    async def lock_decisions(self) -> None:
+        """One transaction at a time runs here: the lock only needs to be seen taken."""
+        self.decision_locks += 1
+
+
+async def place_order(
+    uow: FakeProcurementUnitOfWork, supplier_id: str, requests: Sequence[PurchaseRequestAdmitted], unit_price: Decimal,
+    cycle_id: str = "cycle-1",
+) -> JointOrder:
+    """Admit `requests` and place them on one order of `supplier_id` (one line per SKU), written
+    through the repositories as a cycle close would leave them."""
+    async with uow:
+        await uow.requests.add(requests)
+        [order_id] = await uow.orders.allocate_ids(1)
+        by_sku: dict[str, list[PurchaseRequestAdmitted]] = {}
+        for request in requests:
+            by_sku.setdefault(request.sku, []).append(request)
+        lines = tuple(
+            OrderLine(f"{order_id}-{n}", sku, unit_price, tuple(
+                Delivery(r.member_id, r.request_id, r.quantity, r.needed_by, r.ship_to, unit_price, None)
+                for r in sku_requests
+            ))
+            for n, (sku, sku_requests) in enumerate(sorted(by_sku.items()), start=1)
+        )
+        order = JointOrder(order_id, supplier_id, cycle_id, lines)
+        await uow.orders.add([order])
+        await uow.requests.mark_ordered([order])
+    return order
