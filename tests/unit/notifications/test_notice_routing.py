@@ -65,7 +65,7 @@ def profile(member_id: str, webhook_url: str | None, email: str | None = None) -
 
 
 def accepted(member_id: str, request_id: str, key: str | None = None) -> InboundRecord:
-    message = member_notice(SETTINGS.topic_prefix, "members", member_id, EventType.PURCHASE_REQUEST_ACCEPTED,
+    message = member_notice("members", member_id, EventType.PURCHASE_REQUEST_ACCEPTED,
                             PurchaseRequestAccepted(request_id=request_id), f"cause-{request_id}")
     return InboundRecord(NOTICES, 0, 0, (key or member_id).encode(), message.value)
 
@@ -100,7 +100,7 @@ async def test_a_notice_goes_to_its_member_on_each_of_its_channels_and_to_nobody
 
 async def test_a_members_batch_of_notices_is_routed_notice_by_notice(uow, dispatcher):
     rejected = PurchaseRequestRejected(request_id="r-2", reason="unknown_sku", detail="no such sku")
-    message = member_notices(SETTINGS.topic_prefix, "members", "m-berg", [
+    message = member_notices("members", "m-berg", [
         (EventType.PURCHASE_REQUEST_ACCEPTED, {"request_id": "r-1"}, "c-1"),
         (EventType.PURCHASE_REQUEST_REJECTED, rejected, "c-2"),
     ])
@@ -128,7 +128,7 @@ async def test_a_notice_whose_record_key_names_another_member_is_dead_lettered_a
     ],
 )
 async def test_a_notice_outside_the_contract_is_dead_lettered(uow, dispatcher, notice_type, data, reason):
-    message = member_notices(SETTINGS.topic_prefix, "members", "m-huber", [(notice_type, data, "c-1")])
+    message = member_notices("members", "m-huber", [(notice_type, data, "c-1")])
     await deliver(uow, dispatcher, NOTICES, InboundRecord(NOTICES, 0, 0, b"m-huber", message.value))
 
     assert [d.reason for d in uow.dead_letters] == [reason]
