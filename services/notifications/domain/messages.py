@@ -67,6 +67,24 @@ _REJECTION_REASONS = {
         "Prüfen Sie die Anforderungsnummer.",
         "check the request id.",
     ),
+    "not_dispatched": (
+        "Für diese Anforderung wurde noch keine Ware versandt.",
+        "No goods have been dispatched for this request yet.",
+        "Melden Sie den Wareneingang, nachdem Sie die Versandmeldung erhalten haben.",
+        "report the receipt after you have been told the goods were dispatched.",
+    ),
+    "receipt_exceeds_dispatch": (
+        "Die gemeldeten Wareneingänge übersteigen die versandte Menge.",
+        "The receipts reported exceed the quantity dispatched.",
+        "Prüfen Sie die Mengen; melden Sie nur, was zusätzlich eingegangen ist.",
+        "check the quantities; report only what arrived in addition.",
+    ),
+    "receipt_id_reused": (
+        "Die Wareneingangsnummer wurde bereits mit anderem Inhalt verwendet.",
+        "The receipt id was already used with different content.",
+        "Verwenden Sie für einen neuen Wareneingang eine neue Nummer.",
+        "use a new receipt id for a new receipt.",
+    ),
 }
 
 _RISK_KINDS = {
@@ -275,6 +293,43 @@ def _withdrawn(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     ]
 
 
+def _dispatched(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
+    quantity = number(d["quantity"], lang)
+    shipment = [value for value in (d.get("carrier"), d.get("tracking_id")) if value]
+    if lang == "de":
+        lines = [
+            f"für Ihre Bestellanforderung {d['request_id']} (Bestellung {d['order_id']}) wurden {quantity} "
+            f"Stück am {day(d['shipped_on'], lang)} versandt.",
+            f"Voraussichtliche Ankunft: {day(d['expected_arrival'], lang)}.",
+        ]
+        if shipment:
+            lines.append(f"Sendung: {', '.join(shipment)}.")
+        lines.append("Was ist zu tun? Melden Sie den Wareneingang aus Ihrem ERP-System, sobald die Ware da ist.")
+        return f"Versandt: {quantity} Stück für {d['request_id']}", lines
+    lines = [
+        f"{quantity} units for your purchase request {d['request_id']} (order {d['order_id']}) were shipped "
+        f"on {day(d['shipped_on'], lang)}.",
+        f"Expected arrival: {day(d['expected_arrival'], lang)}.",
+    ]
+    if shipment:
+        lines.append(f"Shipment: {', '.join(shipment)}.")
+    lines.append("What to do: report the receipt from your ERP system once the goods are in.")
+    return f"Dispatched: {quantity} units for {d['request_id']}", lines
+
+
+def _completed(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
+    quantity = number(d["quantity"], lang)
+    if lang == "de":
+        return f"Bestellanforderung {d['request_id']} erledigt", [
+            f"alle {quantity} Stück Ihrer Bestellanforderung {d['request_id']} sind eingegangen und angenommen.",
+            "Was ist zu tun? Nichts; die Anforderung ist abgeschlossen.",
+        ]
+    return f"Purchase request {d['request_id']} completed", [
+        f"all {quantity} units of your purchase request {d['request_id']} were received and accepted.",
+        "What to do: nothing; the request is complete.",
+    ]
+
+
 _RISK_SCOPES = {
     "supplier_id": ("Lieferant", "supplier"),
     "sku": ("Artikel", "item"),
@@ -357,6 +412,8 @@ _RENDERERS: dict[str, Callable[[dict[str, Any], str], tuple[str, list[str]]]] = 
     EventType.PURCHASE_REQUEST_UNFULFILLABLE: _unfulfillable,
     EventType.PURCHASE_REQUEST_CANCELLED: _withdrawn,
     EventType.RISK_ALERT_NOTICE: _risk,
+    EventType.PURCHASE_REQUEST_DISPATCHED: _dispatched,
+    EventType.PURCHASE_REQUEST_COMPLETED: _completed,
 }
 
 

@@ -55,6 +55,16 @@ EXAMPLES = {
         "summary": "Strike at the mill",
         "affected_request_ids": ["r-1", "r-2"],
     },
+    EventType.PURCHASE_REQUEST_DISPATCHED: {
+        "request_id": "r-1",
+        "order_id": "o-7",
+        "quantity": 60,
+        "shipped_on": "2026-11-23",
+        "expected_arrival": "2026-11-25",
+        "carrier": "DHL",
+        "tracking_id": "JD0001",
+    },
+    EventType.PURCHASE_REQUEST_COMPLETED: {"request_id": "r-1", "quantity": 60},
 }
 
 
