@@ -171,13 +171,14 @@ class Commitment:
             return DELIVERY_TOO_LATE
         return SUPPLIER_SHORTFALL if self.confirmed else SUPPLIER_REJECTED
 
-    def confirmed_notice(self) -> PurchaseRequestConfirmed:
-        """`purchase_request.confirmed` for a served delivery; `quantity` when only part is."""
+    def confirmed_notice(self, request_quantity: int) -> PurchaseRequestConfirmed:
+        """`purchase_request.confirmed` for a served delivery; `quantity` when this order serves
+        only part of the request's `request_quantity` (a partial line, or a re-sourced part)."""
         return PurchaseRequestConfirmed(
             request_id=self.request_id,
             order_id=self.order_id,
             expected_delivery=self.expected_delivery,
-            quantity=self.confirmed if self.confirmed < self.ordered else None,
+            quantity=self.confirmed if self.confirmed < request_quantity else None,
         )
 
 

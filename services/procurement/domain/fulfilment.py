@@ -294,22 +294,6 @@ class RequestLedger:
                         at += 1
         return _Allocation(tuple(received), accepted, rejected, by_receipt)
 
-    def judge(self, receipt: Receipt, earlier: Receipt | None) -> AnswerOutcome | Refusal:
-        """Whether to take `receipt` for this request; `earlier` is the member's receipt with the
-        same receipt_id, if any (for any of its requests). APPLY or REPEATED."""
-        if earlier is not None:
-            if earlier == receipt:
-                return AnswerOutcome.REPEATED
-            return Refusal(RejectionReason.RECEIPT_ID_REUSED,
-                           f"receipt {receipt.receipt_id} was already reported with other content")
-        dispatched = self.dispatched
-        if not dispatched:
-            return Refusal(RejectionReason.NOT_DISPATCHED, f"nothing was dispatched for request {self.request_id}")
-        if self.received + receipt.units > dispatched:
-            return Refusal(RejectionReason.RECEIPT_EXCEEDS_DISPATCH,
-                           f"{self.received + receipt.units} received in all, {dispatched} dispatched")
-        return AnswerOutcome.APPLY
-
     def rejected_discrepancies(self, receipt_id: str) -> list[JointOrderDiscrepancy]:
         """The reports to suppliers of the goods one taken receipt rejected, per delivery."""
         receipt = next(r for r in self.receipts if r.receipt_id == receipt_id)
@@ -388,6 +372,26 @@ class RequestLedger:
         for (order_id, supplier_id, dispatch_id), (units, due_on) in sorted(overdue.items()):
             found.append(Escalation(EscalationKind.NOT_RECEIVED, order_id, supplier_id, dispatch_id, units, due_on))
         return found
+
+
+def judge_receipt(ledger: RequestLedger | None, receipt: Receipt, earlier: Receipt | None) -> AnswerOutcome | Refusal:
+    """Whether to take `receipt`. `ledger` is the request it names among the signing member's own
+    (None when it has none by that id: another member's request is unknown to it), `earlier` the
+    member's receipt with the same receipt_id, if any (for any of its requests). APPLY or REPEATED."""
+    if earlier is not None:
+        if earlier == receipt:
+            return AnswerOutcome.REPEATED
+        return Refusal(RejectionReason.RECEIPT_ID_REUSED,
+                       f"receipt {receipt.receipt_id} was already reported with other content")
+    if ledger is None:
+        return Refusal(RejectionReason.UNKNOWN_REQUEST, f"no request {receipt.request_id} is known")
+    dispatched = ledger.dispatched
+    if not dispatched:
+        return Refusal(RejectionReason.NOT_DISPATCHED, f"nothing was dispatched for request {receipt.request_id}")
+    if ledger.received + receipt.units > dispatched:
+        return Refusal(RejectionReason.RECEIPT_EXCEEDS_DISPATCH,
+                       f"{ledger.received + receipt.units} received in all, {dispatched} dispatched")
+    return AnswerOutcome.APPLY
 
 
 def merge_escalations(found: Iterable[Escalation]) -> list[Escalation]:

@@ -83,10 +83,12 @@ def test_a_partial_line_serves_the_earliest_needed_delivery_whole_and_the_next_i
     (shortfall,) = effects.shortfalls
     assert (shortfall.member_id, shortfall.request_id, shortfall.quantity, shortfall.reason) == (
         "m-2", "r-2", 30, SUPPLIER_SHORTFALL)
-    notices = {c.member_id: c.confirmed_notice() for c in effects.confirmed}
+    notices = {c.member_id: c.confirmed_notice(c.ordered) for c in effects.confirmed}
     assert notices["m-1"].quantity is None  # served whole: v1's notice
     assert notices["m-2"].quantity == 20
     assert notices["m-2"].expected_delivery == date(2026, 12, 15)
+    m1 = next(c for c in effects.confirmed if c.member_id == "m-1")
+    assert m1.confirmed_notice(request_quantity=90).quantity == 60  # a part of a larger request
 
 
 def test_the_unserved_part_is_resourced_to_the_next_supplier_at_its_price_as_a_request_of_its_own():
@@ -177,7 +179,7 @@ def test_a_whole_order_confirmation_is_every_line_accepted():
     assert confirmed.status is OrderStatus.CONFIRMED
     effects = apply_answer(order, confirmed, ADMITTED_AT)
     assert effects.shortfalls == () and [c.confirmed for c in effects.confirmed] == [60, 50]
-    assert all(c.confirmed_notice().quantity is None for c in effects.confirmed)
+    assert all(c.confirmed_notice(c.ordered).quantity is None for c in effects.confirmed)
 
 
 def test_a_whole_order_rejection_is_every_line_rejected_and_resources_everything():

@@ -25,6 +25,7 @@ from services.procurement.domain.fulfilment import (
     Stage,
     dispatch_notices,
     judge_dispatch,
+    judge_receipt,
     merge_escalations,
     order_stage,
 )
@@ -123,8 +124,8 @@ def test_the_issues_example_from_a_partial_answer_to_completion():
     m1_ledger = RequestLedger("m-1", "r-1", (m1,), (dsp_1,))
     m2_ledger = RequestLedger("m-2", "r-2", (m2_first, m2_second), (dsp_1, dsp_2))
     m1_receipt, m2_receipt = receipt("m-1", "r-1", "gr-1", 60), receipt("m-2", "r-2", "gr-1", 45)
-    assert m1_ledger.judge(m1_receipt, None) is AnswerOutcome.APPLY
-    assert m2_ledger.judge(m2_receipt, None) is AnswerOutcome.APPLY
+    assert judge_receipt(m1_ledger, m1_receipt, None) is AnswerOutcome.APPLY
+    assert judge_receipt(m2_ledger, m2_receipt, None) is AnswerOutcome.APPLY
     m1_ledger = replace(m1_ledger, receipts=(m1_receipt,))
     m2_ledger = replace(m2_ledger, receipts=(m2_receipt,))
 
@@ -213,12 +214,12 @@ def test_a_malformed_dispatch_is_invalid_payload(data):
 def test_receipts_add_up_to_at_most_what_was_dispatched_for_the_request():
     _, m1, _ = the_answered_order()
     ledger = RequestLedger("m-1", "r-1", (m1,))
-    refusal = ledger.judge(receipt("m-1", "r-1", "gr-1", 10), None)
+    refusal = judge_receipt(ledger, receipt("m-1", "r-1", "gr-1", 10), None)
     assert isinstance(refusal, Refusal) and refusal.reason is RejectionReason.NOT_DISPATCHED
     ledger = replace(ledger, dispatches=(dispatch("ord-1", "s-1", "dsp-1", date(2026, 12, 14), (m1.delivery_id, 40)),))
     ledger = replace(ledger, receipts=(receipt("m-1", "r-1", "gr-1", 30),))
-    assert ledger.judge(receipt("m-1", "r-1", "gr-2", 5, 5, "damaged"), None) is AnswerOutcome.APPLY
-    refusal = ledger.judge(receipt("m-1", "r-1", "gr-2", 11), None)
+    assert judge_receipt(ledger, receipt("m-1", "r-1", "gr-2", 5, 5, "damaged"), None) is AnswerOutcome.APPLY
+    refusal = judge_receipt(ledger, receipt("m-1", "r-1", "gr-2", 11), None)
     assert isinstance(refusal, Refusal) and refusal.reason is RejectionReason.RECEIPT_EXCEEDS_DISPATCH
 
 
@@ -227,9 +228,18 @@ def test_a_replayed_receipt_id_changes_nothing_with_the_same_content_and_is_reje
     first = receipt("m-1", "r-1", "gr-1", 30)
     ledger = RequestLedger("m-1", "r-1", (m1,),
                            (dispatch("ord-1", "s-1", "dsp-1", date(2026, 12, 14), (m1.delivery_id, 60)),), (first,))
-    assert ledger.judge(first, first) is AnswerOutcome.REPEATED
-    refusal = ledger.judge(receipt("m-1", "r-1", "gr-1", 29), first)
+    assert judge_receipt(ledger, first, first) is AnswerOutcome.REPEATED
+    refusal = judge_receipt(ledger, receipt("m-1", "r-1", "gr-1", 29), first)
     assert isinstance(refusal, Refusal) and refusal.reason is RejectionReason.RECEIPT_ID_REUSED
+    refusal = judge_receipt(None, receipt("m-1", "r-1", "gr-1", 29), first)
+    assert isinstance(refusal, Refusal) and refusal.reason is RejectionReason.RECEIPT_ID_REUSED
+
+
+def test_a_receipt_for_a_request_the_member_does_not_have_is_unknown_request():
+    """Receipts are looked up among the signing member's own requests: another member's request
+    id finds nothing there, and is answered exactly like an id nobody has."""
+    refusal = judge_receipt(None, receipt("m-2", "r-1", "gr-1", 1), None)
+    assert isinstance(refusal, Refusal) and refusal.reason is RejectionReason.UNKNOWN_REQUEST
 
 
 @pytest.mark.parametrize("data", [
