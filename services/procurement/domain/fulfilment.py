@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from services.procurement.domain.answers import Commitment, Refusal
 from services.procurement.domain.orders import AnswerOutcome, OrderStatus
+from services.procurement.domain.performance import DeliveryRecord
 from shared.contract import (
     MISSING_GOODS,
     GoodsRejection,
@@ -221,12 +222,14 @@ class Escalation:
 
 @dataclass(frozen=True, slots=True)
 class _Allocation:
-    """Received units by shipment, and each receipt's rejected units by shipment."""
+    """Received units by shipment, accepted and rejected units by delivery, each receipt's
+    rejected units by shipment, and the day each delivery had received all it was confirmed."""
 
     received: tuple[int, ...]
     accepted: dict[str, int]
     rejected: dict[str, int]
     rejected_by_receipt: dict[str, list[tuple[Shipment, int]]]
+    received_in_full_on: dict[str, date]
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +282,8 @@ class RequestLedger:
         accepted: dict[str, int] = {}
         rejected: dict[str, int] = {}
         by_receipt: dict[str, list[tuple[Shipment, int]]] = {}
+        in_full_on: dict[str, date] = {}
+        confirmed = {c.delivery_id: c.confirmed for c in self.commitments}
         at = 0
         for receipt in self.receipts:
             for units, tally in ((receipt.accepted, accepted), (receipt.rejected, rejected)):
@@ -290,9 +295,12 @@ class RequestLedger:
                     tally[shipment.delivery_id] = tally.get(shipment.delivery_id, 0) + taken
                     if tally is rejected:
                         by_receipt.setdefault(receipt.receipt_id, []).append((shipment, taken))
+                    delivery_id = shipment.delivery_id
+                    if accepted.get(delivery_id, 0) + rejected.get(delivery_id, 0) >= confirmed[delivery_id]:
+                        in_full_on.setdefault(delivery_id, receipt.received_on)
                     if received[at] == shipment.quantity:
                         at += 1
-        return _Allocation(tuple(received), accepted, rejected, by_receipt)
+        return _Allocation(tuple(received), accepted, rejected, by_receipt, in_full_on)
 
     def rejected_discrepancies(self, receipt_id: str) -> list[JointOrderDiscrepancy]:
         """The reports to suppliers of the goods one taken receipt rejected, per delivery."""
@@ -350,6 +358,18 @@ class RequestLedger:
                 missing.get(c.delivery_id, 0),
             )
             for c in self.commitments
+        ]
+
+    def performance_records(self, category: str, needed_by: date) -> list[DeliveryRecord]:
+        """The request's served deliveries as supplier performance counts them: promised by the
+        line's expected delivery, else by the request's `needed_by`."""
+        allocation = self._allocation
+        return [
+            DeliveryRecord(c.supplier_id, category, c.delivery_id, c.expected_delivery or needed_by, c.confirmed,
+                           allocation.accepted.get(c.delivery_id, 0),
+                           allocation.received_in_full_on.get(c.delivery_id))
+            for c in self.commitments
+            if c.confirmed
         ]
 
     def escalations(self, today: date, grace_days: int) -> list[Escalation]:

@@ -29,8 +29,10 @@ from services.procurement.domain.fulfilment import (
     merge_escalations,
     order_stage,
 )
-from services.procurement.domain.orders import AnswerOutcome, JointOrder, OrderStatus, assemble_orders
+from services.procurement.domain.orders import AnswerOutcome, JointOrder, OrderRecord, OrderStatus, assemble_orders
+from services.procurement.domain.performance import DeliveryRecord
 from services.procurement.domain.resourcing import request_part, resourcing_offers
+from services.procurement.domain.responses import order_held
 from shared.contract import (
     JointOrderAnswered,
     JointOrderDiscrepancy,
@@ -39,7 +41,7 @@ from shared.contract import (
     PurchaseRequestReceived,
     RejectionReason,
 )
-from shared.reasons import DeadLetterReason
+from shared.reasons import DeadLetterReason, QuarantineReason
 
 SKU = "BOARD-18MM"
 TODAY = date(2026, 12, 1)
@@ -330,3 +332,24 @@ def test_an_order_is_placed_or_cancelled_as_its_status_says_and_otherwise_as_far
                                               for p in RequestLedger(c.member_id, c.request_id,
                                                                      (replace(c, confirmed=0),)).progress(TODAY, GRACE)]
                        ) is Stage.ANSWERED
+
+
+def test_a_dispatch_of_another_suppliers_order_is_quarantined():
+    record = OrderRecord("ord-1", "s-1", "c-1", OrderStatus.ANSWERED, Decimal(990), 110, ADMITTED)
+    assert order_held(record, SUPPLIERS[1]) is QuarantineReason.ORDER_NOT_HELD
+    assert order_held(None, SUPPLIERS[1]) is QuarantineReason.ORDER_NOT_HELD
+    assert order_held(record, SUPPLIERS[0]) is None
+
+
+def test_a_ledger_tells_supplier_performance_when_each_delivery_was_received_in_full():
+    _, m1, _ = the_answered_order()
+    dispatches = (dispatch("ord-1", "s-1", "dsp-1", date(2026, 12, 14), (m1.delivery_id, 60)),)
+    first = replace(receipt("m-1", "r-1", "gr-1", 30), received_on=date(2026, 12, 14))
+    second = replace(receipt("m-1", "r-1", "gr-2", 25, 5, "damaged"), received_on=date(2026, 12, 16))
+    ledger = RequestLedger("m-1", "r-1", (m1,), dispatches, (first,))
+    assert ledger.performance_records("wood", M1.needed_by) == [
+        DeliveryRecord("s-1", "wood", m1.delivery_id, date(2026, 12, 15), 60, 30, None)]
+    ledger = replace(ledger, receipts=(first, second))
+    (record,) = ledger.performance_records("wood", M1.needed_by)
+    assert (record.accepted, record.received_in_full_on, record.on_time, record.in_full) == (
+        55, date(2026, 12, 16), False, False)
