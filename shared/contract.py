@@ -84,6 +84,13 @@ so the document still shows the bounds."""
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AlertSummary = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+FreeText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+"""A person's words (reasons, notes): v1.1 bounds every free text at 500 characters."""
+OMITTED_WHEN_NONE = Field(exclude_if=lambda value: value is None)
+"""On a v1.1 field of a v1 document: left out when it has no value, so what a v1 integrator
+receives stays exactly as v1 wrote it."""
+LineQuantity = Annotated[int, Field(strict=True, ge=1, le=10**12)]
+"""A quantity on an order line: several requests of up to 1,000,000 each."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -140,6 +147,39 @@ class PurchaseRequestCancelled(ContractModel):
     member_id: Identifier
 
 
+class GoodsRejection(StrEnum):
+    """Why a member refused goods it received (v1.1)."""
+
+    DAMAGED = "damaged"
+    WRONG_ITEM = "wrong_item"
+    QUALITY = "quality"
+    OTHER = "other"
+
+
+MISSING_GOODS = "missing"
+"""The `reason` of a discrepancy about goods dispatched but not received within the grace."""
+
+
+class PurchaseRequestReceived(ContractModel):
+    """v1.1 goods receipt from the member's ERP: what arrived for one request, adding up over
+    its receipts."""
+
+    request_id: Identifier
+    member_id: Identifier
+    receipt_id: Identifier
+    received_on: Annotated[date, Field(strict=False)]
+    quantity_accepted: Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+    quantity_rejected: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] = 0
+    reason: Annotated[GoodsRejection | None, Field(strict=False)] = None
+    note: FreeText | None = None
+
+    @model_validator(mode="after")
+    def _receives_something(self) -> PurchaseRequestReceived:
+        if self.quantity_accepted == 0 and self.quantity_rejected == 0:
+            raise ValueError("a receipt accepts or rejects at least one unit")
+        return self
+
+
 # --- alliance -> supplier (supplier.orders.<supplier_id>) ------------------------------------
 
 
@@ -148,12 +188,15 @@ class Delivery(ContractModel):
     ship_to: ShipTo | None
     quantity: Quantity
     needed_by: Annotated[date, Field(strict=False)]
+    delivery_id: Annotated[Identifier | None, OMITTED_WHEN_NONE] = None
+    """v1.1: unique within the order and stable when it is re-published; suppliers answer,
+    dispatch and are told discrepancies by it. The alliance always sets it."""
 
 
 class OrderLine(ContractModel):
     line_id: Identifier
     sku: str
-    quantity: Annotated[int, Field(strict=True, ge=1, le=10**12)]
+    quantity: LineQuantity
     unit_price: Annotated[UnitPrice, Field(strict=False)]
     deliveries: list[Delivery]
 
@@ -180,6 +223,21 @@ class JointOrderCancelled(ContractModel):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
+class JointOrderDiscrepancy(ContractModel):
+    """v1.1: goods of one delivery the member rejected, or still misses after the grace.
+
+    Each report states what is newly found: the rejected goods of one receipt (`reason` is the
+    member's), or the dispatched goods newly overdue (`reason` is `missing`)."""
+
+    order_id: Identifier
+    supplier_id: Identifier
+    delivery_id: Identifier
+    quantity_rejected: Annotated[int, Field(strict=True, ge=0, le=10**12)]
+    quantity_missing: Annotated[int, Field(strict=True, ge=0, le=10**12)]
+    reason: FreeText
+    note: FreeText | None = None
+
+
 # --- supplier -> alliance (supplier.responses) -----------------------------------------------
 
 
@@ -193,6 +251,68 @@ class JointOrderRejected(ContractModel):
     order_id: Identifier
     supplier_id: Identifier
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class LineStatus(StrEnum):
+    ACCEPTED = "accepted"
+    PARTIAL = "partial"
+    REJECTED = "rejected"
+
+
+class LineAnswer(ContractModel):
+    """A supplier's answer to one order line (v1.1). `quantity` is what it will deliver of a
+    `partial` line (1 to the line's quantity - 1, checked against the order); the other statuses
+    carry none, since an accepted line delivers all of it and a rejected one nothing."""
+
+    line_id: Identifier
+    status: Annotated[LineStatus, Field(strict=False)]
+    quantity: LineQuantity | None = None
+    expected_delivery: Annotated[date | None, Field(strict=False)] = None
+    reason: FreeText | None = None
+
+    @model_validator(mode="after")
+    def _quantity_only_when_partial(self) -> LineAnswer:
+        if self.status is LineStatus.PARTIAL and self.quantity is None:
+            raise ValueError("a partial line states the quantity it will deliver")
+        if self.status is not LineStatus.PARTIAL and self.quantity is not None:
+            raise ValueError(f"an {self.status.value} line carries no quantity; use status partial")
+        return self
+
+
+class JointOrderAnswered(ContractModel):
+    """v1.1: the supplier's answer per line. Every line of the order appears exactly once (checked
+    against the order, with its own reason, since the model cannot see the order)."""
+
+    order_id: Identifier
+    supplier_id: Identifier
+    lines: Annotated[list[LineAnswer], Field(min_length=1, max_length=10_000)]
+
+
+class DispatchedDelivery(ContractModel):
+    delivery_id: Identifier
+    quantity: LineQuantity
+
+
+class JointOrderDispatched(ContractModel):
+    """v1.1 despatch advice: one shipment of some of an order's deliveries; quantities add up
+    over the order's dispatches."""
+
+    order_id: Identifier
+    supplier_id: Identifier
+    dispatch_id: Identifier
+    shipped_on: Annotated[date, Field(strict=False)]
+    expected_arrival: Annotated[date, Field(strict=False)]
+    carrier: FreeText | None = None
+    tracking_id: FreeText | None = None
+    deliveries: Annotated[list[DispatchedDelivery], Field(min_length=1, max_length=10_000)]
+
+    @model_validator(mode="after")
+    def _arrives_after_shipping(self) -> JointOrderDispatched:
+        if self.expected_arrival < self.shipped_on:
+            raise ValueError("expected_arrival is before shipped_on")
+        if len({d.delivery_id for d in self.deliveries}) != len(self.deliveries):
+            raise ValueError("a delivery appears more than once in one dispatch")
+        return self
 
 
 # --- member or supplier -> alliance (risk.alerts) --------------------------------------------
@@ -259,6 +379,14 @@ class RejectionReason(StrEnum):
     DUPLICATE_REQUEST = "duplicate_request"
     ALREADY_ORDERED = "already_ordered"
     UNKNOWN_REQUEST = "unknown_request"
+    """Also a receipt for a request_id this member never had admitted (another member's request
+    is unknown to it)."""
+    NOT_DISPATCHED = "not_dispatched"
+    """v1.1: a receipt for a request of which nothing was dispatched yet."""
+    RECEIPT_EXCEEDS_DISPATCH = "receipt_exceeds_dispatch"
+    """v1.1: the request's receipts would add up to more than was dispatched for it."""
+    RECEIPT_ID_REUSED = "receipt_id_reused"
+    """Extension: a receipt_id this member used before, with different content."""
 
 
 class PurchaseRequestRejected(ContractModel):
@@ -281,6 +409,8 @@ class PurchaseRequestConfirmed(ContractModel):
     request_id: str
     order_id: str
     expected_delivery: Annotated[date | None, Field(strict=False)]
+    quantity: Annotated[int | None, OMITTED_WHEN_NONE] = None
+    """v1.1: the quantity this order serves, where it is part of the request."""
 
 
 class PurchaseRequestResourced(ContractModel):
@@ -295,11 +425,34 @@ class PurchaseRequestResourced(ContractModel):
     eligible for it (None when none could take it alone)."""
     savings: Annotated[Amount | None, Field(strict=False)] = None
     """Extension: what the new order saves against that, replacing the saving first reported."""
+    quantity: Annotated[int | None, OMITTED_WHEN_NONE] = None
+    """v1.1: the quantity moved, where it is part of the request."""
 
 
 class PurchaseRequestUnfulfillable(ContractModel):
     request_id: str
     reason: str
+    quantity: Annotated[int | None, OMITTED_WHEN_NONE] = None
+    """v1.1: the quantity lost, where it is part of the request."""
+
+
+class PurchaseRequestDispatched(ContractModel):
+    """v1.1: the supplier shipped goods for this request (this member's quantity only)."""
+
+    request_id: str
+    order_id: str
+    quantity: int
+    shipped_on: Annotated[date, Field(strict=False)]
+    expected_arrival: Annotated[date, Field(strict=False)]
+    carrier: Annotated[str | None, OMITTED_WHEN_NONE] = None
+    tracking_id: Annotated[str | None, OMITTED_WHEN_NONE] = None
+
+
+class PurchaseRequestCompleted(ContractModel):
+    """v1.1: every unit ordered for the request was received and accepted."""
+
+    request_id: str
+    quantity: int
 
 
 class PurchaseRequestWithdrawn(ContractModel):
@@ -339,6 +492,12 @@ class EventType(StrEnum):
     PURCHASE_REQUEST_RESOURCED = "purchase_request.resourced"
     PURCHASE_REQUEST_UNFULFILLABLE = "purchase_request.unfulfillable"
     RISK_ALERT_NOTICE = "risk_alert.notice"
+    JOINT_ORDER_ANSWERED = "joint_order.answered"
+    JOINT_ORDER_DISPATCHED = "joint_order.dispatched"
+    JOINT_ORDER_DISCREPANCY = "joint_order.discrepancy"
+    PURCHASE_REQUEST_RECEIVED = "purchase_request.received"
+    PURCHASE_REQUEST_DISPATCHED = "purchase_request.dispatched"
+    PURCHASE_REQUEST_COMPLETED = "purchase_request.completed"
 
 
 INBOUND_DATA: dict[str, type[ContractModel]] = {
@@ -346,6 +505,9 @@ INBOUND_DATA: dict[str, type[ContractModel]] = {
     EventType.PURCHASE_REQUEST_CANCELLED: PurchaseRequestCancelled,
     EventType.JOINT_ORDER_CONFIRMED: JointOrderConfirmed,
     EventType.JOINT_ORDER_REJECTED: JointOrderRejected,
+    EventType.JOINT_ORDER_ANSWERED: JointOrderAnswered,
+    EventType.JOINT_ORDER_DISPATCHED: JointOrderDispatched,
+    EventType.PURCHASE_REQUEST_RECEIVED: PurchaseRequestReceived,
     EventType.RISK_ALERT_RAISED: RiskAlertRaised,
     EventType.RISK_ALERT_RESOLVED: RiskAlertResolved,
 }
@@ -354,6 +516,7 @@ INBOUND_DATA: dict[str, type[ContractModel]] = {
 SUPPLIER_ORDER_DATA: dict[str, type[ContractModel]] = {
     EventType.JOINT_ORDER_PLACED: JointOrderPlaced,
     EventType.JOINT_ORDER_CANCELLED: JointOrderCancelled,
+    EventType.JOINT_ORDER_DISCREPANCY: JointOrderDiscrepancy,
 }
 
 NOTICE_DATA: dict[str, type[ContractModel]] = {
@@ -365,5 +528,7 @@ NOTICE_DATA: dict[str, type[ContractModel]] = {
     EventType.PURCHASE_REQUEST_UNFULFILLABLE: PurchaseRequestUnfulfillable,
     EventType.PURCHASE_REQUEST_CANCELLED: PurchaseRequestWithdrawn,
     EventType.RISK_ALERT_NOTICE: RiskAlertNotice,
+    EventType.PURCHASE_REQUEST_DISPATCHED: PurchaseRequestDispatched,
+    EventType.PURCHASE_REQUEST_COMPLETED: PurchaseRequestCompleted,
 }
 """Data models of the webhook notices members receive, by event type."""

@@ -67,6 +67,24 @@ _REJECTION_REASONS = {
         "Prüfen Sie die Anforderungsnummer.",
         "check the request id.",
     ),
+    "not_dispatched": (
+        "Für diese Anforderung wurde noch keine Ware versandt.",
+        "No goods have been dispatched for this request yet.",
+        "Melden Sie den Wareneingang, nachdem Sie die Versandmeldung erhalten haben.",
+        "report the receipt after you have been told the goods were dispatched.",
+    ),
+    "receipt_exceeds_dispatch": (
+        "Die gemeldeten Wareneingänge übersteigen die versandte Menge.",
+        "The receipts reported exceed the quantity dispatched.",
+        "Prüfen Sie die Mengen; melden Sie nur, was zusätzlich eingegangen ist.",
+        "check the quantities; report only what arrived in addition.",
+    ),
+    "receipt_id_reused": (
+        "Die Wareneingangsnummer wurde bereits mit anderem Inhalt verwendet.",
+        "The receipt id was already used with different content.",
+        "Verwenden Sie für einen neuen Wareneingang eine neue Nummer.",
+        "use a new receipt id for a new receipt.",
+    ),
 }
 
 _RISK_KINDS = {
@@ -191,6 +209,15 @@ def _ordered(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     return f"Ordered: {d['request_id']} at {price} per unit", lines
 
 
+def _part(d: dict[str, Any], lang: str) -> list[str]:
+    """The line naming the quantity a notice concerns, where it is only part of the request."""
+    if d.get("quantity") is None:
+        return []
+    quantity = number(d["quantity"], lang)
+    return [f"Dies betrifft {quantity} Stück Ihrer Anforderung." if lang == "de"
+            else f"This concerns {quantity} units of your request."]
+
+
 def _confirmed(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     expected = d.get("expected_delivery")
     if lang == "de":
@@ -202,6 +229,7 @@ def _confirmed(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
         return f"Bestellung für {d['request_id']} bestätigt", [
             f"der Lieferant hat die gemeinsame Bestellung {d['order_id']} mit Ihrer Bestellanforderung "
             f"{d['request_id']} bestätigt.",
+            *_part(d, lang),
             when,
             "Was ist zu tun? Planen Sie den Wareneingang ein.",
         ]
@@ -211,6 +239,7 @@ def _confirmed(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     return f"Order for {d['request_id']} confirmed", [
         f"the supplier has confirmed joint order {d['order_id']}, which includes your purchase request "
         f"{d['request_id']}.",
+        *_part(d, lang),
         when,
         "What to do: plan for the goods to arrive.",
     ]
@@ -223,6 +252,7 @@ def _resourced(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
         lines = [
             f"Ihre Bestellanforderung {d['request_id']} wird nicht mehr bei {d['from_supplier_id']}, "
             f"sondern bei {d['to_supplier_id']} bestellt (Bestellung {d['order_id']}).",
+            *_part(d, lang),
             f"Grund: {d['reason']}.",
             f"Neuer Stückpreis: {price}.",
         ]
@@ -236,6 +266,7 @@ def _resourced(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     lines = [
         f"your purchase request {d['request_id']} is now ordered from {d['to_supplier_id']} instead of "
         f"{d['from_supplier_id']} (order {d['order_id']}).",
+        *_part(d, lang),
         f"Reason: {d['reason']}.",
         f"New unit price: {price}.",
     ]
@@ -251,12 +282,14 @@ def _unfulfillable(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     if lang == "de":
         return f"Bestellanforderung {d['request_id']} nicht erfüllbar", [
             f"der Verbund kann Ihre Bestellanforderung {d['request_id']} nicht erfüllen.",
+            *_part(d, lang),
             f"Grund: {d['reason']}.",
             "Was ist zu tun? Reichen Sie die Anforderung mit einem späteren Liefertermin oder einem höheren "
             "Höchstpreis neu ein, oder beschaffen Sie die Ware anderweitig.",
         ]
     return f"Purchase request {d['request_id']} cannot be fulfilled", [
         f"the alliance cannot fulfil your purchase request {d['request_id']}.",
+        *_part(d, lang),
         f"Reason: {d['reason']}.",
         "What to do: submit it again with a later needed-by date or a higher maximum price, or buy the "
         "goods elsewhere.",
@@ -272,6 +305,43 @@ def _withdrawn(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     return f"Purchase request {d['request_id']} cancelled", [
         f"your cancellation of purchase request {d['request_id']} has taken effect.",
         "Nothing will be ordered for it. What to do: nothing.",
+    ]
+
+
+def _dispatched(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
+    quantity = number(d["quantity"], lang)
+    shipment = [value for value in (d.get("carrier"), d.get("tracking_id")) if value]
+    if lang == "de":
+        lines = [
+            (f"für Ihre Bestellanforderung {d['request_id']} (Bestellung {d['order_id']}) wurden {quantity} "
+             f"Stück am {day(d['shipped_on'], lang)} versandt."),
+            f"Voraussichtliche Ankunft: {day(d['expected_arrival'], lang)}.",
+        ]
+        if shipment:
+            lines.append(f"Sendung: {', '.join(shipment)}.")
+        lines.append("Was ist zu tun? Melden Sie den Wareneingang aus Ihrem ERP-System, sobald die Ware da ist.")
+        return f"Versandt: {quantity} Stück für {d['request_id']}", lines
+    lines = [
+        (f"{quantity} units for your purchase request {d['request_id']} (order {d['order_id']}) were shipped "
+         f"on {day(d['shipped_on'], lang)}."),
+        f"Expected arrival: {day(d['expected_arrival'], lang)}.",
+    ]
+    if shipment:
+        lines.append(f"Shipment: {', '.join(shipment)}.")
+    lines.append("What to do: report the receipt from your ERP system once the goods are in.")
+    return f"Dispatched: {quantity} units for {d['request_id']}", lines
+
+
+def _completed(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
+    quantity = number(d["quantity"], lang)
+    if lang == "de":
+        return f"Bestellanforderung {d['request_id']} erledigt", [
+            f"alle {quantity} Stück Ihrer Bestellanforderung {d['request_id']} sind eingegangen und angenommen.",
+            "Was ist zu tun? Nichts; die Anforderung ist abgeschlossen.",
+        ]
+    return f"Purchase request {d['request_id']} completed", [
+        f"all {quantity} units of your purchase request {d['request_id']} were received and accepted.",
+        "What to do: nothing; the request is complete.",
     ]
 
 
@@ -357,6 +427,8 @@ _RENDERERS: dict[str, Callable[[dict[str, Any], str], tuple[str, list[str]]]] = 
     EventType.PURCHASE_REQUEST_UNFULFILLABLE: _unfulfillable,
     EventType.PURCHASE_REQUEST_CANCELLED: _withdrawn,
     EventType.RISK_ALERT_NOTICE: _risk,
+    EventType.PURCHASE_REQUEST_DISPATCHED: _dispatched,
+    EventType.PURCHASE_REQUEST_COMPLETED: _completed,
 }
 
 

@@ -7,6 +7,7 @@ the order's total is the sum of its lines by construction, and cents appear only
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +22,11 @@ from shared.contract import ShipTo
 class OrderStatus(StrEnum):
     PLACED = "placed"
     CONFIRMED = "confirmed"
+    """Answered with every line accepted (`joint_order.confirmed`, or a line answer saying so)."""
+    ANSWERED = "answered"
+    """Answered per line, some partial or rejected and something still delivered."""
     REJECTED = "rejected"
+    """Answered with every line rejected."""
     CANCELLED = "cancelled"
     """By the alliance, before the supplier confirmed it (a critical risk alert covers it)."""
 
@@ -41,6 +46,18 @@ class Delivery:
     @property
     def savings(self) -> Decimal:
         return savings(self.quantity, self.unit_price, self.standalone_unit_price)
+
+    @property
+    def request_key(self) -> str:
+        """As `OpenRequest.key`: request ids are unique per member only."""
+        return f"{self.member_id}/{self.request_id}"
+
+
+def delivery_id(line_id: str, delivery: Delivery) -> str:
+    """The delivery's id in `joint_order.placed`: derived from its line and request, so it is the
+    same however often the order is rendered, and it shows the supplier no request id."""
+    digest = hashlib.blake2b(delivery.request_key.encode(), digest_size=6).hexdigest()
+    return f"{line_id}-{digest}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,6 +224,13 @@ def with_risk(offer: Offer, sku: str, effects_in_force: Sequence[Effect]) -> Off
     return replace(offer, risk=everywhere, regional_risk=tuple(regional))
 
 
+def as_last_resort(offer: Offer) -> Offer:
+    """`offer` used only where no other supplier serves a request in time (at least high risk
+    everywhere; an exclusion stays one)."""
+    regional = tuple((country, _worse(level, RiskLevel.HIGH)) for country, level in offer.regional_risk)
+    return replace(offer, risk=_worse(offer.risk, RiskLevel.HIGH), regional_risk=regional)
+
+
 def offers_with_risk(
     offers: Mapping[str, Sequence[Offer]], effects_in_force: Sequence[Effect]
 ) -> dict[str, list[Offer]]:

@@ -55,6 +55,16 @@ EXAMPLES = {
         "summary": "Strike at the mill",
         "affected_request_ids": ["r-1", "r-2"],
     },
+    EventType.PURCHASE_REQUEST_DISPATCHED: {
+        "request_id": "r-1",
+        "order_id": "o-7",
+        "quantity": 60,
+        "shipped_on": "2026-11-23",
+        "expected_arrival": "2026-11-25",
+        "carrier": "DHL",
+        "tracking_id": "JD0001",
+    },
+    EventType.PURCHASE_REQUEST_COMPLETED: {"request_id": "r-1", "quantity": 60},
 }
 
 
@@ -107,6 +117,15 @@ def test_a_resourcing_email_states_the_new_savings_and_an_older_notice_reads_wit
     del older["standalone_unit_price"], older["savings"]
     body = render(notice(EventType.PURCHASE_REQUEST_RESOURCED, older), "en", "Huber").body
     assert "New unit price: EUR 9.50." in body and "savings" not in body
+
+
+@pytest.mark.parametrize("notice_type", [EventType.PURCHASE_REQUEST_CONFIRMED, EventType.PURCHASE_REQUEST_RESOURCED,
+                                         EventType.PURCHASE_REQUEST_UNFULFILLABLE])
+def test_a_notice_about_part_of_a_request_names_the_quantity(notice_type):
+    part = notice(notice_type, {**EXAMPLES[notice_type], "quantity": 1200})
+    assert "Dies betrifft 1.200 Stück Ihrer Anforderung." in render(part, "de", "Huber").body
+    assert "This concerns 1,200 units of your request." in render(part, "en", "Huber").body
+    assert "concerns" not in render(notice(notice_type), "en", "Huber").body
 
 
 def test_dates_and_amounts_follow_the_locale():
