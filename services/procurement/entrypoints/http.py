@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -119,21 +120,7 @@ class CycleClosedView(CycleView):
 
     @classmethod
     def of(cls, report: CycleReport) -> CycleClosedView:
-        return cls(
-            cycle_id=report.cycle_id,
-            trigger=report.trigger,
-            order_date=report.order_date,
-            requests_considered=report.requests_considered,
-            requests_placed=report.requests_placed,
-            quantity_placed=report.quantity_placed,
-            orders=report.orders,
-            unfulfillable=report.unfulfillable,
-            solve_seconds=report.solve_seconds,
-            waiting=report.waiting,
-            savings=str(to_cents(report.savings)),
-            share_cap_relaxed=report.share_cap_relaxed,
-            max_optimizer_gap=report.max_optimizer_gap,
-        )
+        return cls.model_validate({**asdict(report), "savings": str(to_cents(report.savings))})
 
 
 class OrderView(BaseModel):

@@ -270,17 +270,7 @@ def _counts(report: CycleReport) -> dict[str, int]:
 
 
 def _closed_message(report: CycleReport) -> OutboundMessage:
-    closed = CycleClosed(
-        cycle_id=report.cycle_id,
-        trigger=report.trigger,
-        order_date=report.order_date,
-        requests_considered=report.requests_considered,
-        requests_placed=report.requests_placed,
-        quantity_placed=report.quantity_placed,
-        orders=report.orders,
-        unfulfillable=report.unfulfillable,
-        waiting=report.waiting,
-    )
+    closed = CycleClosed.model_validate(report, from_attributes=True)
     return event_record(
         topics.PROCUREMENT_EVENTS, report.cycle_id, CYCLE_CLOSED, SOURCE, closed,
         event_id=f"{report.cycle_id}.closed",
