@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+
+import psutil
 
 from chaos.platform import ChaosPlatform
 from chaos.scenario import ERPs, Observations
@@ -80,10 +82,18 @@ class Faults:
         self._started = started
         self.records: list[FaultRecord] = []
 
-    async def kill(self, service: ServiceName, phase: str) -> None:
+    async def kill(
+        self, service: ServiceName, phase: str, then: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """kill -9 of the service; `then` runs once it is dead, before the wait for recovery."""
         record, pids = self._record(f"kill -9 {service}", phase)
-        self._platform.service_process(service).kill()
-        await self._recover(record, pids, time.monotonic(), killed=service)
+        process = self._platform.service_process(service)
+        process.kill()
+        lifted = time.monotonic()
+        if then is not None:
+            await asyncio.to_thread(_dead, process)
+            await then()
+        await self._recover(record, pids, lifted, killed=service)
 
     async def pause_broker(self, seconds: float, phase: str) -> None:
         record, pids = self._record(f"broker paused {seconds:g} s (SIGSTOP)", phase)
@@ -160,3 +170,16 @@ class Faults:
                 return
             await asyncio.sleep(0.2)
         raise NotRecovered(f"not recovered from {record.fault} within {self._recovery_timeout_s:.0f} s")
+
+
+def _dead(process: psutil.Process, timeout: float = 30.0) -> None:
+    """Wait until `process` has exited (a zombie its supervisor has not reaped yet counts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"process {process.pid} still alive {timeout:.0f} s after kill -9")

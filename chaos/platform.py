@@ -51,13 +51,16 @@ class ChaosPlatform:
             **{f"ALLIANCE_{service.upper()}_PORT": str(port) for service, port in ports.items()},
         }
         self.launcher: Platform | None = None
+        self._settings: Settings | None = None
+        """As the services see them (read while the platform launches)."""
         self._http = httpx.AsyncClient(timeout=10.0)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.postgres.start, True)
         async with _LAUNCHING:
             with _environment(self._environment):
-                self.launcher = Platform(Settings(), self._seed_path, self.directory, self._admin_token)
+                self._settings = Settings()
+                self.launcher = Platform(self._settings, self._seed_path, self.directory, self._admin_token)
                 await self.launcher.start()
 
     async def stop(self) -> None:
@@ -80,6 +83,11 @@ class ChaosPlatform:
                 if matches(child.cmdline()):
                     return child
         raise LookupError(f"{what} is not running")
+
+    def database_url(self, service: ServiceName) -> str:
+        """The service's database on the harness's PostgreSQL."""
+        assert self._settings is not None, "the platform has not started"
+        return self._settings.service_database_url(service)
 
     async def healthy(self, service: ServiceName) -> bool:
         try:

@@ -28,14 +28,11 @@ from chaos.scenario import ERPs, Observations, Workload
 from demo.participants import SupplierDesks
 from shared import topics
 from shared.settings import SERVICES, ServiceName
+from tests.support.close_hold import CloseHold
 from tools.webhook_receiver import WebhookReceiver
 
-CLOSE_PAUSE_S = 2.5
-"""procurement's test hook (ALLIANCE_TEST_CLOSE_DELAY_S): a close holds its transaction open
-this long before committing, so a kill can land in the middle of it."""
 ATTEMPT_TIMEOUT_S = 3.0
 TUNING = {
-    "ALLIANCE_TEST_CLOSE_DELAY_S": str(CLOSE_PAUSE_S),
     "ALLIANCE_NOTIFICATIONS_ATTEMPT_TIMEOUT_S": str(ATTEMPT_TIMEOUT_S),
     "ALLIANCE_NOTIFICATIONS_BACKOFF_CAP_S": "10",
     "ALLIANCE_NOTIFICATIONS_BREAKER_COOLDOWN_S": "5",
@@ -199,14 +196,16 @@ async def _strike_while_requests_flow(profile: Profile, faults: Faults) -> None:
 
 
 async def _close_cycle(platform: ChaosPlatform, faults: Faults | None, profile: Profile) -> None:
-    """Close the cycle through the admin API; with faults, kill procurement mid-close first
-    (before the close's commit, which waits CLOSE_PAUSE_S), as often as the profile says."""
+    """Close the cycle through the admin API; with faults, kill procurement mid-close first, as
+    often as the profile says: the close is held just before its commit, everything else written,
+    by a lock on procurement's database (`tests/support/close_hold.py`), killed there, then let go."""
     async with platform.admin("procurement") as admin:
         if faults is not None:
             for _ in range(profile.close_kills):
-                closing = asyncio.create_task(admin.post("/cycles/close"))
-                await asyncio.sleep(faults.rng.uniform(0.3, CLOSE_PAUSE_S - 0.5))
-                await faults.kill("procurement", "cycle closing")
+                async with CloseHold(platform.database_url("procurement")) as hold:
+                    closing = asyncio.create_task(admin.post("/cycles/close"))
+                    await hold.wait_for_close(closing, timeout=profile.recovery_timeout_s)
+                    await faults.kill("procurement", "cycle closing", then=hold.release)
                 with contextlib.suppress(httpx.HTTPError):
                     await closing
         while True:

@@ -1,15 +1,9 @@
-"""Composition root of the procurement service: wires its handlers, loops and API to the runtime.
-
-Test hook: `ALLIANCE_TEST_CLOSE_DELAY_S` (seconds, default 0) makes every cycle close pause
-after it has written everything and before it commits, so tests can kill the process in the
-middle of a close. It is read here only and has no use in production.
-"""
+"""Composition root of the procurement service: wires its handlers, loops and API to the runtime."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +26,6 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
-TEST_CLOSE_DELAY_ENV = "ALLIANCE_TEST_CLOSE_DELAY_S"
 DEFAULT_CYCLE = Cycle(interval_seconds=3600, max_supplier_share=0.7)
 WATCH_INTERVAL_S = 5.0
 
@@ -64,7 +57,6 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         max_supplier_share=cycle.max_supplier_share,
         interval_seconds=cycle.interval_seconds,
         risk_corroboration_members=settings.risk_corroboration_members,
-        pause_before_commit_s=float(os.environ.get(TEST_CLOSE_DELAY_ENV, "0") or 0),
     )
     decisions = DecisionOptions(cycle.max_supplier_share, settings.risk_corroboration_members)
 

@@ -1,5 +1,6 @@
 """A cycle close is all or nothing: killed with SIGKILL in the middle, restarted, or raced by
-three instances at once, every request is placed exactly once."""
+three instances at once, every request is placed exactly once. The closes are held just before
+their commit from outside, by a lock on procurement's database (`tests/support/close_hold.py`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from shared import topics
+from tests.support.close_hold import CloseHold
 from tests.support.kafka import notices_told, wait_for_records
 from tests.support.procurement import admitted, close, send, wait_for_open, wait_until
 from tests.support.seeds import item, member, supplier, write_seed
@@ -42,6 +44,28 @@ async def placements(running) -> Counter[tuple[str, str]]:
     finally:
         await conn.close()
     return Counter((r["member_id"], r["request_id"]) for r in rows)
+
+
+async def traces_of_closes(running) -> dict[str, int]:
+    """The rows a close writes: its cycle, orders, deliveries, and outbox rows for suppliers and members."""
+    told = [running.topic(topics.supplier_orders(s)) for s in ("s-holz", "s-wald")] + [
+        running.topic(topics.MEMBER_NOTICES)
+    ]
+    conn = await asyncpg.connect(running.database_url("procurement"))
+    try:
+        traces = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("cycles", "orders", "deliveries")}
+        traces["outbox"] = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = ANY($1)", told)
+        return traces
+    finally:
+        await conn.close()
+
+
+async def backend_gone(running, pid: int) -> bool:
+    conn = await asyncpg.connect(running.database_url("procurement"))
+    try:
+        return not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+    finally:
+        await conn.close()
 
 
 async def assert_placed_exactly_once(running) -> None:
@@ -78,20 +102,23 @@ async def test_kill_9_in_the_middle_of_a_close_then_restart_places_every_request
     kafka_bootstrap, postgres_server_url, tmp_path, seed
 ):
     async with platform(kafka_bootstrap, postgres_server_url, tmp_path, ("s-holz", "s-wald")) as running:
-        slow = await running.start("procurement", seed, ALLIANCE_TEST_CLOSE_DELAY_S="30")
+        doomed = await running.start("procurement", seed)
         await send(running, topics.ADMITTED_REQUESTS, [admitted(m, r, q, sku) for m, r, q, sku in REQUESTS])
-        await wait_for_open(slow, len(REQUESTS))
+        await wait_for_open(doomed, len(REQUESTS))
 
-        closing = asyncio.create_task(close(slow))
-
-        async def paused() -> bool:
-            return "pausing" in slow.log()
-
-        await wait_until(paused, timeout=30, what="the close to reach its pause")
-        slow.kill()
-        with pytest.raises(httpx.HTTPError):
-            await closing
-        assert await placements(running) == Counter()  # nothing of the killed close remains
+        async with CloseHold(running.database_url("procurement")) as hold:
+            closing = asyncio.create_task(close(doomed))
+            backend = await hold.wait_for_close(closing)
+            # All written but its cycle row (being written) and its outbox rows (next), none of it visible.
+            assert {"orders", "deliveries", "purchase_requests"} <= await hold.tables_written(backend)
+            assert await traces_of_closes(running) == {"cycles": 0, "orders": 0, "deliveries": 0, "outbox": 0}
+            doomed.kill()
+            with pytest.raises(httpx.HTTPError):
+                await closing
+        # Released: the killed close's backend writes its cycle row, finds its client gone, rolls back.
+        await wait_until(lambda: backend_gone(running, backend), timeout=30, what="the killed close's backend to end")
+        assert await traces_of_closes(running) == {"cycles": 0, "orders": 0, "deliveries": 0, "outbox": 0}
+        assert await placements(running) == Counter()
 
         restarted = await running.start("procurement", seed)
         await wait_for_open(restarted, len(REQUESTS))
@@ -105,11 +132,15 @@ async def test_three_instances_closing_at_once_place_every_request_once(
     kafka_bootstrap, postgres_server_url, tmp_path, seed
 ):
     async with platform(kafka_bootstrap, postgres_server_url, tmp_path, ("s-holz", "s-wald")) as running:
-        instances = [await running.start("procurement", seed, ALLIANCE_TEST_CLOSE_DELAY_S="1") for _ in range(3)]
+        instances = [await running.start("procurement", seed) for _ in range(3)]
         try:
             await send(running, topics.ADMITTED_REQUESTS, [admitted(m, r, q, sku) for m, r, q, sku in REQUESTS])
             await wait_for_open(instances[0], len(REQUESTS))
-            reports = await asyncio.gather(*(close(instance) for instance in instances))
+            async with CloseHold(running.database_url("procurement")) as hold:
+                closing = asyncio.gather(*(close(instance) for instance in instances))
+                # One close waits before its commit, the two others for its decision lock: all at once.
+                await hold.wait_for_close(closing, behind=2)
+            reports = await closing
             assert sorted(r["requests_placed"] for r in reports) == [0, 0, len(REQUESTS)]
             await assert_placed_exactly_once(running)
         finally:

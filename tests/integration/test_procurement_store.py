@@ -1,7 +1,7 @@
 """Procurement's handlers against a real PostgreSQL, without a broker: the seed loads once,
 a changed seed updates and rotates secrets, demand is added once, withdrawals wait for nothing
 but an open request, and a close writes exactly what it publishes, whether it solves in a thread
-or in its solver process."""
+or in its solver process, and a close failing just before its commit leaves nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import asyncpg
 import pytest
 
-from services.procurement.adapters import bundling_runner
+from services.procurement.adapters import bundling_runner, metrics
 from services.procurement.adapters.repository import SuppliersRepository
 from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
@@ -29,6 +29,7 @@ from shared.events.members import (
     WithdrawPurchaseRequest,
 )
 from shared.messaging.records import InboundRecord
+from shared.messaging.unit_of_work import UnitOfWork
 from shared.seed import Seed
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, verify
@@ -154,3 +155,54 @@ async def test_demand_is_added_once_and_withdrawn_only_while_open_then_a_close_p
     deliveries = await pool.fetch("SELECT request_id, quantity, unit_price FROM deliveries ORDER BY request_id")
     assert [(r["request_id"], r["quantity"], str(r["unit_price"])) for r in deliveries] == [
         ("r-0", 30, "10.00"), ("r-1", 30, "10.00"), ("r-2", 30, "10.00")]
+
+
+async def test_a_close_failing_just_before_its_commit_leaves_nothing_then_the_next_close_places_everything(pool):
+    """`before_commit` runs with every row of the close written, outbox rows included; what it
+    raises rolls all of them back: no cycle, order, delivery or outbox row, no request decided, no
+    metric moved, so the next close decides the same requests."""
+    async with uow(pool) as work:
+        await sync_seed(work, "", seed(), GRACE)
+    requests = [
+        PurchaseRequestAdmitted(request_id=f"r-{n}", member_id=f"m-{n % 2}", sku="BOARD-18MM", quantity=30,
+                                needed_by=NEEDED_BY, country="DE")
+        for n in range(4)
+    ]
+    async with uow(pool) as work:
+        await take_demand(work, [record(PURCHASE_REQUEST_ADMITTED, r, n) for n, r in enumerate(requests)])
+    await pool.execute("DELETE FROM outbox")
+    written: dict[str, int] = {}
+    outbox_written: list[str] = []
+
+    async def state(conn) -> dict[str, int]:
+        counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("cycles", "orders", "deliveries")}
+        counts["open"] = await conn.fetchval("SELECT count(*) FROM purchase_requests WHERE status = 'open'")
+        return counts
+
+    async def outbox_topics(conn) -> list[str]:
+        return [r["topic"] for r in await conn.fetch("SELECT topic FROM outbox ORDER BY id")]
+
+    async def crash(work: UnitOfWork) -> None:
+        written.update(await state(work.conn))
+        outbox_written.extend(await outbox_topics(work.conn))
+        raise RuntimeError("crashed before the commit")
+
+    options = CloseOptions(topic_prefix="", max_supplier_share=0.7, interval_seconds=3600)
+    closes = metrics.CYCLES_CLOSED._value.get()
+    with pytest.raises(RuntimeError, match="crashed before the commit"):
+        async with ProcurementUnitOfWork(pool, before_commit=crash) as work:
+            await close_cycle(work, options, datetime.now(UTC) + timedelta(hours=1), "admin")
+    assert written == {"cycles": 1, "orders": 1, "deliveries": 4, "open": 0}
+    assert topics.supplier_orders("s-holz") in outbox_written and topics.MEMBER_NOTICES in outbox_written
+    assert await state(pool) == {"cycles": 0, "orders": 0, "deliveries": 0, "open": 4}
+    assert await outbox_topics(pool) == []
+    assert metrics.CYCLES_CLOSED._value.get() == closes
+
+    async with uow(pool) as work:
+        report = await close_cycle(work, options, datetime.now(UTC) + timedelta(hours=1), "admin")
+    assert report is not None and report.requests_placed == 4
+    assert await state(pool) == written
+    assert await outbox_topics(pool) == outbox_written  # the same close, committed this time
+    assert metrics.CYCLES_CLOSED._value.get() == closes + 1
+    requests_placed = await pool.fetch("SELECT request_id FROM deliveries ORDER BY request_id")
+    assert [r["request_id"] for r in requests_placed] == ["r-0", "r-1", "r-2", "r-3"]

@@ -15,7 +15,6 @@ them dies.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,8 +45,6 @@ from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
 from shared.settings import Settings
 
-log = logging.getLogger(__name__)
-
 Trigger = Literal["schedule", "admin"]
 T = TypeVar("T")
 
@@ -77,9 +74,6 @@ class CloseOptions:
     interval_seconds: int
     risk_corroboration_members: int = Settings.model_fields["risk_corroboration_members"].default
     """Distinct members whose alerts with one scope make those alerts act on the close."""
-    pause_before_commit_s: float = 0.0
-    """Test hook (ALLIANCE_TEST_CLOSE_DELAY_S): sleep with everything written, before the
-    commit, so a test can kill the process in the middle of a close."""
 
 
 async def close_cycle(
@@ -219,9 +213,6 @@ async def _decide(
     finally:
         await writes.settle()
     _count(uow, report, orders, unfulfillable, stats, started)
-    if options.pause_before_commit_s:
-        log.warning("test hook: pausing %.1f s before committing %s", options.pause_before_commit_s, cycle_id)
-        await asyncio.sleep(options.pause_before_commit_s)
     return report
 
 
