@@ -187,7 +187,7 @@ async def test_a_close_failing_just_before_its_commit_leaves_nothing_then_the_ne
         outbox_written.extend(await outbox_topics(work.conn))
         raise RuntimeError("crashed before the commit")
 
-    options = CloseOptions(topic_prefix="", max_supplier_share=0.7, interval_seconds=3600)
+    options = CloseOptions(max_supplier_share=0.7, interval_seconds=3600)
     closes = metrics.CYCLES_CLOSED._value.get()
     with pytest.raises(RuntimeError, match="crashed before the commit"):
         async with ProcurementUnitOfWork(pool, before_commit=crash) as work:
