@@ -162,7 +162,7 @@ async def test_a_close_failing_just_before_its_commit_leaves_nothing_then_the_ne
     raises rolls all of them back: no cycle, order, delivery or outbox row, no request decided, no
     metric moved, so the next close decides the same requests."""
     async with uow(pool) as work:
-        await sync_seed(work, "", seed(), GRACE)
+        await sync_seed(work, seed(), GRACE)
     requests = [
         PurchaseRequestAdmitted(request_id=f"r-{n}", member_id=f"m-{n % 2}", sku="BOARD-18MM", quantity=30,
                                 needed_by=NEEDED_BY, country="DE")
