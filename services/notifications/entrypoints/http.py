@@ -64,32 +64,28 @@ class PreferencesBody(RequestBody):
         )
 
 
-class DeliveryView(BaseModel):
+class DeliveryState(BaseModel):
+    """Where one delivery of a notice stands, on one channel."""
+
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    deadline: datetime
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    dead_at: datetime | None
+
+
+class DeliveryView(DeliveryState):
     notice_id: str
     member_id: str
     notice_type: str
-    channel: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    deadline: datetime
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    dead_at: datetime | None
     stored_at: datetime
 
 
-class NoticeDelivery(BaseModel):
-    channel: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    deadline: datetime
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    dead_at: datetime | None
+class NoticeDelivery(DeliveryState):
     digest_id: str | None
 
 
