@@ -86,10 +86,9 @@ class UnitOfWork:
         """Open the service's repositories on the transaction's connection."""
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._pool.acquire()
-        self._transaction = self._conn.transaction()
-        await self._transaction.start()
-        self._open(self._conn)  # type: ignore[arg-type]
+        self._messages = []
+        self._after_commit = []
+        await self._begin()
         return self
 
     async def __aexit__(
@@ -98,26 +97,46 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._conn is not None and self._transaction is not None
-        try:
-            if exc_type is not None:
-                await self._transaction.rollback()
-                return
-            try:
-                await add_to_outbox(self._conn, self._messages)
-                await self._before_commit(self)
-                await self._transaction.commit()
-            except BaseException:
-                if not self._conn.is_closed():
-                    await self._transaction.rollback()
-                raise
-        finally:
-            await self._pool.release(self._conn)
-            self._conn = None
+        if exc_type is not None:
+            await self._rollback()
+            return
+        await self._commit(self._messages)
         for callback in self._after_commit:
             callback()
         if self._messages:
             self._on_outbox_written()
+
+    async def _begin(self) -> None:
+        self._conn = await self._pool.acquire()
+        self._transaction = self._conn.transaction()
+        await self._transaction.start()
+        self._open(self._conn)  # type: ignore[arg-type]
+
+    async def _commit(self, messages: list[OutboundMessage]) -> None:
+        """Write the outbox rows and commit everything at once (rolled back if any of it fails)."""
+        assert self._conn is not None and self._transaction is not None
+        try:
+            await add_to_outbox(self._conn, messages)
+            await self._before_commit(self)
+            await self._transaction.commit()
+        except BaseException:
+            if not self._conn.is_closed():
+                await self._transaction.rollback()
+            raise
+        finally:
+            await self._release()
+
+    async def _rollback(self) -> None:
+        assert self._conn is not None and self._transaction is not None
+        try:
+            await self._transaction.rollback()
+        finally:
+            await self._release()
+
+    async def _release(self) -> None:
+        assert self._conn is not None
+        await self._pool.release(self._conn)
+        self._conn = None
 
     def publish(self, message: OutboundMessage) -> None:
         """Publish on commit; the message names its topic as the contract does, the prefix is added here."""

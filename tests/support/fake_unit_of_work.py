@@ -1,8 +1,8 @@
 """The unit of work with PostgreSQL replaced by memory, so handlers run in unit tests through
 the real intake pipeline (cosmicpython's `FakeUnitOfWork`).
 
-It is the production `UnitOfWork` (its `publish`, `dead_letter`, `quarantine`, `topic`) with
-the transaction done in memory: what a transaction publishes and counts is kept only when it
+It is the production `UnitOfWork` (its `publish`, `dead_letter`, `quarantine`, `topic`, its
+`async with`) with the transaction's three steps (`_begin`, `_commit`, `_rollback`) done in memory: what a transaction publishes and counts is kept only when it
 commits (a successful `async with`), after-commit callbacks run then, and a transaction that
 raised leaves the repositories and the inbox as they were. Each service's fake
 (`tests/support/fake_<service>.py`) adds in-memory repositories under the real attribute and
@@ -16,8 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from shared import topics
 from shared.messaging.records import OutboundMessage
@@ -65,25 +64,15 @@ class FakeUnitOfWork(UnitOfWork):
         self.inbox: dict[str, set[str]] = {}
         self._saved: dict[str, Any] = {}
 
-    async def __aenter__(self) -> Self:
-        self._messages = []
-        self._after_commit = []
+    async def _begin(self) -> None:
         self._saved = copy.deepcopy({name: getattr(self, name) for name in ("inbox", *self.stores)})
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            for name, saved in self._saved.items():
-                setattr(self, name, saved)
-            return
-        self.published.extend(self._messages)
-        for callback in self._after_commit:
-            callback()
+    async def _commit(self, messages: list[OutboundMessage]) -> None:
+        self.published.extend(messages)
+
+    async def _rollback(self) -> None:
+        for name, saved in self._saved.items():
+            setattr(self, name, saved)
 
     def count_consumed(self, topic: str, outcome: str, amount: int = 1) -> None:
         def count() -> None:
