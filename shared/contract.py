@@ -68,6 +68,8 @@ UnitPrice = Annotated[
 """A unit price as the supplier's catalog states it (not rounded: 0.125 stays 0.125)."""
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+ALLIANCE_MEMBER_ID = "alliance"
+"""Reserved: the `member_id` of the alliance's own deliveries (risk buffer stock); no member may take it."""
 Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 
 
