@@ -68,6 +68,8 @@ UnitPrice = Annotated[
 """A unit price as the supplier's catalog states it (not rounded: 0.125 stays 0.125)."""
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+ALLIANCE_MEMBER_ID = "alliance"
+"""Reserved: the `member_id` of the alliance's own deliveries (risk buffer stock); no member may take it."""
 Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 
 
@@ -455,6 +457,34 @@ class PurchaseRequestCompleted(ContractModel):
     quantity: int
 
 
+class PurchaseRequestServedFromBuffer(ContractModel):
+    """Risk buffers: a subscriber's request (or part) that its suppliers could not serve in time,
+    served from the alliance's buffer of the SKU; what it is not served follows v1."""
+
+    request_id: str
+    quantity: int
+    unit_price: Annotated[UnitPrice, Field(strict=False)]
+    """The buffer's average acquisition cost per unit."""
+    warehouse: str
+    """The site the goods come from."""
+
+
+class RiskBufferStatement(ContractModel):
+    """Risk buffers: one subscriber's account of one closed statement period, its own figures only."""
+
+    sku: str
+    period: str
+    """`<first cycle_id>/<last cycle_id>` of the period (cycle ids as in `joint_order.placed`)."""
+    cost_share: Annotated[Amount, Field(strict=False)]
+    standalone_cost: Annotated[Amount, Field(strict=False)]
+    """What a buffer of its own at the same service level would have cost over the same cycles."""
+    savings: Annotated[Amount, Field(strict=False)]
+    on_hand: int
+    """The buffer's stock at the period's close."""
+    drawn: int
+    """Units this member was served from the buffer in the period."""
+
+
 class PurchaseRequestWithdrawn(ContractModel):
     """Data of the `purchase_request.cancelled` notice (the member's cancellation took effect)."""
 
@@ -498,6 +528,8 @@ class EventType(StrEnum):
     PURCHASE_REQUEST_RECEIVED = "purchase_request.received"
     PURCHASE_REQUEST_DISPATCHED = "purchase_request.dispatched"
     PURCHASE_REQUEST_COMPLETED = "purchase_request.completed"
+    PURCHASE_REQUEST_SERVED_FROM_BUFFER = "purchase_request.served_from_buffer"
+    RISK_BUFFER_STATEMENT = "risk_buffer.statement"
 
 
 INBOUND_DATA: dict[str, type[ContractModel]] = {
@@ -530,5 +562,7 @@ NOTICE_DATA: dict[str, type[ContractModel]] = {
     EventType.RISK_ALERT_NOTICE: RiskAlertNotice,
     EventType.PURCHASE_REQUEST_DISPATCHED: PurchaseRequestDispatched,
     EventType.PURCHASE_REQUEST_COMPLETED: PurchaseRequestCompleted,
+    EventType.PURCHASE_REQUEST_SERVED_FROM_BUFFER: PurchaseRequestServedFromBuffer,
+    EventType.RISK_BUFFER_STATEMENT: RiskBufferStatement,
 }
 """Data models of the webhook notices members receive, by event type."""

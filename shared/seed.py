@@ -1,4 +1,5 @@
-"""The seed file: the alliance's members, suppliers and cycle schedule, as `alliance run` loads it.
+"""The seed file: the alliance's members, suppliers, cycle schedule and shared risk buffers, as
+`alliance run` loads it.
 
 Validation is strict (unknown keys are errors, so a typo never silently drops a setting) and
 every error names the file, the entry and the field, so an operator can fix the seed without
@@ -8,12 +9,15 @@ reading a traceback. Secrets are `SecretStr`: they never show in a repr or an er
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -24,7 +28,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.contract import JSON_INTEGER, CountryCode, Identifier, Severity, UnitPrice
+from shared.contract import (
+    ALLIANCE_MEMBER_ID,
+    JSON_INTEGER,
+    CountryCode,
+    Identifier,
+    Severity,
+    UnitPrice,
+)
 
 SupplierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 """Like any id, but without ':' because it becomes part of a Kafka topic name."""
@@ -97,10 +108,16 @@ class Interests(SeedModel):
     min_risk_severity: Severity = Severity.MEDIUM
 
 
+def _not_reserved(member_id: str) -> str:
+    if member_id == ALLIANCE_MEMBER_ID:
+        raise _invalid(f"'{ALLIANCE_MEMBER_ID}' is reserved: the alliance's own requests to its risk buffers use it")
+    return member_id
+
+
 class Member(SeedModel):
     model_config = _one_secret("erp_secret")
 
-    id: Identifier
+    id: Annotated[Identifier, AfterValidator(_not_reserved)]
     name: Name
     erp_secret: Secret | None = None
     erp_secret_env: EnvVarName | None = None
@@ -178,15 +195,78 @@ class Supplier(SeedModel):
         return self
 
 
+def _not_negative(value: Any) -> Any:
+    """Named before the amount's own check, whose message ("a decimal string") hides the sign."""
+    if (isinstance(value, str) and value.strip().startswith("-")) or (
+        isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+    ):
+        raise _invalid("a cost must not be negative")
+    return value
+
+
+class Warehouse(SeedModel):
+    """Where a risk buffer is stocked: the `ship_to` of the alliance's own deliveries."""
+
+    site: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: CountryCode
+
+
+class RiskBuffer(SeedModel):
+    """A pooled safety stock of one SKU for the members subscribed to it (contract: "Shared risk
+    buffers"); `docs/risk-buffers.md` explains how it is sized, stocked, shared and drawn."""
+
+    sku: Identifier
+    warehouse: Warehouse
+    service_level: Annotated[float, Field(gt=0.5, lt=0.9999)]
+    """Share of cycles whose shortfall the buffer should cover."""
+    holding_cost_per_unit_and_cycle: Annotated[UnitPrice, BeforeValidator(_not_negative)]
+    history_cycles: Annotated[int, Field(ge=2, le=1000), JSON_INTEGER] = 12
+    """The demand window: this many closed cycles; below 2 the target is 0."""
+    statement_every_cycles: Annotated[int, Field(ge=1, le=10_000), JSON_INTEGER] = 10
+    members: list[Identifier] = []
+    """The subscribers; `alliance buffers subscribe` changes them at run time."""
+
+    @model_validator(mode="after")
+    def _subscribed_once(self) -> RiskBuffer:
+        seen: set[str] = set()
+        for index, member_id in enumerate(self.members):
+            if member_id in seen:
+                raise _invalid(f"members[{index}]: '{member_id}' is listed twice")
+            seen.add(member_id)
+        return self
+
+
+def risk_buffer_problem(buffer: RiskBuffer, member_ids: Collection[str], suppliers: Sequence[Supplier]) -> str | None:
+    """What makes `buffer` unusable among these members and suppliers, as "field: why", or None.
+
+    The seed checks every buffer with it; the admin API checks one it is given the same way."""
+    offering = [s for s in suppliers if any(item.sku == buffer.sku for item in s.catalog)]
+    if not offering:
+        return f"sku: no supplier's catalog lists '{buffer.sku}'"
+    if not any(buffer.warehouse.country in s.regions for s in offering):
+        return (
+            f"warehouse.country: no supplier of '{buffer.sku}' delivers to {buffer.warehouse.country}, "
+            "so the buffer could never be stocked"
+        )
+    known = set(member_ids)
+    for index, member_id in enumerate(buffer.members):
+        if member_id not in known:
+            return f"members[{index}]: '{member_id}' is not a member of the alliance"
+    return None
+
+
 class Seed(SeedModel):
     cycle: Cycle
     members: list[Member] = []
     suppliers: list[Supplier] = []
+    risk_buffers: list[RiskBuffer] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> Seed:
         _unique_ids("members", self.members)
         _unique_ids("suppliers", self.suppliers)
+        self._check_risk_buffers()
         offered: dict[str, tuple[str, CatalogItem]] = {}
         for s_index, supplier in enumerate(self.suppliers):
             for c_index, item in enumerate(supplier.catalog):
@@ -214,6 +294,18 @@ class Seed(SeedModel):
                         f"{', '.join(sorted(categories)) or 'none'})",
                     )
         return self
+
+    def _check_risk_buffers(self) -> None:
+        member_ids = [member.id for member in self.members]
+        first_index: dict[str, int] = {}
+        for index, buffer in enumerate(self.risk_buffers):
+            where = f"risk_buffers[{index}] (sku '{buffer.sku}')"
+            if buffer.sku in first_index:
+                raise _invalid(f"{where}: sku: already has a buffer at risk_buffers[{first_index[buffer.sku]}]")
+            first_index[buffer.sku] = index
+            problem = risk_buffer_problem(buffer, member_ids, self.suppliers)
+            if problem is not None:
+                raise _invalid(f"{where}: {problem}")
 
 
 def _unique_ids(section: str, entries: list[Member] | list[Supplier]) -> None:
@@ -256,14 +348,18 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
+_ENTRY_KEYS = {"members": "id", "suppliers": "id", "risk_buffers": "sku"}
+"""The field that names an entry of each list in an error message."""
+
+
 def _describe(error: Any, raw: dict[str, Any]) -> str:
     """`members[2] (id 'm-huber'): webhook.url: Input should be a valid URL`."""
     loc = list(error["loc"])
     msg = error["msg"].removeprefix("Value error, ")
     parts: list[str] = []
-    if len(loc) >= 2 and loc[0] in ("members", "suppliers") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in _ENTRY_KEYS and isinstance(loc[1], int):
         entry = _item(raw.get(loc[0]), loc[1])
-        parts.append(f"{loc[0]}[{loc[1]}]{_label(entry, 'id')}")
+        parts.append(f"{loc[0]}[{loc[1]}]{_label(entry, _ENTRY_KEYS[loc[0]])}")
         loc = loc[2:]
         if len(loc) >= 2 and loc[0] == "catalog" and isinstance(loc[1], int):
             item = _item(entry.get("catalog") if isinstance(entry, dict) else None, loc[1])

@@ -67,6 +67,10 @@ VALID: dict[str, dict[str, Any]] = {
     "PurchaseRequestDispatched": {"request_id": "r-1", "order_id": "ord-1", "quantity": 60,
                                   "shipped_on": "2027-01-08", "expected_arrival": "2027-01-10"},
     "PurchaseRequestCompleted": {"request_id": "r-1", "quantity": 60},
+    "PurchaseRequestServedFromBuffer": {"request_id": "r-1", "quantity": 40, "unit_price": "9.125",
+                                        "warehouse": "Zentrallager Nord"},
+    "RiskBufferStatement": {"sku": "BOARD-18MM", "period": "cycle-11/cycle-20", "cost_share": "12.34",
+                            "standalone_cost": "20.00", "savings": "7.66", "on_hand": 1250, "drawn": 40},
     "CloudEvent": {"specversion": "1.0", "id": "e-1", "source": "erp", "type": "purchase_request.submitted",
                    "time": "2026-11-21T10:00:00Z", "datacontenttype": "application/json", "data": {}},
 }

@@ -80,6 +80,17 @@ def valid_seed() -> dict[str, Any]:
                 ],
             },
         ],
+        "risk_buffers": [
+            {
+                "sku": "SKU-1",
+                "warehouse": {"site": "Zentrallager Nord", "postal_code": "30159", "country": "DE"},
+                "service_level": 0.95,
+                "holding_cost_per_unit_and_cycle": "0.04",
+                "history_cycles": 12,
+                "statement_every_cycles": 10,
+                "members": ["m-a", "m-b"],
+            }
+        ],
     }
 
 
@@ -118,6 +129,26 @@ def test_a_valid_seed_loads_with_typed_values(tmp_path: Path) -> None:
     tiers = seed.suppliers[0].catalog[0].tiers
     assert [t.unit_price for t in tiers] == [Decimal("10.00"), Decimal("9.00")]
     assert seed.suppliers[1].catalog[0].min_order_quantity == 1
+    buffer = seed.risk_buffers[0]
+    assert buffer.sku == "SKU-1" and buffer.warehouse.site == "Zentrallager Nord"
+    assert buffer.service_level == 0.95 and buffer.holding_cost_per_unit_and_cycle == Decimal("0.04")
+    assert (buffer.history_cycles, buffer.statement_every_cycles, buffer.members) == (12, 10, ["m-a", "m-b"])
+
+
+def test_a_risk_buffer_needs_only_its_sku_warehouse_service_level_and_cost(tmp_path: Path) -> None:
+    seed = valid_seed()
+    seed["risk_buffers"] = [
+        {key: seed["risk_buffers"][0][key] for key in ("sku", "warehouse", "service_level",
+                                                        "holding_cost_per_unit_and_cycle")}
+    ]
+    buffer = load_seed(write(tmp_path, seed)).risk_buffers[0]
+    assert (buffer.history_cycles, buffer.statement_every_cycles, buffer.members) == (12, 10, [])
+
+
+def test_a_seed_without_risk_buffers_has_none(tmp_path: Path) -> None:
+    seed = valid_seed()
+    del seed["risk_buffers"]
+    assert load_seed(write(tmp_path, seed)).risk_buffers == []
 
 
 def test_json_is_accepted(tmp_path: Path) -> None:
@@ -164,6 +195,10 @@ def member(index: int, **changes: Any) -> Mutation:
 
 def item(supplier: int, **changes: Any) -> Mutation:
     return lambda seed: seed["suppliers"][supplier]["catalog"][0].update(changes)
+
+
+def buffer(**changes: Any) -> Mutation:
+    return lambda seed: seed["risk_buffers"][0].update(changes)
 
 
 def drop(section: str, index: int, key: str) -> Mutation:
@@ -266,6 +301,71 @@ MALFORMED: list[tuple[str, Mutation, str]] = [
         "cycle.max_supplier_share: Input should be greater than or equal to 0.5",
     ),
     ("no cycle", lambda s: s.pop("cycle"), "cycle: Field required"),
+    (
+        "reserved member id",
+        member(1, id="alliance"),
+        "members[1] (id 'alliance'): id: 'alliance' is reserved",
+    ),
+    (
+        "buffer for an unknown SKU",
+        buffer(sku="SKU-9"),
+        "risk_buffers[0] (sku 'SKU-9'): sku: no supplier's catalog lists 'SKU-9'",
+    ),
+    (
+        "buffer subscriber not a member",
+        buffer(members=["m-a", "m-x"]),
+        "risk_buffers[0] (sku 'SKU-1'): members[1]: 'm-x' is not a member of the alliance",
+    ),
+    (
+        "buffer subscriber listed twice",
+        buffer(members=["m-a", "m-a"]),
+        "risk_buffers[0] (sku 'SKU-1'): members[1]: 'm-a' is listed twice",
+    ),
+    (
+        "service level at 0.5",
+        buffer(service_level=0.5),
+        "risk_buffers[0] (sku 'SKU-1'): service_level: Input should be greater than 0.5",
+    ),
+    (
+        "service level at 0.9999",
+        buffer(service_level=0.9999),
+        "risk_buffers[0] (sku 'SKU-1'): service_level: Input should be less than 0.9999",
+    ),
+    (
+        "negative holding cost",
+        buffer(holding_cost_per_unit_and_cycle="-0.04"),
+        "risk_buffers[0] (sku 'SKU-1'): holding_cost_per_unit_and_cycle: a cost must not be negative",
+    ),
+    (
+        "negative holding cost as a number",
+        buffer(holding_cost_per_unit_and_cycle=-1),
+        "risk_buffers[0] (sku 'SKU-1'): holding_cost_per_unit_and_cycle: a cost must not be negative",
+    ),
+    (
+        "history of one cycle",
+        buffer(history_cycles=1),
+        "risk_buffers[0] (sku 'SKU-1'): history_cycles: Input should be greater than or equal to 2",
+    ),
+    (
+        "statement period of no cycles",
+        buffer(statement_every_cycles=0),
+        "risk_buffers[0] (sku 'SKU-1'): statement_every_cycles: Input should be greater than or equal to 1",
+    ),
+    (
+        "unknown key in the warehouse",
+        buffer(warehouse={"site": "Nord", "postal_code": "30159", "country": "DE", "dock": 4}),
+        "risk_buffers[0] (sku 'SKU-1'): warehouse.dock: Extra inputs are not permitted",
+    ),
+    (
+        "warehouse no supplier delivers to",
+        buffer(warehouse={"site": "Depot", "postal_code": "1000", "country": "CH"}),
+        "risk_buffers[0] (sku 'SKU-1'): warehouse.country: no supplier of 'SKU-1' delivers to CH",
+    ),
+    (
+        "two buffers for one SKU",
+        lambda s: s["risk_buffers"].append(copy.deepcopy(s["risk_buffers"][0])),
+        "risk_buffers[1] (sku 'SKU-1'): sku: already has a buffer at risk_buffers[0]",
+    ),
 ]
 
 

@@ -345,6 +345,47 @@ def _completed(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
     ]
 
 
+def _served_from_buffer(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
+    quantity, price = number(d["quantity"], lang), money(d["unit_price"], lang)
+    if lang == "de":
+        return f"Aus dem Risikopuffer: {quantity} Stück für {d['request_id']}", [
+            (f"kein Lieferant konnte Ihre Bestellanforderung {d['request_id']} rechtzeitig bedienen; der "
+             f"gemeinsame Risikopuffer des Verbunds deckt {quantity} Stück davon."),
+            f"Lager: {d['warehouse']}. Stückpreis (durchschnittliche Anschaffungskosten des Puffers): {price}.",
+            ("Was ist zu tun? Stimmen Sie die Abholung oder Auslieferung aus dem Lager mit der Verwaltung des "
+             "Verbunds ab. Was der Puffer nicht deckt, melden wir Ihnen gesondert."),
+        ]
+    return f"From the risk buffer: {quantity} units for {d['request_id']}", [
+        (f"no supplier could serve your purchase request {d['request_id']} in time; the alliance's shared "
+         f"risk buffer covers {quantity} units of it."),
+        f"Warehouse: {d['warehouse']}. Unit price (the buffer's average acquisition cost): {price}.",
+        ("What to do: arrange the pick-up or delivery from the warehouse with the alliance's administration. "
+         "Anything the buffer does not cover is reported to you separately."),
+    ]
+
+
+def _buffer_statement(d: dict[str, Any], lang: str) -> tuple[str, list[str]]:
+    share, standalone, saved = (money(d[key], lang) for key in ("cost_share", "standalone_cost", "savings"))
+    on_hand, drawn = number(d["on_hand"], lang), number(d["drawn"], lang)
+    if lang == "de":
+        return f"Risikopuffer {d['sku']}: Abrechnung {d['period']}", [
+            f"hier ist Ihre Abrechnung des gemeinsamen Risikopuffers für Artikel {d['sku']}, Zeitraum {d['period']}.",
+            (f"Ihr Anteil an den Lagerkosten: {share}. Ein eigener Puffer mit gleichem Servicegrad hätte "
+             f"{standalone} gekostet."),
+            f"Ihre Ersparnis durch den Verbund: {saved}.",
+            f"Bestand im Puffer zum Ende des Zeitraums: {on_hand} Stück. Ihre Entnahmen im Zeitraum: {drawn} Stück.",
+            "Was ist zu tun? Nichts. Fragen zur Abrechnung beantwortet die Verwaltung des Verbunds.",
+        ]
+    return f"Risk buffer {d['sku']}: statement {d['period']}", [
+        f"here is your statement of the alliance's shared risk buffer for item {d['sku']}, period {d['period']}.",
+        (f"Your share of the holding cost: {share}. A buffer of your own at the same service level would have "
+         f"cost {standalone}."),
+        f"Your savings through the alliance: {saved}.",
+        f"Stock in the buffer at the end of the period: {on_hand} units. Your draws in the period: {drawn} units.",
+        "What to do: nothing. The alliance's administration answers questions about the statement.",
+    ]
+
+
 _RISK_SCOPES = {
     "supplier_id": ("Lieferant", "supplier"),
     "sku": ("Artikel", "item"),
@@ -429,6 +470,8 @@ _RENDERERS: dict[str, Callable[[dict[str, Any], str], tuple[str, list[str]]]] = 
     EventType.RISK_ALERT_NOTICE: _risk,
     EventType.PURCHASE_REQUEST_DISPATCHED: _dispatched,
     EventType.PURCHASE_REQUEST_COMPLETED: _completed,
+    EventType.PURCHASE_REQUEST_SERVED_FROM_BUFFER: _served_from_buffer,
+    EventType.RISK_BUFFER_STATEMENT: _buffer_statement,
 }
 
 

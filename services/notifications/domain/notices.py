@@ -21,6 +21,7 @@ INFORMATIONAL_TYPES = frozenset(
         EventType.PURCHASE_REQUEST_ACCEPTED,
         EventType.PURCHASE_REQUEST_CONFIRMED,
         EventType.PURCHASE_REQUEST_CANCELLED,
+        EventType.RISK_BUFFER_STATEMENT,
     }
 )
 """Notices that ask nothing of the member, so a digest may carry them a day later."""

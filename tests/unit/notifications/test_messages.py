@@ -65,7 +65,24 @@ EXAMPLES = {
         "tracking_id": "JD0001",
     },
     EventType.PURCHASE_REQUEST_COMPLETED: {"request_id": "r-1", "quantity": 60},
+    EventType.PURCHASE_REQUEST_SERVED_FROM_BUFFER: {
+        "request_id": "r-1",
+        "quantity": 40,
+        "unit_price": "9.125",
+        "warehouse": "Zentrallager Nord",
+    },
+    EventType.RISK_BUFFER_STATEMENT: {
+        "sku": "BOARD-18MM",
+        "period": "cycle-11/cycle-20",
+        "cost_share": "12.34",
+        "standalone_cost": "20.00",
+        "savings": "7.66",
+        "on_hand": 1250,
+        "drawn": 40,
+    },
 }
+NAMED = {EventType.RISK_ALERT_NOTICE: "r-2", EventType.RISK_BUFFER_STATEMENT: "BOARD-18MM"}
+"""What each e-mail must name: the member's own request, or what else the notice is about."""
 
 
 def notice(notice_type: str, data: dict | None = None) -> Notice:
@@ -91,8 +108,7 @@ def test_every_email_names_the_request_and_says_what_to_do(notice_type, locale):
         "Guten Tag Schreinerei Huber," if locale == "de" else "Hello Schreinerei Huber,"
     ) in body
     assert ("Was ist zu tun?" if locale == "de" else "What to do:") in body
-    named = "r-1" if notice_type != EventType.RISK_ALERT_NOTICE else "r-2"
-    assert named in body
+    assert NAMED.get(notice_type, "r-1") in body
     assert "Referenz: n-1" in body or "Reference: n-1" in body
 
 
@@ -126,6 +142,27 @@ def test_a_notice_about_part_of_a_request_names_the_quantity(notice_type):
     assert "Dies betrifft 1.200 Stück Ihrer Anforderung." in render(part, "de", "Huber").body
     assert "This concerns 1,200 units of your request." in render(part, "en", "Huber").body
     assert "concerns" not in render(notice(notice_type), "en", "Huber").body
+
+
+def test_a_buffer_draw_email_states_quantity_price_and_warehouse():
+    german = render(notice(EventType.PURCHASE_REQUEST_SERVED_FROM_BUFFER), "de", "Huber")
+    assert german.subject == "Aus dem Risikopuffer: 40 Stück für r-1"
+    assert "Lager: Zentrallager Nord. Stückpreis (durchschnittliche Anschaffungskosten des Puffers): 9,125 EUR." \
+        in german.body
+    english = render(notice(EventType.PURCHASE_REQUEST_SERVED_FROM_BUFFER), "en", "Huber").body
+    assert "the alliance's shared risk buffer covers 40 units of it." in english
+
+
+def test_a_buffer_statement_email_states_share_standalone_cost_savings_and_stock():
+    german = render(notice(EventType.RISK_BUFFER_STATEMENT), "de", "Huber")
+    assert german.subject == "Risikopuffer BOARD-18MM: Abrechnung cycle-11/cycle-20"
+    assert "Ihr Anteil an den Lagerkosten: 12,34 EUR. Ein eigener Puffer mit gleichem Servicegrad hätte " \
+        "20,00 EUR gekostet." in german.body
+    assert "Ihre Ersparnis durch den Verbund: 7,66 EUR." in german.body
+    assert "Bestand im Puffer zum Ende des Zeitraums: 1.250 Stück. Ihre Entnahmen im Zeitraum: 40 Stück." \
+        in german.body
+    english = render(notice(EventType.RISK_BUFFER_STATEMENT), "en", "Huber").body
+    assert "Your savings through the alliance: EUR 7.66." in english
 
 
 def test_dates_and_amounts_follow_the_locale():
