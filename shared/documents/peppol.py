@@ -139,9 +139,12 @@ def _address(element: str, address: Address) -> str:
 
 
 def _identification(member: Party) -> str:
-    """The member's peppol id (with its scheme) where it has one, else the alliance's id for it."""
-    if member.peppol_id is None:
-        return f"<cac:PartyIdentification><cbc:ID>{xml_text(member.party_id)}</cbc:ID></cac:PartyIdentification>"
+    """The member's peppol id where it has one, else the alliance's id for it. An identification
+    scheme must be an ISO 6523 ICD (0xxx); a peppol id of an EAS-only scheme (99xx) is written whole,
+    without one."""
+    if member.peppol_id is None or not member.peppol_id.startswith("0"):
+        shown = member.party_id if member.peppol_id is None else member.peppol_id
+        return f"<cac:PartyIdentification><cbc:ID>{xml_text(shown)}</cbc:ID></cac:PartyIdentification>"
     scheme, identifier = split_peppol_id(member.peppol_id)
     return (
         f'<cac:PartyIdentification><cbc:ID schemeID="{xml_text(scheme)}">{xml_text(identifier)}</cbc:ID>'

@@ -17,6 +17,8 @@ from io import BytesIO
 
 from lxml import etree
 
+from shared.reasons import DeadLetterReason
+
 MAX_DOCUMENT_BYTES = 1024 * 1024
 """A record value is at most 1 MiB (docs/contract.md, extension 4), so its document is too."""
 MAX_DEPTH = 32
@@ -31,7 +33,13 @@ _DECLARATIONS = re.compile(r"<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
 
 class InvalidDocument(ValueError):
     """A supplier's document that is unsafe, not well-formed, not valid against its standard or
-    not what its record says it is: dead-lettered as `invalid_document` with this message."""
+    not what its record says it is: dead-lettered with `reason` and `detail`, like `Undecodable`."""
+
+    reason = DeadLetterReason.INVALID_DOCUMENT
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def _parser_options() -> dict[str, bool]:
