@@ -349,3 +349,62 @@ def peppol_despatch_advice(order_id: str, dispatch_id: str, lines: Iterable[tupl
     </cac:Delivery>
   </cac:Shipment>{despatch_lines}
 </DespatchAdvice>"""
+
+
+# --- documents as an openTRANS supplier writes them ---------------------------------------------
+
+_OT_HEAD = 'xmlns="http://www.opentrans.org/XMLSchema/2.1" xmlns:bme="http://www.bmecat.org/bmecat/2005" version="2.1"'
+_OT_PARTIES = """<PARTIES>
+      <PARTY><bme:PARTY_ID type="buyer_specific">alliance</bme:PARTY_ID><PARTY_ROLE>buyer</PARTY_ROLE></PARTY>
+      <PARTY><bme:PARTY_ID type="buyer_specific">s-holz</bme:PARTY_ID><PARTY_ROLE>supplier</PARTY_ROLE>
+        <ADDRESS><bme:NAME>Holz AG</bme:NAME></ADDRESS></PARTY>
+      <PARTY><bme:PARTY_ID type="supplier_specific">dhl</bme:PARTY_ID><PARTY_ROLE>deliverer</PARTY_ROLE>
+        <ADDRESS><bme:NAME>DHL Freight</bme:NAME></ADDRESS></PARTY>
+    </PARTIES>"""
+
+
+def opentrans_orderresponse(order_id: str, items: Iterable[tuple[str, int]], *, delivery_end: str = "2026-12-10") -> str:
+    """An ORDERRESPONSE confirming (item id, quantity) of each ORDER_ITEM."""
+    listed = "".join(f"""
+    <ORDERRESPONSE_ITEM><LINE_ITEM_ID>{item_id}</LINE_ITEM_ID>
+      <PRODUCT_ID><bme:SUPPLIER_PID>BOARD-18MM</bme:SUPPLIER_PID></PRODUCT_ID>
+      <QUANTITY>{quantity}</QUANTITY><bme:ORDER_UNIT>C62</bme:ORDER_UNIT>
+    </ORDERRESPONSE_ITEM>""" for item_id, quantity in items)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<ORDERRESPONSE {_OT_HEAD}>
+  <ORDERRESPONSE_HEADER><ORDERRESPONSE_INFO>
+    <ORDER_ID>{order_id}</ORDER_ID><ORDERRESPONSE_DATE>2026-11-22T08:00:00</ORDERRESPONSE_DATE>
+    <DELIVERY_DATE><DELIVERY_START_DATE>2026-12-01</DELIVERY_START_DATE><DELIVERY_END_DATE>{delivery_end}</DELIVERY_END_DATE></DELIVERY_DATE>
+    {_OT_PARTIES}
+    <ORDER_PARTIES_REFERENCE><bme:BUYER_IDREF type="buyer_specific">alliance</bme:BUYER_IDREF>
+      <bme:SUPPLIER_IDREF type="buyer_specific">s-holz</bme:SUPPLIER_IDREF></ORDER_PARTIES_REFERENCE>
+  </ORDERRESPONSE_INFO></ORDERRESPONSE_HEADER>
+  <ORDERRESPONSE_ITEM_LIST>{listed}</ORDERRESPONSE_ITEM_LIST>
+  <ORDERRESPONSE_SUMMARY><TOTAL_ITEM_NUM>{listed.count("<ORDERRESPONSE_ITEM>")}</TOTAL_ITEM_NUM></ORDERRESPONSE_SUMMARY>
+</ORDERRESPONSE>"""
+
+
+def opentrans_dispatchnotification(order_id: str, dispatch_id: str, items: Iterable[tuple[str, int]]) -> str:
+    """A DISPATCHNOTIFICATION shipping (item id, quantity) of the ORDER's items, by DHL."""
+    listed = "".join(f"""
+    <DISPATCHNOTIFICATION_ITEM><LINE_ITEM_ID>{number}</LINE_ITEM_ID>
+      <PRODUCT_ID><bme:SUPPLIER_PID>BOARD-18MM</bme:SUPPLIER_PID></PRODUCT_ID>
+      <QUANTITY>{quantity}</QUANTITY><bme:ORDER_UNIT>C62</bme:ORDER_UNIT>
+      <ORDER_REFERENCE><ORDER_ID>{order_id}</ORDER_ID><LINE_ITEM_ID>{item_id}</LINE_ITEM_ID></ORDER_REFERENCE>
+      <SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="buyer_specific">{item_id}</DELIVERY_IDREF></SHIPMENT_PARTIES_REFERENCE>
+    </DISPATCHNOTIFICATION_ITEM>""" for number, (item_id, quantity) in enumerate(items, start=1))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<DISPATCHNOTIFICATION {_OT_HEAD}>
+  <DISPATCHNOTIFICATION_HEADER><DISPATCHNOTIFICATION_INFO>
+    <DISPATCHNOTIFICATION_ID>{dispatch_id}</DISPATCHNOTIFICATION_ID>
+    <DISPATCHNOTIFICATION_DATE>2026-12-02T16:30:00</DISPATCHNOTIFICATION_DATE>
+    <DELIVERY_DATE><DELIVERY_START_DATE>2026-12-03</DELIVERY_START_DATE><DELIVERY_END_DATE>2026-12-04</DELIVERY_END_DATE></DELIVERY_DATE>
+    {_OT_PARTIES}
+    <bme:SUPPLIER_IDREF type="buyer_specific">s-holz</bme:SUPPLIER_IDREF>
+    <SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="buyer_specific">alliance</DELIVERY_IDREF>
+      <DELIVERER_IDREF type="supplier_specific">dhl</DELIVERER_IDREF></SHIPMENT_PARTIES_REFERENCE>
+    <SHIPMENT_ID>JJD000390007</SHIPMENT_ID>
+  </DISPATCHNOTIFICATION_INFO></DISPATCHNOTIFICATION_HEADER>
+  <DISPATCHNOTIFICATION_ITEM_LIST>{listed}</DISPATCHNOTIFICATION_ITEM_LIST>
+  <DISPATCHNOTIFICATION_SUMMARY><TOTAL_ITEM_NUM>{listed.count("<DISPATCHNOTIFICATION_ITEM>")}</TOTAL_ITEM_NUM></DISPATCHNOTIFICATION_SUMMARY>
+</DISPATCHNOTIFICATION>"""
