@@ -3,8 +3,8 @@ how that becomes the contract's data, the same for every standard.
 
 A joint order line with several deliveries is written as one document line per delivery, whose
 id is the delivery's `delivery_id` (docs/suppliers.md). A supplier answers and ships per
-document line; here the answers are added up per order line, because the contract answers per
-line: what the supplier confirms of a line is the sum of what it confirms of the line's
+document line (or answers a whole line by its `line_id`); here the answers are added up per
+order line, because the contract answers per line: what the supplier confirms of a line is the sum of what it confirms of the line's
 deliveries, and the alliance then decides which deliveries a partial line serves, exactly as for
 a JSON answer. The result is the data a JSON supplier would have sent, validated by the same
 contract model and judged by the same rules and reasons.
@@ -68,24 +68,28 @@ class SupplierAnswer:
         return EventType.JOINT_ORDER_ANSWERED, head | {"lines": self._line_answers(order)}
 
     def _line_answers(self, order: JointOrderPlaced) -> list[dict[str, Any]]:
-        """One answer per order line whose deliveries are all answered; a line with a delivery left
-        unanswered is left out (`missing_line`), one answered twice appears twice
-        (`repeated_line`), and a document line that is no delivery of the order stands for an
-        unknown line (`unknown_line`): the contract's reasons, named by the document's ids."""
-        by_delivery: dict[str, list[AnsweredLine]] = {}
+        """One answer per order line whose deliveries are all answered, or which a document line
+        answers whole (naming its `line_id`: what a large order's response needs to fit a record).
+        A line with a delivery left unanswered is left out (`missing_line`), one answered twice
+        appears twice (`repeated_line`), and a document line that is neither a delivery nor a
+        line of the order stands for an unknown line (`unknown_line`): the contract's reasons."""
+        by_id: dict[str, list[AnsweredLine]] = {}
         for answered in self.lines:
-            by_delivery.setdefault(answered.document_line_id, []).append(answered)
-        known = {d.delivery_id for line in order.lines for d in line.deliveries}
+            by_id.setdefault(answered.document_line_id, []).append(answered)
+        known = {line.line_id for line in order.lines} | {d.delivery_id for line in order.lines for d in line.deliveries}
         answers: list[dict[str, Any]] = []
         for line in order.lines:
-            answered = [by_delivery.get(d.delivery_id or "", []) for d in line.deliveries]
-            if not all(answered):
-                continue
-            answer = _line_answer(line.line_id, line.quantity, [
-                (d.quantity, a[0]) for d, a in zip(line.deliveries, answered, strict=True)
-            ], self.expected_delivery)
-            answers.extend([answer] * max(len(a) for a in answered))
-        for document_line_id, unknown in by_delivery.items():
+            whole = by_id.get(line.line_id, [])
+            answered = [by_id.get(d.delivery_id or "", []) for d in line.deliveries]
+            if whole:
+                answer = _line_answer(line.line_id, line.quantity, [(line.quantity, whole[0])], self.expected_delivery)
+                answers.extend([answer] * (len(whole) + max(len(a) for a in answered)))
+            elif all(answered):
+                answer = _line_answer(line.line_id, line.quantity, [
+                    (d.quantity, a[0]) for d, a in zip(line.deliveries, answered, strict=True)
+                ], self.expected_delivery)
+                answers.extend([answer] * max(len(a) for a in answered))
+        for document_line_id, unknown in by_id.items():
             if document_line_id not in known:
                 answers.extend(_unknown_line_answer(a, self.expected_delivery) for a in unknown)
         return answers

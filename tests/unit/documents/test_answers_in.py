@@ -218,3 +218,20 @@ def test_an_opentrans_orderresponse_confirms_each_item(kit: SchemaKit) -> None:
              "reason": "ausverkauft"},
             {"line_id": "ord-7-2", "status": "accepted", "expected_delivery": "2026-12-10"},
         ]})
+
+
+def test_a_document_line_naming_an_order_line_answers_all_its_deliveries(kit: SchemaKit) -> None:
+    xml = peppol_order_response("ord-7", "CA", [
+        peppol_response_line("ord-7-1", "3", 6, promised="2026-12-12"), peppol_response_line("ord-7-2-d1", "5"),
+    ])
+    twin = JointOrderAnswered.model_validate({"order_id": "ord-7", "supplier_id": "s-holz", "lines": [
+        {"line_id": "ord-7-1", "status": "partial", "quantity": 6, "expected_delivery": "2026-12-12"},
+        {"line_id": "ord-7-2", "status": "accepted"},
+    ]})
+    assert peppol_answer(kit, xml) == twin
+    both = peppol_order_response("ord-7", "CA", [
+        peppol_response_line("ord-7-1", "5"), peppol_response_line("ord-7-1-d1", "5"),
+        peppol_response_line("ord-7-1-d2", "5"), peppol_response_line("ord-7-2-d1", "5"),
+    ])
+    refusal = read_answer(as_domain(ORDER), peppol_answer(kit, both))
+    assert getattr(refusal, "reason", None) is DeadLetterReason.REPEATED_LINE
