@@ -154,15 +154,20 @@ def _remark(element: etree._Element) -> str | None:
 
 
 def _seller_ids(info: etree._Element, idref_path: str) -> frozenset[str]:
-    """The supplier's ids: its IDREF and every PARTY_ID of the party it refers to (a `gln` as
-    `0088:<gln>`), so a supplier may be named by the alliance's id for it or by its peppol id."""
-    reference = (info.findtext(idref_path) or "").strip()
-    ids = {reference} if reference else set()
+    """The supplier's ids: its IDREF and every PARTY_ID of the party it refers to, a `gln` or `iln`
+    also as `0088:<gln>`, so a supplier may be named by the alliance's id for it or by its GLN."""
+    reference = info.find(idref_path)
+    if reference is None or not (reference.text or "").strip():
+        return frozenset()
+    value = reference.text.strip()
+    party_ids = [(reference.get("type"), value)]
     for party in info.iterfind(_path("PARTIES", "PARTY")):
-        party_ids = [(p.get("type"), (p.text or "").strip()) for p in party.iterfind(_path("bme:PARTY_ID"))]
-        if reference and any(value == reference for _, value in party_ids):
-            ids.update(f"0088:{value}" if kind in ("gln", "iln") else value for kind, value in party_ids if value)
-    return frozenset(ids)
+        ids = [(p.get("type"), (p.text or "").strip()) for p in party.iterfind(_path("bme:PARTY_ID"))]
+        if any(text == value for _, text in ids):
+            party_ids.extend(ids)
+    return frozenset(
+        f"0088:{text}" if kind in ("gln", "iln") else text for kind, text in party_ids if text
+    ) | {value}
 
 
 def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer:

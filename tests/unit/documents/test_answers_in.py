@@ -32,6 +32,7 @@ from shared.reasons import DeadLetterReason, QuarantineReason
 from shared.signing import sign
 from tests.support.documents import (
     SUPPLIER,
+    opentrans_orderresponse,
     order_of,
     peppol_despatch_advice,
     peppol_order_response,
@@ -235,3 +236,15 @@ def test_a_document_line_naming_an_order_line_answers_all_its_deliveries(kit: Sc
     ])
     refusal = read_answer(as_domain(ORDER), peppol_answer(kit, both))
     assert getattr(refusal, "reason", None) is DeadLetterReason.REPEATED_LINE
+
+
+def test_an_opentrans_document_of_another_supplier_names_that_supplier(kit: SchemaKit) -> None:
+    xml = opentrans_orderresponse("ord-7", [("ord-7-2-d1", 5)]).replace(
+        '<bme:SUPPLIER_IDREF type="buyer_specific">s-holz</bme:SUPPLIER_IDREF>',
+        '<bme:SUPPLIER_IDREF type="gln">4000001000012</bme:SUPPLIER_IDREF>',
+    )
+    document = read_supplier_document(Standard.OPENTRANS_21, "joint_order.answered", opentrans.ORDERRESPONSE, xml, kit)
+    assert document.contract_data(ORDER, SUPPLIER)[1]["supplier_id"] == "0088:4000001000012"
+    by_gln = xml.replace("4000001000012", "4012345000009")
+    document = read_supplier_document(Standard.OPENTRANS_21, "joint_order.answered", opentrans.ORDERRESPONSE, by_gln, kit)
+    assert document.contract_data(ORDER, SUPPLIER)[1]["supplier_id"] == "s-holz"

@@ -161,3 +161,24 @@ def test_the_rule_checker_catches_what_peppol_refuses() -> None:
     rules = {violation.split()[0] for violation in peppol_order_violations(root)}
     assert {"PEPPOL-T01-R024", "PEPPOL-T01-R028", "PEPPOL-T01-R008", "PEPPOL-T01-R016",
             "PEPPOL-T01-B*(data", "PEPPOL-T01-B03402/B06902"} <= rules
+
+
+def test_a_large_order_is_valid_and_keeps_the_rules_too(kit: SchemaKit) -> None:
+    """50 lines of 40 deliveries each, every delivery an odd quantity at a sub-cent price."""
+    lines = []
+    for number in range(1, 51):
+        deliveries = [
+            {"member_id": member, "ship_to": None, "quantity": 7 + 13 * index, "needed_by": "2026-12-24",
+             "delivery_id": f"ord-9-{number}-{index:012x}"}
+            for index, member in zip(range(40), ["m-huber", "m-vogel", "m-kern", "alliance"] * 10, strict=True)
+        ]
+        lines.append({"line_id": f"ord-9-{number}", "sku": f"SKU-{number}", "unit_price": f"{number}.0{number % 10}5",
+                      "quantity": sum(d["quantity"] for d in deliveries), "deliveries": deliveries})
+    total = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
+    order = JointOrderPlaced.model_validate({"order_id": "ord-9", "supplier_id": "s-holz",
+                                             "cycle_id": "cycle-9", "total": str(to_cents(total)), "lines": lines})
+    root = etree.fromstring(peppol.render_order(order, PARTIES, ISSUED))
+    kit.validate(root, Schema.UBL_ORDER)
+    assert peppol_order_violations(root) == []
+    assert len(root.findall("cac:OrderLine", UBL)) == 2000
+    kit.validate(etree.fromstring(opentrans.render_order(order, PARTIES, ISSUED)), Schema.OPENTRANS)
