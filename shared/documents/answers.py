@@ -4,9 +4,9 @@ how that becomes the contract's data, the same for every standard.
 A joint order line with several deliveries is written as one document line per delivery, whose
 id is the delivery's `delivery_id` (docs/suppliers.md). A supplier answers and ships per
 document line (or answers a whole line by its `line_id`); here the answers are added up per
-order line, because the contract answers per line: what the supplier confirms of a line is the sum of what it confirms of the line's
-deliveries, and the alliance then decides which deliveries a partial line serves, exactly as for
-a JSON answer. The result is the data a JSON supplier would have sent, validated by the same
+order line, because the contract answers per line: what the supplier confirms of a line is the
+sum of what it confirms of the line's deliveries, and the alliance then decides which
+deliveries a partial line serves, exactly as for a JSON answer. The result is the data a JSON supplier would have sent, validated by the same
 contract model and judged by the same rules and reasons.
 """
 
@@ -35,7 +35,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AnsweredLine:
-    """A supplier's answer to one document line, i.e. one delivery."""
+    """A supplier's answer to one document line: a delivery, or a whole order line."""
 
     document_line_id: str
     confirmed_quantity: int | None
@@ -57,9 +57,9 @@ class SupplierAnswer:
     lines: tuple[AnsweredLine, ...] = ()
 
     def contract_data(self, order: JointOrderPlaced, supplier: Party) -> tuple[EventType, dict[str, Any]]:
-        """The event type and data a JSON supplier would have sent for this answer to `order`
-        (the one `order_id` names, if the supplier holds it; otherwise refuse it as a JSON answer
-        to an order not held is refused)."""
+        """The event type and data a JSON supplier would have sent for this answer. `order` is
+        the one `order_id` names: an answer to an order the signer does not hold is refused
+        before, as a JSON one is (`order_not_held`)."""
         head = {"order_id": self.order_id, "supplier_id": _supplier_id(self.seller_ids, supplier)}
         if self.outcome is Outcome.ACCEPTED:
             return EventType.JOINT_ORDER_CONFIRMED, _without_none(head | {"expected_delivery": _iso(self.expected_delivery)})

@@ -49,7 +49,7 @@ _DESPATCH_NS = "urn:oasis:names:specification:ubl:schema:xsd:DespatchAdvice-2"
 
 def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -> bytes:
     """The joint order as a PEPPOL BIS 3 Order (T01), UTF-8."""
-    places: dict[tuple[str, Address], str] = {}
+    places: dict[tuple[str, Address], tuple[str, str]] = {}
     lines_xml: list[str] = []
     lines_total = Decimal(0)
     for line in order.lines:
