@@ -63,7 +63,9 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=4_000)
     args = parser.parse_args()
 
+    started = time.perf_counter()
     orders = close_orders(args.requests, args.suppliers)
+    print(f"build and validate the {args.suppliers} JointOrderPlaced models: {time.perf_counter() - started:.2f} s")
     deliveries = sum(len(line.deliveries) for order in orders for line in order.lines)
     for name, render in (("PEPPOL BIS 3 Order", peppol.render_order), ("openTRANS 2.1 ORDER", opentrans.render_order)):
         started = time.perf_counter()
