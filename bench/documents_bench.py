@@ -21,6 +21,8 @@ from tests.support.documents import (
     MEMBERS,
     PARTIES,
     SUPPLIER,
+    opentrans_dispatchnotification,
+    opentrans_orderresponse,
     peppol_despatch_advice,
     peppol_order_response,
     peppol_response_line,
@@ -78,20 +80,25 @@ def main() -> None:
     ids = [d.delivery_id for line in order.lines for d in line.deliveries]
     answer = peppol_order_response(order.order_id, "CA", [peppol_response_line(i, "5") for i in ids])
     despatch = peppol_despatch_advice(order.order_id, "desp-1", [(i, 1) for i in ids])
-    for name, event_type, dataschema, document in (
-        ("PEPPOL Order Response (10 lines)", "joint_order.answered", peppol.ORDER_RESPONSE, answer),
-        ("PEPPOL Despatch Advice (10 lines)", "joint_order.dispatched", peppol.DESPATCH_ADVICE, despatch),
+    confirmed = [(i, 1) for i in ids]
+    for name, standard, event_type, dataschema, document in (
+        ("PEPPOL Order Response", Standard.PEPPOL_BIS3, "joint_order.answered", peppol.ORDER_RESPONSE, answer),
+        ("PEPPOL Despatch Advice", Standard.PEPPOL_BIS3, "joint_order.dispatched", peppol.DESPATCH_ADVICE, despatch),
+        ("openTRANS ORDERRESPONSE", Standard.OPENTRANS_21, "joint_order.answered", opentrans.ORDERRESPONSE,
+         opentrans_orderresponse(order.order_id, confirmed)),
+        ("openTRANS DISPATCHNOTIFICATION", Standard.OPENTRANS_21, "joint_order.dispatched",
+         opentrans.DISPATCHNOTIFICATION, opentrans_dispatchnotification(order.order_id, "desp-1", confirmed)),
     ):
-        read_supplier_document(Standard.PEPPOL_BIS3, event_type, dataschema, document, kit)  # schemas loaded
+        read_supplier_document(standard, event_type, dataschema, document, kit)  # schemas loaded
         started = time.perf_counter()
         for _ in range(args.documents):
-            read = read_supplier_document(Standard.PEPPOL_BIS3, event_type, dataschema, document, kit)
+            read = read_supplier_document(standard, event_type, dataschema, document, kit)
             if event_type == "joint_order.answered":
                 read.contract_data(order, SUPPLIER)
             else:
                 read.contract_data(SUPPLIER)
         elapsed = time.perf_counter() - started
-        print(f"read {name}: {args.documents / elapsed:,.0f} documents/s (parse, schema, mapping)")
+        print(f"read {name} (10 lines): {args.documents / elapsed:,.0f} documents/s (parse, schema, mapping)")
     big = close_orders(2_000, 1)[0]
     every = [d.delivery_id for line in big.lines for d in line.deliveries]
     answer = peppol_order_response(big.order_id, "CA", [peppol_response_line(i, "5") for i in every])
