@@ -13,6 +13,7 @@ against the openTRANS 2.1 schema.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from lxml import etree
@@ -124,6 +125,7 @@ def _party(ids: list[tuple[str, str]], role: str, name: str, address: Address, v
 # --- reading a supplier's documents -----------------------------------------------------------
 
 
+@functools.cache
 def _path(*steps: str) -> str:
     """`ORDERRESPONSE_HEADER/bme:SUPPLIER_IDREF` in Clark notation, for lxml's find."""
     return "/".join(f"{{{BMECAT}}}{step[4:]}" if step.startswith("bme:") else f"{{{NAMESPACE}}}{step}" for step in steps)

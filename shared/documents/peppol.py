@@ -16,6 +16,7 @@ it writes against the UBL 2.1 schema and PEPPOL's rules.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -166,6 +167,7 @@ def _member_on_line(member: Party, place: Address) -> tuple[str, str]:
 # --- reading a supplier's documents -----------------------------------------------------------
 
 
+@functools.cache
 def _path(*steps: str) -> str:
     """`cac:Delivery/cbc:EndDate` in Clark notation, for lxml's find."""
     spaces = {"cac": _CAC, "cbc": _CBC}
