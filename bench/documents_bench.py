@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import time
 from decimal import Decimal
-from pathlib import Path
 
 from shared.contract import JointOrderPlaced, to_cents
 from shared.documents import opentrans, peppol
@@ -20,6 +19,7 @@ from tests.support.documents import (
     ISSUED,
     MEMBERS,
     PARTIES,
+    STANDARDS,
     SUPPLIER,
     opentrans_dispatchnotification,
     opentrans_orderresponse,
@@ -27,8 +27,6 @@ from tests.support.documents import (
     peppol_order_response,
     peppol_response_line,
 )
-
-KIT = Path(__file__).resolve().parents[1].parent / "shared" / "standards"
 
 
 def close_orders(requests: int, suppliers: int, lines_per_order: int = 40) -> list[JointOrderPlaced]:
@@ -75,7 +73,7 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         print(f"render {name}: {deliveries} deliveries in {len(orders)} orders, {size / 1e6:.1f} MB, {elapsed:.2f} s")
 
-    kit = SchemaKit(KIT)
+    kit = SchemaKit(STANDARDS)
     order = close_orders(10, 1, lines_per_order=5)[0]
     ids = [d.delivery_id for line in order.lines for d in line.deliveries]
     answer = peppol_order_response(order.order_id, "CA", [peppol_response_line(i, "5") for i in ids])
