@@ -39,6 +39,9 @@ class DeadLetterReason(StrEnum):
     UNEXPECTED_EVENT_TYPE = "unexpected_event_type"
     INVALID_PAYLOAD = "invalid_payload"
     """The data does not satisfy the event type's contract model."""
+    INVALID_DOCUMENT = "invalid_document"
+    """An XML supplier's document that is not well-formed, not valid against its standard's schema,
+    or unsafe to parse (DTDs, entities, oversized): the validator's message is the detail."""
     HANDLER_ERROR = "handler_error"
     """The record failed its handler even alone: a bug, kept for replay once fixed."""
     CONFLICTING_ANSWER = "conflicting_answer"

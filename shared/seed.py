@@ -44,10 +44,36 @@ Category = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+VatId = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Za-z0-9+*.]{2,13}$")]
+"""A VAT identification number with its country prefix, e.g. DE123456789 (Greece: EL)."""
+DocumentStandard = Literal["cloudevents", "peppol-bis3", "opentrans-2.1"]
+"""What a supplier's orders and answers are written in (docs/suppliers.md)."""
 
 
 class SeedError(Exception):
     """A seed file that cannot be used; the message says where and why, one line per problem."""
+
+
+def _gln_check_digit_ok(digits: str) -> bool:
+    """GS1's mod-10 check digit, which PEPPOL checks for scheme 0088 (rule PEPPOL-COMMON-R040)."""
+    body, check = digits[:-1], int(digits[-1])
+    weighted = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - weighted % 10) % 10 == check
+
+
+def _peppol_id(value: str) -> str:
+    scheme, _, identifier = value.partition(":")
+    if scheme == "0088" and not (identifier.isdigit() and len(identifier) == 13 and _gln_check_digit_ok(identifier)):
+        raise ValueError("a 0088 peppol_id is a GLN: 13 digits with a valid check digit")
+    return value
+
+
+PeppolId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{4}:[A-Za-z0-9][A-Za-z0-9._:-]{0,49}$"),
+    AfterValidator(_peppol_id),
+]
+"""A PEPPOL participant id as `<scheme>:<id>`, e.g. 0088:4012345000009 (ISO 6523 ICD, then the id)."""
 
 
 def _invalid(text: str) -> PydanticCustomError:
@@ -127,6 +153,9 @@ class Member(SeedModel):
     interests: Interests = Interests()
     locale: Locale = "de"
     status: Literal["active", "suspended"] = "active"
+    peppol_id: PeppolId | None = None
+    """Names the member as a delivery party in PEPPOL and openTRANS orders."""
+    vat_id: VatId | None = None
 
     @model_validator(mode="after")
     def _secret_and_channel(self) -> Member:
@@ -180,10 +209,16 @@ class Supplier(SeedModel):
     regions: Annotated[list[CountryCode], Field(min_length=1)]
     lead_time_days: Annotated[int, Field(ge=0), JSON_INTEGER]
     catalog: list[CatalogItem] = []
+    documents: DocumentStandard = "cloudevents"
+    """`cloudevents` (v1 JSON), `peppol-bis3` or `opentrans-2.1`: what its orders and answers are."""
+    peppol_id: PeppolId | None = None
+    vat_id: VatId | None = None
 
     @model_validator(mode="after")
     def _secret_and_unique_skus(self) -> Supplier:
         _resolve_secret(self, "secret")
+        if self.documents != "cloudevents" and (self.peppol_id is None or self.vat_id is None):
+            raise _invalid(f"documents: {self.documents} needs the supplier's peppol_id and vat_id")
         first_index: dict[str, int] = {}
         for index, item in enumerate(self.catalog):
             if item.sku in first_index:
@@ -208,6 +243,13 @@ class Warehouse(SeedModel):
     """Where a risk buffer is stocked: the `ship_to` of the alliance's own deliveries."""
 
     site: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: CountryCode
+
+
+class PostalAddress(SeedModel):
+    street: Name
+    city: Name
     postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
     country: CountryCode
 
@@ -256,8 +298,18 @@ def risk_buffer_problem(buffer: RiskBuffer, member_ids: Collection[str], supplie
     return None
 
 
+class AllianceParty(SeedModel):
+    """The alliance itself, the buyer of every joint order in the documents XML suppliers get."""
+
+    name: Name
+    peppol_id: PeppolId
+    vat_id: VatId
+    address: PostalAddress
+
+
 class Seed(SeedModel):
     cycle: Cycle
+    alliance: AllianceParty | None = None
     members: list[Member] = []
     suppliers: list[Supplier] = []
     risk_buffers: list[RiskBuffer] = []
@@ -267,6 +319,13 @@ class Seed(SeedModel):
         _unique_ids("members", self.members)
         _unique_ids("suppliers", self.suppliers)
         self._check_risk_buffers()
+        if self.alliance is None:
+            for index, supplier in enumerate(self.suppliers):
+                if supplier.documents != "cloudevents":
+                    raise _invalid(
+                        f"suppliers[{index}] (id '{supplier.id}'): documents: {supplier.documents} needs the "
+                        "seed's alliance entry (name, peppol_id, vat_id, address): the alliance is the buyer",
+                    )
         offered: dict[str, tuple[str, CatalogItem]] = {}
         for s_index, supplier in enumerate(self.suppliers):
             for c_index, item in enumerate(supplier.catalog):

@@ -94,6 +94,16 @@ def valid_seed() -> dict[str, Any]:
     }
 
 
+ALLIANCE = {
+    "name": "Einkaufsverbund Nord eG",
+    "peppol_id": "0088:4000001000005",
+    "vat_id": "DE123456789",
+    "address": {"street": "Hafenstraße 1", "city": "Hamburg", "postal_code": "20457", "country": "DE"},
+}
+"""The alliance entry exactly as the contract shows it."""
+XML_IDS = {"peppol_id": "0088:4012345000009", "vat_id": "DE987654321"}
+
+
 def write(tmp_path: Path, seed: Any, name: str = "seed.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(seed, allow_unicode=True))
@@ -149,6 +159,20 @@ def test_a_seed_without_risk_buffers_has_none(tmp_path: Path) -> None:
     seed = valid_seed()
     del seed["risk_buffers"]
     assert load_seed(write(tmp_path, seed)).risk_buffers == []
+
+
+def test_suppliers_write_cloudevents_unless_the_seed_names_a_standard(tmp_path: Path) -> None:
+    seed = valid_seed()
+    seed["alliance"] = ALLIANCE
+    seed["suppliers"][0].update(documents="peppol-bis3", **XML_IDS)
+    seed["suppliers"][1].update(documents="opentrans-2.1", peppol_id="9930:DE812345678", vat_id="ATU12345678")
+    seed["members"][0].update(peppol_id="0088:4012345000009", vat_id="DE111111111")
+    loaded = load_seed(write(tmp_path, seed))
+    assert loaded.alliance is not None and loaded.alliance.address.city == "Hamburg"
+    assert [s.documents for s in loaded.suppliers] == ["peppol-bis3", "opentrans-2.1"]
+    assert loaded.suppliers[0].peppol_id == "0088:4012345000009"
+    assert loaded.members[0].vat_id == "DE111111111" and loaded.members[1].peppol_id is None
+    assert load_seed(write(tmp_path, valid_seed(), "plain.yaml")).suppliers[0].documents == "cloudevents"
 
 
 def test_json_is_accepted(tmp_path: Path) -> None:
@@ -365,6 +389,41 @@ MALFORMED: list[tuple[str, Mutation, str]] = [
         "two buffers for one SKU",
         lambda s: s["risk_buffers"].append(copy.deepcopy(s["risk_buffers"][0])),
         "risk_buffers[1] (sku 'SKU-1'): sku: already has a buffer at risk_buffers[0]",
+    ),
+    (
+        "unknown document standard",
+        lambda s: s["suppliers"][0].update(documents="edifact"),
+        "suppliers[0] (id 's-a'): documents: Input should be 'cloudevents', 'peppol-bis3' or 'opentrans-2.1'",
+    ),
+    (
+        "XML supplier without its ids",
+        lambda s: s.update(alliance=ALLIANCE) or s["suppliers"][0].update(documents="peppol-bis3"),
+        "suppliers[0] (id 's-a'): documents: peppol-bis3 needs the supplier's peppol_id and vat_id",
+    ),
+    (
+        "XML supplier without the alliance entry",
+        lambda s: s["suppliers"][1].update(documents="opentrans-2.1", **XML_IDS),
+        "suppliers[1] (id 's-b'): documents: opentrans-2.1 needs the seed's alliance entry",
+    ),
+    (
+        "peppol_id without a scheme",
+        member(0, peppol_id="4012345000009"),
+        "members[0] (id 'm-a'): peppol_id: String should match pattern",
+    ),
+    (
+        "GLN with a wrong check digit",
+        member(1, peppol_id="0088:4012345000008"),
+        "members[1] (id 'm-b'): peppol_id: a 0088 peppol_id is a GLN: 13 digits with a valid check digit",
+    ),
+    (
+        "VAT id without its country",
+        lambda s: s["suppliers"][0].update(vat_id="123456789"),
+        "suppliers[0] (id 's-a'): vat_id: String should match pattern",
+    ),
+    (
+        "alliance without an address",
+        lambda s: s.update(alliance={k: v for k, v in ALLIANCE.items() if k != "address"}),
+        "alliance.address: Field required",
     ),
 ]
 

@@ -1,0 +1,53 @@
+"""Small pieces both standards' writers and readers share: XML text from our strings, amounts
+as the documents state them, and quantities and dates as documents give them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from pydantic import TypeAdapter
+
+from shared.contract import UnitPrice
+from shared.documents.safe_xml import InvalidDocument
+
+_NEEDS_ESCAPE = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)
+MAX_QUANTITY = 10**12
+
+
+def xml_text(value: str) -> str:
+    """`value` as XML text or attribute value: markup escaped, characters XML 1.0 cannot carry
+    (control characters from a member's free text) replaced by U+FFFD."""
+    if _NEEDS_ESCAPE.search(value) is None:
+        return value
+    value = _NOT_XML.sub("\ufffd", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def unit_price_text(price: Decimal) -> str:
+    """As the contract writes a unit price: cents at least, more digits only where the catalog has them."""
+    return _UNIT_PRICE.dump_python(price, mode="json")
+
+
+def whole_quantity(text: str | None, where: str) -> int:
+    """A document's quantity ("3", "3.0") as the contract's integer; fractions are refused."""
+    try:
+        value = Decimal((text or "").strip())
+    except InvalidOperation:
+        raise InvalidDocument(f"{where}: quantity {text!r} is not a number") from None
+    if value != value.to_integral_value() or not 0 <= value <= MAX_QUANTITY:
+        raise InvalidDocument(f"{where}: quantity {text!r} is not a whole number of units from 0 to {MAX_QUANTITY}")
+    return int(value)
+
+
+def day(text: str | None) -> date | None:
+    """The date of an ISO date or date-time ("2026-11-21", "2026-11-21T10:00:00+01:00")."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise InvalidDocument(f"{text!r} is not a date") from None
