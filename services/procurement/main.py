@@ -58,7 +58,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         interval_seconds=cycle.interval_seconds,
         risk_corroboration_members=settings.risk_corroboration_members,
     )
-    decisions = DecisionOptions(cycle.max_supplier_share, settings.risk_corroboration_members)
+    decisions = DecisionOptions(cycle.max_supplier_share, settings.risk_corroboration_members,
+                                settings.supplier_otif_floor)
 
     async def close(trigger: Trigger, slot: int | None = None) -> CycleReport | None:
         now = datetime.now(UTC)
