@@ -301,21 +301,21 @@ class FulfilmentRepository:
         )
         return row is not None
 
-    async def to_watch(self, today: date, grace_days: int, limit: int) -> list[tuple[str, str]]:
-        """Requests not completed with something overdue: confirmed units due by today, or a
-        dispatch whose expected arrival plus the grace has come."""
+    async def to_watch(self, today: date, grace_days: int, limit: int) -> list[str]:
+        """Orders with a request not completed and something overdue: confirmed units due before
+        today, or a dispatch whose expected arrival plus the grace has come."""
         rows = await self._conn.fetch(
-            "SELECT DISTINCT c.member_id, c.request_id FROM commitments c JOIN orders o USING (order_id)"
+            "SELECT DISTINCT c.order_id FROM commitments c JOIN orders o USING (order_id)"
             " WHERE c.confirmed > 0 AND o.status <> 'cancelled' AND ("
             "   c.expected_delivery < $1"
             "   OR EXISTS (SELECT 1 FROM dispatches x WHERE x.order_id = c.order_id"
             "              AND x.expected_arrival <= $1 - $2::integer AND c.delivery_id = ANY(x.delivery_ids)))"
             " AND NOT EXISTS (SELECT 1 FROM completions k WHERE k.member_id = c.member_id"
             "                 AND k.request_id = c.request_id)"
-            " ORDER BY 1, 2 LIMIT $3",
+            " ORDER BY 1 LIMIT $3",
             today, grace_days, limit,
         )
-        return [(r["member_id"], r["request_id"]) for r in rows]
+        return [r["order_id"] for r in rows]
 
     async def escalate(self, found: Sequence[Escalation]) -> list[Escalation]:
         """Keep the escalations open now (each once) and resolve the ones no longer found among

@@ -20,6 +20,7 @@ from shared.contract import (
     JointOrderDispatched,
     JointOrderPlaced,
     JointOrderRejected,
+    PurchaseRequestReceived,
     RiskAlertRaised,
     RiskAlertResolved,
 )
@@ -27,6 +28,7 @@ from shared.events.members import (
     MEMBER_REGISTERED,
     MEMBER_UPDATED,
     PURCHASE_REQUEST_ADMITTED,
+    PURCHASE_REQUEST_RECEIVED,
     RISK_ALERT_REPORTED,
     RISK_ALERT_WITHDRAWN,
     WITHDRAW_PURCHASE_REQUEST,
@@ -52,10 +54,12 @@ def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_S
     intakes = [
         Intake(
             topic=settings.topic(topics.ADMITTED_REQUESTS),
-            description="Admitted purchase requests and withdrawals from the members service",
+            description="Admitted purchase requests, withdrawals and members' goods receipts from the "
+            "members service",
             accepts={
                 PURCHASE_REQUEST_ADMITTED: Accept(PurchaseRequestAdmitted, once=False),
                 WITHDRAW_PURCHASE_REQUEST: Accept(WithdrawPurchaseRequest),
+                PURCHASE_REQUEST_RECEIVED: Accept(PurchaseRequestReceived),
             },
             handler=take_demand,
             inbox=demand.INBOX,
@@ -125,7 +129,8 @@ def publications(settings: Settings) -> list[Publication]:
         ),
         Publication(
             settings.topic(topics.PROCUREMENT_EVENTS),
-            "alliance.joint_order.placed|confirmed|rejected|escalated|cancelled (keyed by supplier_id), "
+            "alliance.joint_order.placed|confirmed|answered|rejected|escalated|cancelled and "
+            "alliance.delivery.escalated (keyed by supplier_id), "
             "alliance.risk_alert.exposure_assessed (keyed by the alert's key: the members exposed to a "
             "risk alert when it is raised and when it ends, never who raised it), "
             "alliance.catalog_item.listed (keyed by sku) and alliance.cycle.closed (keyed by cycle_id); "
