@@ -188,6 +188,14 @@ class FulfilmentRepository:
         )
         return await self.ledgers([(r["member_id"], r["request_id"]) for r in rows])
 
+    async def requests_on(self, order_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(member_id, request_id) of every request with a delivery on one of `order_ids`."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT member_id, request_id FROM deliveries WHERE order_id = ANY($1::text[]) ORDER BY 1, 2",
+            list(order_ids),
+        )
+        return [(r["member_id"], r["request_id"]) for r in rows]
+
     async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
         """The ledgers of these (member_id, request_id)s, in that order."""
         if not keys:

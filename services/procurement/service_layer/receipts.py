@@ -118,11 +118,7 @@ async def watch_deliveries(uow: ProcurementUnitOfWork, grace_days: int, today: d
     order_ids = await fulfilment.to_watch(today, grace_days, WATCH_BATCH)
     order_ids += [e.order_id for e in await fulfilment.open_escalations(limit=WATCH_BATCH)
                   if e.order_id not in order_ids]
-    keys = list(dict.fromkeys(
-        (ledger.member_id, ledger.request_id)
-        for order_id in order_ids
-        for ledger in await fulfilment.ledgers_on_order(order_id)
-    ))
+    keys = await fulfilment.requests_on(order_ids)
     sent = 0
     found: list[Escalation] = []
     for ledger in await fulfilment.ledgers(keys):
