@@ -129,6 +129,6 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         runtime.health,
         settings.admin_token,
         [admin_router(runtime.unit_of_work, close_now, grace, ensure_supplier_topics,
-                      decisions)],
+                      decisions, settings.receipt_grace_days)],
     )
     await runtime.run(app)

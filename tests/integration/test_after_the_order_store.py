@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.procurement.entrypoints.http import OrderDetail, order_detail
 from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
@@ -102,6 +103,16 @@ class Run:
     async def watch(self, today: date) -> None:
         async with ProcurementUnitOfWork(self.pool) as uow:
             await watch_deliveries(uow, GRACE_DAYS, today)
+
+    async def detail(self, order_id: str, today: date) -> OrderDetail:
+        """What `GET /admin/orders/{order_id}` shows on `today`."""
+        async with ProcurementUnitOfWork(self.pool) as uow:
+            order = await uow.orders.get(order_id)
+            placed = await uow.fulfilment.placed_order(order_id)
+            answer = await uow.fulfilment.answer(order_id)
+            ledgers = await uow.fulfilment.ledgers_on_order(order_id)
+        assert order is not None and placed is not None
+        return order_detail(order, placed.order, answer, ledgers, today, GRACE_DAYS)
 
     async def outbox(self, topic: str) -> list[asyncpg.Record]:
         return await self.pool.fetch("SELECT key, value, header_names, header_values FROM outbox WHERE topic = $1"
@@ -197,6 +208,15 @@ async def test_the_issues_example_from_a_partial_answer_to_completion(pool):
         "quantity_rejected": 0, "quantity_missing": 5, "reason": "missing", "note": None}
     escalated = await pool.fetch("SELECT kind, subject, quantity FROM delivery_escalations WHERE resolved_at IS NULL")
     assert [(r["kind"], r["subject"], r["quantity"]) for r in escalated] == [("not_received", "d-2", 5)]
+
+    detail = await run.detail(order["order_id"], arrival + timedelta(days=GRACE_DAYS))
+    [shown] = detail.lines
+    assert (detail.stage, shown.answer, shown.confirmed, shown.stage) == ("received", "partial", 80, "received")
+    assert [(d.member_id, d.ordered, d.confirmed, d.dispatched, d.accepted, d.missing, d.stage)
+            for d in shown.deliveries] == [("m-1", 60, 60, 60, 60, 0, "completed"),
+                                           ("m-2", 50, 20, 20, 15, 5, "received")]
+    wald = await run.detail(wald_order["order_id"], TODAY)
+    assert (wald.stage, wald.lines[0].deliveries[0].stage) == ("placed", "placed")
 
 
 async def test_a_moved_date_after_needed_by_resources_that_delivery_and_v1_confirmation_still_works(pool):
