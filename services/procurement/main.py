@@ -60,6 +60,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         max_supplier_share=cycle.max_supplier_share,
         interval_seconds=cycle.interval_seconds,
         risk_corroboration_members=settings.risk_corroboration_members,
+        otif_floor=settings.supplier_otif_floor,
     )
     decisions = DecisionOptions(cycle.max_supplier_share, settings.risk_corroboration_members,
                                 settings.supplier_otif_floor)

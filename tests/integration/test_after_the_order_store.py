@@ -293,3 +293,30 @@ async def test_bad_dispatches_and_receipts_get_their_reasons_and_replays_change_
     reports = [json.loads(r["value"])["data"] for r in await run.outbox(topics.supplier_orders("s-holz"))
                if json.loads(r["value"])["type"] == EventType.JOINT_ORDER_DISCREPANCY]
     assert [(d["quantity_rejected"], d["reason"], d["note"]) for d in reports] == [(5, "damaged", "wet")]
+
+
+async def test_a_supplier_below_the_otif_floor_is_a_last_resort_next_cycle_and_comes_back_when_it_recovers(pool):
+    run, order = await the_example(pool)
+    [line] = order["lines"]
+    await run.supplier("s-holz", EventType.JOINT_ORDER_CONFIRMED, {
+        "order_id": order["order_id"], "expected_delivery": str(TODAY + timedelta(days=2))})
+    await run.supplier("s-holz", EventType.JOINT_ORDER_DISPATCHED, {
+        "order_id": order["order_id"], "dispatch_id": "d-1", "shipped_on": str(TODAY),
+        "expected_arrival": str(TODAY + timedelta(days=1)),
+        "deliveries": [{"delivery_id": d["delivery_id"], "quantity": d["quantity"]} for d in line["deliveries"]]})
+    await run.receipt("m-1", "r-1", "gr-1", 30, quantity_rejected=30, reason="damaged")
+    await run.receipt("m-2", "r-2", "gr-2", 50)
+
+    async def close_with(request_id: str, now: datetime) -> str:
+        await run.demand(PURCHASE_REQUEST_ADMITTED, PurchaseRequestAdmitted(
+            request_id=request_id, member_id="m-3", sku="BOARD-18MM", quantity=100,
+            needed_by=TODAY + timedelta(days=200), country="DE"))
+        async with ProcurementUnitOfWork(pool) as uow:
+            await close_cycle(uow, CloseOptions(max_supplier_share=1.0, interval_seconds=3600, otif_floor=0.8),
+                              now + timedelta(hours=1), "admin", now=now)
+        return await pool.fetchval("SELECT o.supplier_id FROM deliveries d JOIN orders o USING (order_id)"
+                                   " WHERE d.request_id = $1", request_id)
+
+    assert await close_with("r-3", datetime.now(UTC)) == "s-wald", "OTIF 1 of 2 is below 0.8: a last resort"
+    later = datetime.now(UTC) + timedelta(days=95)
+    assert await close_with("r-4", later) == "s-holz", "the short delivery left the window: back as the cheapest"

@@ -4,6 +4,7 @@ last resort for its SKUs in cycle closes and re-sourcing alike."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,8 @@ from services.procurement.domain.performance import (
     supplier_performance,
 )
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 async def performances(
@@ -38,8 +41,11 @@ async def performances(
 
 
 async def last_resorts(uow: ProcurementUnitOfWork, now: datetime, floor: float = DEFAULT_OTIF_FLOOR) -> list[LastResort]:
-    """The suppliers below the floor, per category, for decisions and the decision log."""
-    return below_floor((await performances(uow, now)).values(), floor)
+    """The suppliers below the floor, per category; each is logged with its reason (the decision log)."""
+    below = below_floor((await performances(uow, now)).values(), floor)
+    for last in below:
+        log.info("%s", last.reason)
+    return below
 
 
 async def last_resort_by_category(
@@ -50,6 +56,11 @@ async def last_resort_by_category(
     for below in await last_resorts(uow, now, floor):
         found.setdefault(below.category, set()).add(below.supplier_id)
     return {category: frozenset(ids) for category, ids in found.items()}
+
+
+def categories(suppliers: Sequence[Supplier]) -> dict[str, str]:
+    """sku -> its category, for every SKU a supplier lists."""
+    return {item.sku: item.category for supplier in suppliers for item in supplier.catalog}
 
 
 def category_of(suppliers: Sequence[Supplier], sku: str) -> str:
