@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     order_answer_timeout_s: int = Field(
         default=86_400, ge=1, description="a joint order unanswered this long is escalated to ops"
     )
+    receipt_grace_days: int = Field(
+        default=3,
+        ge=0,
+        description="days after a dispatch's expected arrival before goods not received are reported to "
+        "the supplier as missing (joint_order.discrepancy) and escalated",
+    )
+    supplier_otif_floor: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="a supplier whose on-time-in-full for a category over the last 90 days is below this "
+        "is used for that category's SKUs only as a last resort",
+    )
     risk_corroboration_members: int = Field(
         default=2,
         ge=1,
