@@ -284,7 +284,6 @@ class KafkaCluster:
                     log_file.seek(logged)
                     if _STARTED.encode() in log_file.read():
                         return
-                return
             if node.process.poll() is not None:
                 self.stop()
                 raise KafkaClusterError(
