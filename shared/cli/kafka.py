@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -70,3 +71,34 @@ def start(
         raise typer.Exit(1) from None
     finally:
         cluster.stop()
+
+
+@kafka_app.command("provision")
+def provision(
+    seed: Annotated[Path, typer.Option("--seed", help="Seed file: its members and suppliers get principals.")],
+) -> None:
+    """Make the cluster at ALLIANCE_KAFKA_BOOTSTRAP match the seed, connected as the super user
+    ALLIANCE_KAFKA_SASL_USERNAME: topics (ALLIANCE_TOPIC_PARTITIONS, ALLIANCE_TOPIC_REPLICATION_FACTOR,
+    min.insync.replicas 2 where there are replicas), one SCRAM-SHA-512 principal per member,
+    supplier and service with the password in ALLIANCE_KAFKA_PASSWORD_<NAME> (m-huber:
+    ALLIANCE_KAFKA_PASSWORD_M_HUBER), and the ACLs of docs/ops.md. Running it again changes nothing."""
+    import os
+
+    from shared.cli import EXIT_USAGE, _load_seed_or_exit, _settings_or_exit, configure_logging
+    from shared.kafka_client import client_options
+    from shared.kafka_provision import Provisioner, ProvisionError
+
+    loaded = _load_seed_or_exit(seed)
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, "provision")
+    if not settings.kafka_bootstrap:
+        typer.echo("ALLIANCE_KAFKA_BOOTSTRAP: the cluster to provision", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    provisioner = Provisioner(client_options(settings), settings.topic_prefix, settings.topic_partitions,
+                              settings.topic_replication_factor)
+    try:
+        changes = provisioner.provision([m.id for m in loaded.members], [s.id for s in loaded.suppliers], os.environ)
+    except ProvisionError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo("\n".join(changes.lines()))
