@@ -71,7 +71,9 @@ class ServiceRuntime(Generic[U]):
         self._migrations = migrations
         self._unit_of_work = unit_of_work
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap,
+            # a list: FastStream takes a string as one address, and a client that knows only one
+            # broker cannot start while that one is down
+            [address.strip() for address in settings.kafka_bootstrap.split(",")],
             # it only consumes: the outbox relay publishes (idempotent where the broker can)
             enable_idempotence=False,
             acks="all",
