@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset = start the embedded broker"
     )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL principal of this process on Kafka; unset = no SASL (plaintext)"
+    )
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="that principal's password")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     database_url: str | None = Field(
         default=None,
         description="postgresql://user[:password]@host:port/ of the server; each service uses "

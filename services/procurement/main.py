@@ -20,6 +20,7 @@ from services.procurement.service_layer.watch import escalate_overdue, refresh_g
 from shared import topics
 from shared.db import DATABASE_AWAY
 from shared.http import create_app
+from shared.kafka_client import sasl_options
 from shared.runtime.topics import create_topics
 from shared.seed import Cycle, Seed
 from shared.service import ServiceRuntime
@@ -49,7 +50,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     async def ensure_supplier_topics(*supplier_ids: str) -> None:
         names = [settings.topic(topics.supplier_orders(s)) for s in supplier_ids]
         await create_topics(
-            settings.kafka_bootstrap or "", names, settings.topic_partitions, settings.topic_replication_factor
+            settings.kafka_bootstrap or "", names, settings.topic_partitions, settings.topic_replication_factor,
+            options=sasl_options(settings),
         )
 
     async with runtime.unit_of_work() as uow:
