@@ -36,6 +36,7 @@ from services.procurement.domain.orders import (
     sort_leftovers,
 )
 from services.procurement.domain.risk import offers_with_risk
+from services.procurement.service_layer.documents import count_rendered, document_settings
 from services.procurement.service_layer.order_records import CloseRecords
 from services.procurement.service_layer.risk import effects_in_force
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
@@ -203,9 +204,11 @@ async def _decide(
             number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds
         ))
         secrets = {s.supplier_id: s.secret for s in suppliers}
+        documents = await document_settings(uow, orders, {s.supplier_id: s for s in suppliers})
         for order in orders:
-            for message in records.order_messages(order, secrets[order.supplier_id]):
+            for message in records.order_messages(order, secrets[order.supplier_id], documents.get(order.supplier_id)):
                 uow.publish(message)
+        count_rendered(uow, orders, documents)
         for message in records.member_messages():
             uow.publish(message)
         uow.publish(_closed_message(report))
