@@ -7,6 +7,7 @@ from functools import partial
 
 from services.procurement.service_layer import demand, responses, risk_intake
 from services.procurement.service_layer.demand import take_demand
+from services.procurement.service_layer.documents import read_document, standards_kit
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.responses import take_responses
 from services.procurement.service_layer.risk_intake import learn_members, take_member_reports, take_supplier_alerts
@@ -20,6 +21,7 @@ from shared.contract import (
     RiskAlertRaised,
     RiskAlertResolved,
 )
+from shared.documents.schemas import SchemaKit
 from shared.events.members import (
     MEMBER_REGISTERED,
     MEMBER_UPDATED,
@@ -43,9 +45,13 @@ from shared.settings import Settings
 SEED_DEFAULT_SHARE: float = Cycle.model_fields["max_supplier_share"].default
 
 
-def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_SHARE) -> list[Subscription]:
-    """`max_supplier_share` is the seed's; re-sourcing an order applies it too."""
+def subscriptions(
+    settings: Settings, max_supplier_share: float = SEED_DEFAULT_SHARE, standards: SchemaKit | None = None
+) -> list[Subscription]:
+    """`max_supplier_share` is the seed's; re-sourcing an order applies it too. `standards`: the
+    schemas XML suppliers' documents are validated against (by default from `standards_dir`)."""
     options = DecisionOptions(max_supplier_share, settings.risk_corroboration_members)
+    kit = standards or standards_kit(settings.standards_dir)
     intakes = [
         Intake(
             topic=settings.topic(topics.ADMITTED_REQUESTS),
@@ -59,7 +65,9 @@ def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_S
         ),
         Intake(
             topic=settings.topic(topics.SUPPLIER_RESPONSES),
-            description="Signed confirmations and rejections of joint orders from suppliers (contract v1)",
+            description="Signed confirmations and rejections of joint orders from suppliers (contract v1), as "
+            "JSON or, from suppliers in their own standards, as PEPPOL Order Responses or openTRANS ORDERRESPONSEs "
+            "(contract v1.1, docs/suppliers.md)",
             accepts={
                 EventType.JOINT_ORDER_CONFIRMED: Accept(JointOrderConfirmed),
                 EventType.JOINT_ORDER_REJECTED: Accept(JointOrderRejected),
@@ -67,6 +75,7 @@ def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_S
             handler=partial(take_responses, options=options),
             inbox=responses.INBOX,
             signed=responses.SIGNED_BY_SUPPLIERS,
+            documents=partial(read_document, kit),
         ),
         Intake(
             topic=settings.topic(topics.RISK_ALERTS),

@@ -1,6 +1,8 @@
-"""Joint orders for suppliers in their own standards (contract v1.1, docs/suppliers.md): who
-appears in a supplier's order document, and the document itself, rendered by shared/documents
-from the same contract data its JSON twin carries (so its totals are the JSON order's to the cent).
+"""Suppliers in their own standards (contract v1.1, docs/suppliers.md). Out: who appears in a
+supplier's order document, and the document itself, rendered by shared/documents from the same
+contract data its JSON twin carries (so its totals are the JSON order's to the cent). In: a
+supplier's order response or despatch advice read into the JSON event it stands for, which the
+intake pipeline then judges exactly as the JSON one (same Accept entries, rules and reasons).
 """
 
 from __future__ import annotations
@@ -9,14 +11,19 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from pathlib import Path
 
 from services.procurement.adapters import metrics
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import JointOrder, delivery_id
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
-from shared.contract import JointOrderPlaced, to_cents
+from shared.contract import CloudEvent, JointOrderPlaced, to_cents
+from shared.documents.answers import SupplierAnswer
 from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, OrderParties, Party
-from shared.documents.standards import Standard, render_joint_order
+from shared.documents.safe_xml import InvalidDocument
+from shared.documents.schemas import SchemaKit
+from shared.documents.standards import Standard, read_supplier_document, render_joint_order
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +101,46 @@ def count_rendered(uow: ProcurementUnitOfWork, orders: Iterable[JointOrder], set
         if setting is not None:
             uow.after_commit(lambda standard=setting.standard: metrics.SUPPLIER_DOCUMENTS.labels(
                 standard.value, "rendered").inc())
+
+
+def standards_kit(directory: Path) -> SchemaKit | None:
+    """The schemas, compiled once at start; None (logged) where the kit is absent: JSON suppliers
+    are unaffected, XML suppliers' documents are dead-lettered until it is installed."""
+    try:
+        return SchemaKit(directory).load()
+    except (OSError, ValueError) as error:
+        log.error("no standards kit (ALLIANCE_STANDARDS_DIR): XML suppliers' documents will be refused: %s", error)
+        return None
+
+
+async def read_document(
+    kit: SchemaKit | None, uow: ProcurementUnitOfWork, event: CloudEvent, supplier: Supplier
+) -> CloudEvent:
+    """An XML supplier's answer or despatch advice as the JSON event it stands for (its JSON twin).
+    An answer's document lines are mapped back through the order it names; one naming an order
+    the supplier does not hold is mapped without it, and refused as `order_not_held` like a JSON one."""
+    standard = supplier.documents
+    try:
+        if standard is Standard.CLOUDEVENTS:
+            raise InvalidDocument(f"supplier {supplier.supplier_id} is set to cloudevents: its data is JSON")
+        if kit is None:
+            raise InvalidDocument("the standards kit is not installed (ALLIANCE_STANDARDS_DIR): cannot validate")
+        assert isinstance(event.data, str)  # the CloudEvent model: application/xml data is a string
+        read = read_supplier_document(standard, event.type, event.dataschema, event.data, kit)
+        if isinstance(read, SupplierAnswer):
+            order = await uow.parties.placed_order(read.order_id)
+            if order is None or order.supplier_id != supplier.supplier_id:
+                order = JointOrderPlaced.model_construct(
+                    order_id=read.order_id, supplier_id=supplier.supplier_id, cycle_id="", total=Decimal(0), lines=[]
+                )
+            event_type, data = read.contract_data(order, supplier.party)
+        else:
+            event_type, data = read.contract_data(supplier.party)
+    except InvalidDocument:
+        if standard is not Standard.CLOUDEVENTS:
+            uow.after_commit(lambda: metrics.SUPPLIER_DOCUMENTS.labels(standard.value, "refused").inc())
+        raise
+    uow.after_commit(lambda: metrics.SUPPLIER_DOCUMENTS.labels(standard.value, "read").inc())
+    return event.model_copy(update={
+        "type": event_type.value, "datacontenttype": "application/json", "dataschema": None, "data": data,
+    })
