@@ -204,7 +204,8 @@ async def _decide(
             number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds
         ))
         secrets = {s.supplier_id: s.secret for s in suppliers}
-        documents = await document_settings(uow, orders, {s.supplier_id: s for s in suppliers})
+        by_id = {s.supplier_id: s for s in suppliers}
+        documents = await writes.add(lambda: document_settings(uow, orders, by_id))  # on the writes' connection
         for order in orders:
             for message in records.order_messages(order, secrets[order.supplier_id], documents.get(order.supplier_id)):
                 uow.publish(message)
