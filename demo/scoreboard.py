@@ -72,6 +72,11 @@ class Scoreboard:
     orders_cancelled: int = 0
     unsigned_orders: int = 0
     cycles_closed: int = 0
+    order_documents: Counter[str] = field(default_factory=Counter)
+    """Orders XML suppliers received as documents valid against their standard's schema, by standard."""
+    answer_documents: Counter[str] = field(default_factory=Counter)
+    orders_in_wrong_format: int = 0
+    """Orders an XML supplier got as JSON, or as a document not valid in its standard: must stay 0."""
 
     def note(self, text: str) -> None:
         self.moments.append((time.monotonic() - self.started, text))
@@ -188,4 +193,7 @@ class Scoreboard:
             "webhook_duplicate_deliveries": self.duplicate_deliveries,
             "foreign_notices": self.foreign_notices,
             "unsigned_supplier_orders": self.unsigned_orders,
+            "order_documents_received": dict(self.order_documents),
+            "answer_documents_sent": dict(self.answer_documents),
+            "supplier_orders_in_wrong_format": self.orders_in_wrong_format,
         }

@@ -89,6 +89,12 @@ def summary_panel(s: dict[str, Any]) -> Panel:
             f"confirmed, {s['orders_rejected']:,} rejected, in {s['cycles_closed']} cycles",
         ),
         (
+            "own standards",
+            "orders read as documents: " + _by_standard(s["order_documents_received"])
+            + "; answers written: " + _by_standard(s["answer_documents_sent"])
+            + f"; {s['supplier_orders_in_wrong_format']} not in the supplier's standard",
+        ),
+        (
             "webhooks",
             f"{sum(s['notices'].values()):,} notices, {s['webhook_duplicate_deliveries']} redelivered, "
             f"{s['webhook_bad_signatures']} with a bad signature, "
@@ -125,3 +131,7 @@ def _percent(value: float | None) -> str:
 
 def _share(fraction: float | None) -> str:
     return _percent(None if fraction is None else fraction * 100)
+
+
+def _by_standard(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count:,} {standard}" for standard, count in sorted(counts.items())) or "none"
