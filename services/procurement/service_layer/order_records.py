@@ -25,7 +25,7 @@ import pydantic_core
 from pydantic import TypeAdapter
 
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.orders import JointOrder, OrderLine
+from services.procurement.domain.orders import JointOrder, OrderLine, delivery_id
 from services.procurement.service_layer.documents import DocumentSetting, order_document
 from services.procurement.service_layer.publishing import placed_status_message, signed_for_supplier
 from shared import topics
@@ -88,10 +88,13 @@ def _ship_to_json(ship_to: ShipTo | None) -> str:
 
 
 def _line_json(line: OrderLine, unit_price: str) -> str:
-    """The line as the supplier's `joint_order.placed` carries it (`unit_price` already the contract's text)."""
+    """The line as the supplier's `joint_order.placed` carries it (`unit_price` already the contract's
+    text), each delivery with its `delivery_id` (contract v1.1)."""
+    line_id = line.line_id
     deliveries = ",".join([
         f'{{"member_id":{json_text(d.member_id)},"ship_to":{_ship_to_json(d.ship_to)},'
-        f'"quantity":{d.quantity},"needed_by":"{d.needed_by.isoformat()}"}}'
+        f'"quantity":{d.quantity},"needed_by":"{d.needed_by.isoformat()}",'
+        f'"delivery_id":{json_text(delivery_id(line_id, d))}}}'
         for d in line.deliveries
     ])
     return (

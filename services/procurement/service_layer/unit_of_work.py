@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
+from services.procurement.adapters.fulfilment import FulfilmentRepository
 from services.procurement.adapters.parties import PartiesRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
@@ -25,6 +26,7 @@ class ProcurementUnitOfWork(UnitOfWork):
     alerts: AlertsRepository
     known_members: KnownMembersRepository
     parties: PartiesRepository
+    fulfilment: FulfilmentRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
         self.suppliers = SuppliersRepository(conn)
@@ -34,6 +36,7 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.alerts = AlertsRepository(conn)
         self.known_members = KnownMembersRepository(conn)
         self.parties = PartiesRepository(conn)
+        self.fulfilment = FulfilmentRepository(conn)
 
     async def lock_decisions(self) -> None:
         """Serialise decisions over the same requests and capacity (closes, re-sourcing)."""

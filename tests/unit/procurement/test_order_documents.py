@@ -66,7 +66,7 @@ def test_an_xml_suppliers_order_is_the_same_signed_record_carrying_its_document(
     root = etree.fromstring(event.data.encode())
     twin = json_twin()
     ids = [delivery_id(line.line_id, d) for line, d in order().deliveries()]
-    assert [d.delivery_id for line in twin.lines for d in line.deliveries] in ([None] * 3, ids)  # JSON: v1.1
+    assert [d.delivery_id for line in twin.lines for d in line.deliveries] == ids
     if standard is Standard.PEPPOL_BIS3:
         assert event.dataschema == peppol.ORDER
         kit.validate(root, Schema.UBL_ORDER)
