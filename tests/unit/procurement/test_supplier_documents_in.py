@@ -14,6 +14,7 @@ import pytest
 
 from services.procurement.domain.orders import OrderStatus, delivery_id
 from services.procurement.service_layer.documents import read_document
+from shared import topics
 from shared.contract import CloudEvent, EventType
 from shared.documents import opentrans, peppol
 from shared.documents.standards import Standard
@@ -21,8 +22,11 @@ from shared.messaging.envelope import document_event_bytes
 from shared.messaging.records import InboundRecord
 from shared.reasons import DeadLetterReason, QuarantineReason
 from tests.support.documents import (
+    opentrans_dispatchnotification,
     opentrans_orderresponse,
+    peppol_despatch_advice,
     peppol_order_response,
+    peppol_response_line,
     standards_kit,
 )
 from tests.support.erp import signed
@@ -145,3 +149,88 @@ async def test_a_forged_document_is_quarantined_unread():
     uow = await answered_by(PEPPOL_HOLZ, document(EventType.JOINT_ORDER_CONFIRMED, peppol.ORDER_RESPONSE, xml,
                                                   secret="not-holz"))
     assert [q.reason for q in uow.quarantined] == [QuarantineReason.BAD_SIGNATURE] and not uow.dead_letters
+
+
+def _ids(order) -> list[str]:
+    return [delivery_id(line.line_id, d) for line in order.lines for d in line.deliveries]
+
+
+async def _twins(document_supplier, document_record, json_record, before=()):
+    """The same order answered (after `before`) by a document and by its JSON twin."""
+    results = []
+    for supplier, record in ((document_supplier, document_record), (HOLZ, json_record)):
+        uow, order = await placed(supplier, WALD)
+        async with uow:
+            await answers(uow, [r(order) if callable(r) else r for r in before])
+        uow.published.clear()
+        async with uow:
+            await answers(uow, [record(order)])
+        results.append(uow)
+    return results
+
+
+async def test_a_peppol_answer_per_line_has_the_effect_of_joint_order_answered():
+    standards_kit()
+
+    def document_answer(order):
+        huber, berg = _ids(order)
+        xml = peppol_order_response("ord-1", "CA", [
+            peppol_response_line(huber, "5", promised="2026-12-10"),
+            peppol_response_line(berg, "3", 25, promised="2026-12-10", note="nur 25 am Lager"),
+        ])
+        return document(EventType.JOINT_ORDER_ANSWERED, peppol.ORDER_RESPONSE, xml)
+
+    def json_answer(order):
+        [line] = order.lines
+        return answer("ord-1", EventType.JOINT_ORDER_ANSWERED, lines=[
+            {"line_id": line.line_id, "status": "partial", "quantity": 85, "expected_delivery": "2026-12-10",
+             "reason": "nur 25 am Lager"}])
+
+    by_document, by_json = await _twins(PEPPOL_HOLZ, document_answer, json_answer)
+    assert by_document.tables.orders["ord-1"].status is OrderStatus.ANSWERED
+    _same_effect(by_document, by_json)
+
+
+async def test_an_opentrans_orderresponse_has_the_effect_of_joint_order_answered():
+    standards_kit()
+
+    def document_answer(order):
+        huber, berg = _ids(order)
+        return document(EventType.JOINT_ORDER_ANSWERED, opentrans.ORDERRESPONSE,
+                        opentrans_orderresponse("ord-1", [(huber, 60), (berg, 0)]))
+
+    def json_answer(order):
+        [line] = order.lines
+        return answer("ord-1", EventType.JOINT_ORDER_ANSWERED, lines=[
+            {"line_id": line.line_id, "status": "partial", "quantity": 60, "expected_delivery": "2026-12-10"}])
+
+    by_document, by_json = await _twins(OPENTRANS_HOLZ, document_answer, json_answer)
+    assert by_document.tables.orders["ord-1"].status is OrderStatus.ANSWERED
+    _same_effect(by_document, by_json)
+
+
+@pytest.mark.parametrize("supplier", [PEPPOL_HOLZ, OPENTRANS_HOLZ], ids=["peppol", "opentrans"])
+async def test_a_despatch_document_has_the_effect_of_joint_order_dispatched(supplier):
+    standards_kit()
+    confirm = answer("ord-1", event_id="c-1", expected_delivery="2026-12-10")
+
+    def document_dispatch(order):
+        huber, berg = _ids(order)
+        if supplier is PEPPOL_HOLZ:
+            xml = peppol_despatch_advice("ord-1", "LS-1", [(huber, 60), (berg, 15)])
+            return document(EventType.JOINT_ORDER_DISPATCHED, peppol.DESPATCH_ADVICE, xml, event_id="d-1")
+        xml = opentrans_dispatchnotification("ord-1", "LS-1", [(huber, 60), (berg, 15)])
+        return document(EventType.JOINT_ORDER_DISPATCHED, opentrans.DISPATCHNOTIFICATION, xml, event_id="d-1")
+
+    def json_dispatch(order):
+        huber, berg = _ids(order)
+        carrier = "Spedition Nord" if supplier is PEPPOL_HOLZ else "DHL Freight"
+        return answer("ord-1", EventType.JOINT_ORDER_DISPATCHED, event_id="d-1", dispatch_id="LS-1",
+                      shipped_on="2026-12-02", expected_arrival="2026-12-04", carrier=carrier,
+                      tracking_id="JJD000390007",
+                      deliveries=[{"delivery_id": huber, "quantity": 60}, {"delivery_id": berg, "quantity": 15}])
+
+    # The JSON supplier confirms in JSON, the XML one (which may send JSON too) the same way.
+    by_document, by_json = await _twins(supplier, document_dispatch, json_dispatch, before=[confirm])
+    assert not by_document.dead_letters and by_document.events(topics.MEMBER_NOTICES)
+    _same_effect(by_document, by_json)
