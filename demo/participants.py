@@ -15,6 +15,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -36,8 +37,22 @@ REJECTION_REASONS = (
     "Preisstellung nicht mehr gültig, bitte neu anfragen",
 )
 INSOLVENT_REASON = "Insolvenzverfahren beantragt: keine Auslieferungen mehr"
-ANSWERED_PER_LINE_SHARE = 0.3
-"""Orders a supplier answers line by line (v1.1) rather than confirming whole."""
+
+
+@dataclass(frozen=True)
+class DeskHabits:
+    """How the suppliers' desks answer: the demo's are human, chaos's predictable."""
+
+    answered_per_line_share: float = 0.3
+    """Orders a supplier answers line by line (v1.1) rather than confirming whole."""
+    days_late_at_most: int = 2
+    """A promised date is the lead time plus up to this many days: a date after a delivery's
+    needed_by leaves it unserved, to be re-sourced (contract v1.1)."""
+
+
+DEMO_HABITS = DeskHabits()
+CHAOS_HABITS = DeskHabits(answered_per_line_share=0.0, days_late_at_most=0)
+"""Every order confirmed whole and on time, so the same requests give the same orders."""
 PARTIAL_LINE_SHARE = 0.35
 """Of those, lines it can deliver only in part; `LATE_LINE_SHARE` more it can deliver only later."""
 LATE_LINE_SHARE = 0.1
@@ -190,8 +205,10 @@ class SupplierDesks:
         producer: AIOKafkaProducer,
         topic_prefix: str,
         board: Scoreboard,
+        habits: DeskHabits = DEMO_HABITS,
     ) -> None:
         self._scenario = scenario
+        self._habits = habits
         self._bootstrap = bootstrap
         self._producer = producer
         self._prefix = topic_prefix
@@ -271,7 +288,7 @@ class SupplierDesks:
         insolvent = supplier.id in self._insolvent
         accepted = not insolvent and self._rng.random() >= supplier.rejection_rate
         reason = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
-        promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
+        promised = self._promise(supplier)
         document = order_response(supplier.documents, order, supplier.id, supplier.peppol_id,
                                   ALLIANCE["peppol_id"], accepted, promised, None if accepted else reason)
         event_type = "joint_order.confirmed" if accepted else "joint_order.rejected"
@@ -287,13 +304,13 @@ class SupplierDesks:
     async def _answer(self, supplier: Supplier, order: dict[str, Any]) -> None:
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))  # someone at the desk reads it first
         answer: dict[str, Any] = {"order_id": order["order_id"], "supplier_id": supplier.id}
-        promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
+        promised = self._promise(supplier)
         shipped: list[tuple[str, int]] = []
         if supplier.id in self._insolvent or self._rng.random() < supplier.rejection_rate:
             event_type = "joint_order.rejected"
             insolvent = supplier.id in self._insolvent
             answer["reason"] = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
-        elif self._rng.random() < ANSWERED_PER_LINE_SHARE:
+        elif self._rng.random() < self._habits.answered_per_line_share:
             event_type = "joint_order.answered"
             answer["lines"] = [self._line_answer(line, promised) for line in order["lines"]]
             for line, said in zip(order["lines"], answer["lines"], strict=True):
@@ -313,6 +330,9 @@ class SupplierDesks:
             self._board.orders_answered_per_line += event_type == "joint_order.answered"
             if shipped:
                 await self._ship(supplier, order["order_id"], shipped)
+
+    def _promise(self, supplier: Supplier) -> date:
+        return date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, self._habits.days_late_at_most))
 
     def _line_answer(self, line: dict[str, Any], promised: date) -> dict[str, Any]:
         draw = self._rng.random()
