@@ -26,7 +26,7 @@ from services.procurement.domain.answers import (
 )
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.fulfilment import Dispatch, dispatch_notices, judge_dispatch
-from services.procurement.domain.orders import AnswerOutcome, OrderRecord
+from services.procurement.domain.orders import AnswerOutcome, OrderRecord, OrderStatus, judge_answer
 from services.procurement.domain.resourcing import request_part
 from services.procurement.domain.responses import authenticate_response, order_held
 from services.procurement.service_layer.publishing import status_message, status_of
@@ -122,7 +122,11 @@ async def take_answer(
         current = await uow.orders.get(order.order_id)
         assert current is not None
         order = current
-    outcome = judge_line_answer(order.status, await uow.fulfilment.answer(order.order_id), answer)
+    held = await uow.fulfilment.answer(order.order_id)
+    if held is None and order.status is not OrderStatus.PLACED:  # answered before line answers were kept
+        outcome = judge_answer(order.status, answer.status)
+    else:
+        outcome = judge_line_answer(order.status, held, answer)
     if outcome is AnswerOutcome.REPEATED:
         return "duplicate"
     if outcome is AnswerOutcome.CONFLICT:
