@@ -2,7 +2,8 @@
 ERP systems (signed purchase requests, a few cancellations, risk alerts, goods receipts for what
 they are told was dispatched, some short or damaged) and the suppliers' order desks (each reads
 its own topic, answers every joint order, some lines in part or late, and ships what it
-confirmed in one or two dispatches, all signed)."""
+confirmed in one or two dispatches, all signed; the ones set to PEPPOL BIS 3 or openTRANS 2.1
+read the order document and answer in their standard)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lxml import etree
 
-from demo.scenario import Member, Scenario, Supplier
+from demo.scenario import ALLIANCE, Member, Scenario, Supplier
 from demo.scoreboard import Scoreboard
+from demo.supplier_documents import ORDER_RESPONSE_SCHEMA, OrderReader, ReceivedOrder, order_response
 from shared import topics
+from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, sign, verify
 
 CANCELLED_SHARE = 0.03
@@ -43,25 +47,28 @@ DAMAGED_RECEIPT_SHARE = 0.06
 """Receipts with some goods refused as damaged (reported to the supplier at once)."""
 
 
-def cloud_event(event_type: str, source: str, data: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": source,
-            "type": event_type,
-            "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "datacontenttype": "application/json",
-            "data": data,
-        }
-    ).encode()
+def cloud_event(event_type: str, source: str, data: dict[str, Any] | str, dataschema: str | None = None) -> bytes:
+    """A structured-mode CloudEvent; with `dataschema`, `data` is an XML document (contract v1.1)."""
+    event = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "datacontenttype": "application/json" if dataschema is None else "application/xml",
+        "data": data,
+    }
+    if dataschema is not None:
+        event["dataschema"] = dataschema
+    return json.dumps(event).encode()
 
 
 async def publish(
-    producer: AIOKafkaProducer, topic: str, sender_id: str, secret: str, event_type: str, data: dict[str, Any]
+    producer: AIOKafkaProducer, topic: str, sender_id: str, secret: str, event_type: str, data: dict[str, Any] | str,
+    dataschema: str | None = None,
 ) -> None:
     """One signed record, keyed by its sender, acknowledged by the broker."""
-    value = cloud_event(event_type, sender_id, data)
+    value = cloud_event(event_type, sender_id, data, dataschema)
     headers = [(SIGNATURE_HEADER, sign(secret, value).encode())]
     await producer.send_and_wait(topic, value, key=sender_id.encode(), headers=headers)
 
@@ -192,6 +199,7 @@ class SupplierDesks:
         self._rng = random.Random(scenario.random_seed + 2)
         self._insolvent: set[str] = set()
         self._answers: set[asyncio.Task[None]] = set()
+        self._orders = OrderReader(Settings().standards_dir)
 
     def go_insolvent(self, supplier: Supplier) -> None:
         """From now on the supplier turns down every order it receives."""
@@ -230,10 +238,51 @@ class SupplierDesks:
         elif event["type"] == "joint_order.discrepancy":
             self._board.discrepancies[event["data"]["reason"]] += 1
         elif event["type"] == "joint_order.placed":
+            if supplier.documents != "cloudevents":
+                order = self._read_document(supplier, event)
+                if order is None:
+                    return
+                self._board.orders_received.add(order.order_id)
+                task = asyncio.create_task(self._answer_in_standard(supplier, order))
+                self._answers.add(task)
+                task.add_done_callback(self._answers.discard)
+                return
             self._board.orders_received.add(event["data"]["order_id"])
             task = asyncio.create_task(self._answer(supplier, event["data"]))
             self._answers.add(task)
             task.add_done_callback(self._answers.discard)
+
+    def _read_document(self, supplier: Supplier, event: dict[str, Any]) -> ReceivedOrder | None:
+        """The order document in the supplier's standard, checked against the standard's schema."""
+        if event.get("datacontenttype") != "application/xml":
+            self._board.orders_in_wrong_format += 1
+            return None
+        try:
+            order = self._orders.read(supplier.documents, event["data"])
+        except (ValueError, etree.XMLSyntaxError):
+            self._board.orders_in_wrong_format += 1
+            return None
+        self._board.order_documents[supplier.documents] += 1
+        return order
+
+    async def _answer_in_standard(self, supplier: Supplier, order: ReceivedOrder) -> None:
+        """The whole order accepted or rejected, as a PEPPOL Order Response or openTRANS ORDERRESPONSE."""
+        await asyncio.sleep(self._rng.uniform(0.3, 3.0))
+        insolvent = supplier.id in self._insolvent
+        accepted = not insolvent and self._rng.random() >= supplier.rejection_rate
+        reason = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
+        promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
+        document = order_response(supplier.documents, order, supplier.id, supplier.peppol_id,
+                                  ALLIANCE["peppol_id"], accepted, promised, None if accepted else reason)
+        event_type = "joint_order.confirmed" if accepted else "joint_order.rejected"
+        topic = self._prefix + topics.SUPPLIER_RESPONSES
+        await publish(self._producer, topic, supplier.id, supplier.secret, event_type, document,
+                      ORDER_RESPONSE_SCHEMA[supplier.documents])
+        self._board.answer_documents[supplier.documents] += 1
+        if accepted:
+            self._board.orders_confirmed += 1
+        else:
+            self._board.orders_rejected += 1
 
     async def _answer(self, supplier: Supplier, order: dict[str, Any]) -> None:
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))  # someone at the desk reads it first

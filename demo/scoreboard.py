@@ -83,6 +83,11 @@ class Scoreboard:
     """joint_order.discrepancy reports the suppliers received, by reason."""
     supplier_otif: dict[str, float | None] = field(default_factory=dict)
     """Each supplier's on-time-in-full at the end (GET /admin/suppliers/{id}/performance)."""
+    order_documents: Counter[str] = field(default_factory=Counter)
+    """Orders XML suppliers received as documents valid against their standard's schema, by standard."""
+    answer_documents: Counter[str] = field(default_factory=Counter)
+    orders_in_wrong_format: int = 0
+    """Orders an XML supplier got as JSON, or as a document not valid in its standard: must stay 0."""
 
     def note(self, text: str) -> None:
         self.moments.append((time.monotonic() - self.started, text))
@@ -211,4 +216,7 @@ class Scoreboard:
             "requests_completed": self.notices["purchase_request.completed"],
             "discrepancies": dict(self.discrepancies),
             "supplier_otif": dict(self.supplier_otif),
+            "order_documents_received": dict(self.order_documents),
+            "answer_documents_sent": dict(self.answer_documents),
+            "supplier_orders_in_wrong_format": self.orders_in_wrong_format,
         }

@@ -92,6 +92,12 @@ def summary_panel(s: dict[str, Any]) -> Panel:
         ("after the order", _after_the_order(s)),
         ("supplier OTIF", _otif(s["supplier_otif"])),
         (
+            "own standards",
+            "orders read as documents: " + _by_standard(s["order_documents_received"])
+            + "; answers written: " + _by_standard(s["answer_documents_sent"])
+            + f"; {s['supplier_orders_in_wrong_format']} not in the supplier's standard",
+        ),
+        (
             "webhooks",
             f"{sum(s['notices'].values()):,} notices, {s['webhook_duplicate_deliveries']} redelivered, "
             f"{s['webhook_bad_signatures']} with a bad signature, "
@@ -144,3 +150,7 @@ def _otif(otif: dict[str, float | None]) -> str:
     if not measured:
         return "no delivery measured yet"
     return "\n".join(f"{supplier}: {value:.0%} on time in full" for supplier, value in sorted(measured.items()))
+
+
+def _by_standard(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count:,} {standard}" for standard, count in sorted(counts.items())) or "none"

@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.sealing import SecretBox
 
+STANDARDS_BESIDE_THE_PROJECT = Path(__file__).resolve().parents[1].parent / "shared" / "standards"
+"""The conformance kit's folder in a checkout: `../shared/standards` beside the project."""
+
 ServiceName = Literal["members", "procurement", "notifications"]
 SERVICES: tuple[ServiceName, ...] = ("members", "procurement", "notifications")
 
@@ -31,6 +34,11 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset = start the embedded broker"
     )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL principal of this process on Kafka; unset = no SASL (plaintext)"
+    )
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="that principal's password")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     database_url: str | None = Field(
         default=None,
         description="postgresql://user[:password]@host:port/ of the server; each service uses "
@@ -62,6 +70,11 @@ class Settings(BaseSettings):
     )
     topic_replication_factor: int = Field(
         default=1, description="replicas of each topic created at start (the embedded broker has 1)"
+    )
+    standards_dir: Path = Field(
+        default=STANDARDS_BESIDE_THE_PROJECT,
+        description="the official UBL 2.1 and openTRANS 2.1 schemas XML suppliers' documents are validated "
+        "against (docs/suppliers.md); default: ../shared/standards beside the project's checkout",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 

@@ -12,6 +12,7 @@ from services.procurement.entrypoints.http import admin_router
 from services.procurement.entrypoints.messaging import publications, subscriptions
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
+from services.procurement.service_layer.documents import standards_kit
 from services.procurement.service_layer.receipts import watch_deliveries
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import expire_alerts
@@ -20,6 +21,7 @@ from services.procurement.service_layer.watch import escalate_overdue, refresh_g
 from shared import topics
 from shared.db import DATABASE_AWAY
 from shared.http import create_app
+from shared.kafka_client import sasl_options
 from shared.runtime.topics import create_topics
 from shared.seed import Cycle, Seed
 from shared.service import ServiceRuntime
@@ -49,7 +51,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     async def ensure_supplier_topics(*supplier_ids: str) -> None:
         names = [settings.topic(topics.supplier_orders(s)) for s in supplier_ids]
         await create_topics(
-            settings.kafka_bootstrap or "", names, settings.topic_partitions, settings.topic_replication_factor
+            settings.kafka_bootstrap or "", names, settings.topic_partitions, settings.topic_replication_factor,
+            options=sasl_options(settings),
         )
 
     async with runtime.unit_of_work() as uow:
@@ -123,7 +126,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     runtime.add_background(close_on_schedule)
     runtime.add_background(keep_watch)
     runtime.add_background(follow_performance)
-    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share))
+    standards = await asyncio.to_thread(standards_kit, settings.standards_dir)
+    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share, standards))
     runtime.document(publications(settings))
     app = create_app(
         "procurement",

@@ -42,6 +42,9 @@ class MemberProfile(InternalModel):
     sealed_webhook_secret: str | None = None
     """Fernet token of the webhook secret, opened with ALLIANCE_SEALING_KEYS."""
     interests: Interests = Interests()
+    peppol_id: str | None = None
+    """`<scheme>:<id>`: names the member as a delivery party in XML suppliers' orders."""
+    vat_id: str | None = None
 
 
 class PurchaseRequestAdmitted(InternalModel):

@@ -19,12 +19,20 @@ from services.procurement.domain.answers import Commitment, OrderAnswer
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.fulfilment import Dispatch, Receipt, RequestLedger
-from services.procurement.domain.orders import Delivery, JointOrder, OrderLine, OrderRecord, OrderStatus
+from services.procurement.domain.orders import (
+    Delivery,
+    JointOrder,
+    OrderLine,
+    OrderRecord,
+    OrderStatus,
+    delivery_id,
+)
 from services.procurement.domain.performance import AnsweredLine
 from services.procurement.domain.risk import Alert, AlertStatus, Holding, Scope
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
-from shared.contract import JointOrderDiscrepancy
-from shared.events.members import PurchaseRequestAdmitted
+from shared.contract import JointOrderDiscrepancy, JointOrderPlaced, to_cents
+from shared.documents.parties import Address, Party
+from shared.events.members import MemberProfile, PurchaseRequestAdmitted
 from tests.support.fake_unit_of_work import FakeUnitOfWork
 
 
@@ -92,6 +100,9 @@ class FakeSuppliersRepository:
 
     async def list(self) -> list[Supplier]:
         return [self._tables.suppliers[i] for i in sorted(self._tables.suppliers)]
+
+    async def save(self, supplier: Supplier) -> None:
+        self._tables.suppliers[supplier.supplier_id] = supplier
 
     async def get_many(self, supplier_ids: Iterable[str]) -> dict[str, Supplier]:
         return {i: self._tables.suppliers[i] for i in set(supplier_ids) if i in self._tables.suppliers}
@@ -311,6 +322,49 @@ class FakeKnownMembersRepository:
         return set(candidates) & self._tables.known_members
 
 
+class FakePartiesRepository:
+    """`adapters/parties.py` in memory: a request is placed whole, so a delivery is its request."""
+
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+        self.known: dict[str, Party] = {}
+        self.alliance_party: Party | None = None
+
+    async def learn_members(self, profiles: Sequence[MemberProfile]) -> None:
+        for p in profiles:
+            self._tables.known_members.add(p.member_id)
+            self.known[p.member_id] = Party(p.member_id, p.name, Address(p.region), p.peppol_id, p.vat_id)
+
+    async def members(self, member_ids: Iterable[str]) -> dict[str, Party]:
+        return {m: self.known[m] for m in member_ids if m in self.known}
+
+    async def alliance(self) -> Party | None:
+        return self.alliance_party
+
+    async def save_alliance(self, party: Party) -> None:
+        self.alliance_party = party
+
+    async def placed_order(self, order_id: str) -> JointOrderPlaced | None:
+        record = self._tables.orders.get(order_id)
+        if record is None:
+            return None
+        lines = []
+        for line in self._tables.lines[order_id]:
+            deliveries = []
+            for stored in self._tables.deliveries:
+                if stored.order_id != order_id or stored.line_id != line.line_id:
+                    continue
+                r = self._tables.requests[(stored.member_id, stored.request_id)].request
+                delivery = Delivery(r.member_id, r.request_id, stored.quantity, r.needed_by, r.ship_to, line.unit_price,
+                                    None)
+                deliveries.append({"member_id": r.member_id, "ship_to": r.ship_to, "quantity": stored.quantity,
+                                   "needed_by": r.needed_by, "delivery_id": delivery_id(line.line_id, delivery)})
+            lines.append({"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity,
+                          "unit_price": line.unit_price, "deliveries": deliveries})
+        return JointOrderPlaced.model_validate({
+            "order_id": order_id, "supplier_id": record.supplier_id, "cycle_id": record.cycle_id,
+            "total": str(to_cents(record.total)), "lines": lines,
+        })
 class FakeFulfilmentRepository:
     """`adapters/fulfilment.py` over the in-memory tables (the watch's queries are not faked)."""
 
@@ -456,7 +510,7 @@ class FakeFulfilmentRepository:
 class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
     """Repositories over one set of in-memory tables; `decision_locks` counts `lock_decisions()`."""
 
-    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members", "fulfilment")
+    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members", "parties", "fulfilment")
 
     def __init__(
         self, suppliers: Iterable[Supplier] = (), known_members: Iterable[str] = (), topic_prefix: str = ""
@@ -468,6 +522,7 @@ class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
         self.orders = FakeOrdersRepository(self.tables)  # type: ignore[assignment]
         self.alerts = FakeAlertsRepository(self.tables)  # type: ignore[assignment]
         self.known_members = FakeKnownMembersRepository(self.tables)  # type: ignore[assignment]
+        self.parties = FakePartiesRepository(self.tables)  # type: ignore[assignment]
         self.fulfilment = FakeFulfilmentRepository(self.tables)  # type: ignore[assignment]
         self.decision_locks = 0
 

@@ -35,6 +35,15 @@ ORDERS = Counter(
 )
 for _status in ("placed", "confirmed", "answered", "rejected", "cancelled", "escalated", "risk_flagged"):
     ORDERS.labels(_status)  # every status shows from the start, at 0
+SUPPLIER_DOCUMENTS = Counter(
+    "alliance_supplier_documents",
+    "Documents in suppliers' own standards (docs/suppliers.md): orders rendered, answers and despatch "
+    "advices read, and documents refused as invalid_document, by standard",
+    ["standard", "outcome"],
+)
+for _standard in ("peppol-bis3", "opentrans-2.1"):
+    for _outcome in ("rendered", "read", "refused"):
+        SUPPLIER_DOCUMENTS.labels(_standard, _outcome)
 ORDERS_AWAITING_ANSWER = Gauge(
     "alliance_orders_awaiting_answer", "Placed joint orders the supplier has not answered yet"
 )

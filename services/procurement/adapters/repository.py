@@ -19,11 +19,12 @@ from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import JointOrder, LineSummary, OrderLine, OrderRecord, OrderStatus
 from services.procurement.domain.schedule import ClosedCycle
 from shared.contract import ShipTo
+from shared.documents.standards import Standard
 from shared.events.members import PurchaseRequestAdmitted
 
 _SUPPLIER_COLUMNS = (
     "supplier_id, name, regions, lead_time_days, secret, previous_secret,"
-    " previous_secret_valid_until"
+    " previous_secret_valid_until, documents, peppol_id, vat_id"
 )
 _ITEM_COLUMNS = (
     "supplier_id, sku, name, category, unit, capacity_per_cycle, min_order_quantity,"
@@ -64,6 +65,9 @@ def _supplier(row: asyncpg.Record, items: Sequence[CatalogItem]) -> Supplier:
         previous_secret=row["previous_secret"],
         previous_secret_valid_until=row["previous_secret_valid_until"],
         catalog=tuple(sorted(items, key=lambda i: i.sku)),
+        documents=Standard(row["documents"]),
+        peppol_id=row["peppol_id"],
+        vat_id=row["vat_id"],
     )
 
 
@@ -142,9 +146,10 @@ class SuppliersRepository:
     async def save(self, supplier: Supplier) -> None:
         """Write the supplier and replace its catalog with `supplier.catalog`."""
         await self._conn.execute(
-            f"INSERT INTO suppliers ({_SUPPLIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            f"INSERT INTO suppliers ({_SUPPLIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " ON CONFLICT (supplier_id) DO UPDATE SET name = $2, regions = $3, lead_time_days = $4,"
-            " secret = $5, previous_secret = $6, previous_secret_valid_until = $7, updated_at = now()",
+            " secret = $5, previous_secret = $6, previous_secret_valid_until = $7, documents = $8,"
+            " peppol_id = $9, vat_id = $10, updated_at = now()",
             supplier.supplier_id,
             supplier.name,
             list(supplier.regions),
@@ -152,6 +157,9 @@ class SuppliersRepository:
             supplier.secret,
             supplier.previous_secret,
             supplier.previous_secret_valid_until,
+            supplier.documents.value,
+            supplier.peppol_id,
+            supplier.vat_id,
         )
         await self._conn.execute(
             "DELETE FROM catalog_items WHERE supplier_id = $1 AND NOT sku = ANY($2::text[])",

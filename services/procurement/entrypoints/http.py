@@ -80,6 +80,10 @@ class SupplierView(BaseModel):
     lead_time_days: int
     secret_rotation_grace_until: datetime | None
     catalog: list[CatalogItemView]
+    documents: str = "cloudevents"
+    """What its orders and answers are written in: cloudevents, peppol-bis3 or opentrans-2.1."""
+    peppol_id: str | None = None
+    vat_id: str | None = None
 
     @classmethod
     def of(cls, supplier: Supplier) -> SupplierView:
@@ -101,6 +105,9 @@ class SupplierView(BaseModel):
                 )
                 for item in supplier.catalog
             ],
+            documents=supplier.documents.value,
+            peppol_id=supplier.peppol_id,
+            vat_id=supplier.vat_id,
         )
 
 
@@ -368,6 +375,10 @@ def admin_router(
             raise Unprocessable(detail, [FieldError(field="body.id", message=detail)])
         try:
             async with unit_of_work() as uow:
+                if body.documents != "cloudevents" and await uow.parties.alliance() is None:
+                    detail = (f"documents: {body.documents} needs the alliance's own party (the seed's alliance "
+                              "entry: name, peppol_id, vat_id, address), the buyer of its orders")
+                    raise Unprocessable(detail, [FieldError(field="body.documents", message=detail)])
                 stored, changed = await upsert_supplier(uow, supplier_from_seed(body), default_grace)
         except CatalogConflict as conflict:
             raise HTTPException(409, str(conflict)) from None

@@ -7,6 +7,7 @@ from functools import partial
 
 from services.procurement.service_layer import demand, responses, risk_intake
 from services.procurement.service_layer.demand import take_demand
+from services.procurement.service_layer.documents import read_document, standards_kit
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.responses import take_responses
 from services.procurement.service_layer.risk_intake import learn_members, take_member_reports, take_supplier_alerts
@@ -24,6 +25,7 @@ from shared.contract import (
     RiskAlertRaised,
     RiskAlertResolved,
 )
+from shared.documents.schemas import SchemaKit
 from shared.events.members import (
     MEMBER_REGISTERED,
     MEMBER_UPDATED,
@@ -48,9 +50,13 @@ from shared.settings import Settings
 SEED_DEFAULT_SHARE: float = Cycle.model_fields["max_supplier_share"].default
 
 
-def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_SHARE) -> list[Subscription]:
-    """`max_supplier_share` is the seed's; re-sourcing an order applies it too."""
+def subscriptions(
+    settings: Settings, max_supplier_share: float = SEED_DEFAULT_SHARE, standards: SchemaKit | None = None
+) -> list[Subscription]:
+    """`max_supplier_share` is the seed's; re-sourcing an order applies it too. `standards`: the
+    schemas XML suppliers' documents are validated against (by default from `standards_dir`)."""
     options = DecisionOptions(max_supplier_share, settings.risk_corroboration_members, settings.supplier_otif_floor)
+    kit = standards or standards_kit(settings.standards_dir)
     intakes = [
         Intake(
             topic=settings.topic(topics.ADMITTED_REQUESTS),
@@ -67,7 +73,9 @@ def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_S
         Intake(
             topic=settings.topic(topics.SUPPLIER_RESPONSES),
             description="Suppliers' signed answers to joint orders (confirmed, rejected: contract v1; answered "
-            "per line: v1.1) and despatch advice (dispatched: v1.1)",
+            "per line: v1.1) and despatch advice (dispatched: v1.1), as JSON or, from suppliers in their own "
+            "standards, as PEPPOL Order Responses and Despatch Advices or openTRANS ORDERRESPONSEs and "
+            "DISPATCHNOTIFICATIONs (contract v1.1, docs/suppliers.md)",
             accepts={
                 EventType.JOINT_ORDER_CONFIRMED: Accept(JointOrderConfirmed),
                 EventType.JOINT_ORDER_REJECTED: Accept(JointOrderRejected),
@@ -77,6 +85,7 @@ def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_S
             handler=partial(take_responses, options=options),
             inbox=responses.INBOX,
             signed=responses.SIGNED_BY_SUPPLIERS,
+            documents=partial(read_document, kit),
         ),
         Intake(
             topic=settings.topic(topics.RISK_ALERTS),

@@ -38,6 +38,7 @@ from services.procurement.domain.orders import (
 )
 from services.procurement.domain.performance import offers_with_performance
 from services.procurement.domain.risk import offers_with_risk
+from services.procurement.service_layer.documents import count_rendered, document_settings
 from services.procurement.service_layer.order_records import CloseRecords
 from services.procurement.service_layer.performance import categories, last_resorts
 from services.procurement.service_layer.risk import effects_in_force
@@ -211,9 +212,12 @@ async def _decide(
             number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds
         ))
         secrets = {s.supplier_id: s.secret for s in suppliers}
+        by_id = {s.supplier_id: s for s in suppliers}
+        documents = await writes.add(lambda: document_settings(uow, orders, by_id))  # on the writes' connection
         for order in orders:
-            for message in records.order_messages(order, secrets[order.supplier_id]):
+            for message in records.order_messages(order, secrets[order.supplier_id], documents.get(order.supplier_id)):
                 uow.publish(message)
+        count_rendered(uow, orders, documents)
         for message in records.member_messages():
             uow.publish(message)
         uow.publish(_closed_message(report))

@@ -16,6 +16,7 @@ from services.procurement.domain.orders import JointOrder, OrderRecord, assemble
 from services.procurement.domain.performance import DEFAULT_OTIF_FLOOR
 from services.procurement.domain.resourcing import resourcing_offers
 from services.procurement.domain.risk import Effect
+from services.procurement.service_layer.documents import count_rendered, document_settings
 from services.procurement.service_layer.order_records import placed_messages
 from services.procurement.service_layer.performance import category_of, last_resort_by_category
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
@@ -96,8 +97,10 @@ async def resource_parts(
     await orders.add(new_orders)
     await requests.mark_ordered(new_orders)
     secrets = {s.supplier_id: s.secret for s in suppliers}
+    documents = await document_settings(uow, new_orders, {s.supplier_id: s for s in suppliers})
+    count_rendered(uow, new_orders, documents)
     for new_order in new_orders:
-        for message in placed_messages(new_order, secrets[new_order.supplier_id]):
+        for message in placed_messages(new_order, secrets[new_order.supplier_id], documents.get(new_order.supplier_id)):
             uow.publish(message)
         for _, delivery in new_order.deliveries():
             resourced = PurchaseRequestResourced(

@@ -6,6 +6,7 @@ import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
 from services.procurement.adapters.fulfilment import FulfilmentRepository
+from services.procurement.adapters.parties import PartiesRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
     OrdersRepository,
@@ -24,6 +25,7 @@ class ProcurementUnitOfWork(UnitOfWork):
     cycles: CyclesRepository
     alerts: AlertsRepository
     known_members: KnownMembersRepository
+    parties: PartiesRepository
     fulfilment: FulfilmentRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
@@ -33,6 +35,7 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.cycles = CyclesRepository(conn)
         self.alerts = AlertsRepository(conn)
         self.known_members = KnownMembersRepository(conn)
+        self.parties = PartiesRepository(conn)
         self.fulfilment = FulfilmentRepository(conn)
 
     async def lock_decisions(self) -> None:
