@@ -178,6 +178,10 @@ async def test_the_issues_example_from_a_partial_answer_to_completion(pool):
     assert wald_order["lines"][0]["quantity"] == 30 and wald_order["total"] == "315.00"
     status = await pool.fetchval("SELECT status FROM orders WHERE order_id = $1", order["order_id"])
     assert status == "answered"
+    async with ProcurementUnitOfWork(pool) as uow:
+        carried = await uow.orders.ordered_this_cycle(order["cycle_id"], "BOARD-18MM")
+    assert carried == {"s-holz": 80, "s-wald": 30}, "capacity counts what the answer confirmed"
+    assert all(type(units) is int for units in carried.values()), "units, as the optimizer takes them"
     assert Decimal(line["unit_price"]) == Decimal("9.00"), "the ordered unit price stays binding"
 
     arrival = TODAY + timedelta(days=8)

@@ -479,7 +479,7 @@ class OrdersRepository:
         rejected nor cancelled): of an order answered per line, what the answer confirmed."""
         rows = await self._conn.fetch(
             "SELECT o.supplier_id, sum(CASE WHEN o.status = 'answered' THEN (SELECT coalesce(sum(c.confirmed), 0)"
-            " FROM commitments c WHERE c.order_id = o.order_id AND c.line_id = l.line_id) ELSE l.quantity END)"
+            " FROM commitments c WHERE c.order_id = o.order_id AND c.line_id = l.line_id) ELSE l.quantity END)::bigint"
             " AS quantity FROM orders o JOIN order_lines l USING (order_id)"
             " WHERE o.cycle_id = $1 AND l.sku = $2 AND o.status NOT IN ('rejected', 'cancelled')"
             " GROUP BY 1",
