@@ -32,21 +32,21 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg  # noqa: E402
+import asyncpg
 
-from bench.cycle_close_bench import SHARE, _load  # noqa: E402
-from services.procurement.entrypoints.messaging import subscriptions  # noqa: E402
-from services.procurement.main import MIGRATIONS  # noqa: E402
-from services.procurement.service_layer.cycle import CloseOptions, close_cycle  # noqa: E402
-from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork  # noqa: E402
-from shared import topics  # noqa: E402
-from shared.contract import EventType  # noqa: E402
-from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool  # noqa: E402
-from shared.events.members import PURCHASE_REQUEST_RECEIVED  # noqa: E402
-from shared.messaging.envelope import event_bytes  # noqa: E402
-from shared.messaging.records import InboundRecord  # noqa: E402
-from shared.settings import Settings, database_url_for  # noqa: E402
-from shared.signing import SIGNATURE_HEADER, sign  # noqa: E402
+from bench.cycle_close_bench import SHARE, _load
+from services.procurement.entrypoints.messaging import subscriptions
+from services.procurement.main import MIGRATIONS
+from services.procurement.service_layer.cycle import CloseOptions, close_cycle
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
+from shared import topics
+from shared.contract import EventType
+from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from shared.events.members import PURCHASE_REQUEST_RECEIVED
+from shared.messaging.envelope import event_bytes
+from shared.messaging.records import InboundRecord
+from shared.settings import Settings, database_url_for
+from shared.signing import SIGNATURE_HEADER, sign
 
 BATCH = Settings.model_fields["consumer_batch_size"].default
 

@@ -13,6 +13,7 @@ import heapq
 import json
 import random
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
@@ -190,8 +191,12 @@ class SupplierDesks:
         producer: AIOKafkaProducer,
         topic_prefix: str,
         board: Scoreboard,
+        answers_per_line: bool = True,
     ) -> None:
+        """`answers_per_line=False`: every order confirmed whole or rejected, as a v1 supplier
+        does (chaos compares runs, and which orders get a partial answer depends on timing)."""
         self._scenario = scenario
+        self._answers_per_line = answers_per_line
         self._bootstrap = bootstrap
         self._producer = producer
         self._prefix = topic_prefix
@@ -293,7 +298,7 @@ class SupplierDesks:
             event_type = "joint_order.rejected"
             insolvent = supplier.id in self._insolvent
             answer["reason"] = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
-        elif self._rng.random() < ANSWERED_PER_LINE_SHARE:
+        elif self._answers_per_line and self._rng.random() < ANSWERED_PER_LINE_SHARE:
             event_type = "joint_order.answered"
             answer["lines"] = [self._line_answer(line, promised) for line in order["lines"]]
             for line, said in zip(order["lines"], answer["lines"], strict=True):
@@ -301,6 +306,8 @@ class SupplierDesks:
                 shipped += served(line, said["status"], said.get("quantity"), expected)
         else:
             event_type = "joint_order.confirmed"
+            needed = min(date.fromisoformat(d["needed_by"]) for line in order["lines"] for d in line["deliveries"])
+            promised = min(promised, needed)  # a whole confirmation keeps every date (later: answered per line)
             answer["expected_delivery"] = promised.isoformat()
             for line in order["lines"]:
                 shipped += served(line, "accepted", None, promised)
@@ -329,7 +336,8 @@ class SupplierDesks:
     async def _ship(self, supplier: Supplier, order_id: str, shipped: list[tuple[str, int]]) -> None:
         """What it confirmed, in one dispatch or, for larger orders, two."""
         await asyncio.sleep(self._rng.uniform(0.5, 3.0))
-        cut = len(shipped) // 2 if len(shipped) >= 2 and self._rng.random() < 0.5 else len(shipped)
+        two = len(shipped) >= 2 and zlib.crc32(order_id.encode()) % 2 == 1  # the same however runs are timed
+        cut = len(shipped) // 2 if two else len(shipped)
         for number, part in enumerate((shipped[:cut], shipped[cut:]), start=1):
             if not part:
                 continue
