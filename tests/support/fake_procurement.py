@@ -27,7 +27,7 @@ from services.procurement.domain.orders import (
     OrderStatus,
     delivery_id,
 )
-from services.procurement.domain.performance import AnsweredLine
+from services.procurement.domain.performance import AnsweredLine, Performance
 from services.procurement.domain.risk import Alert, AlertStatus, Holding, Scope
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import JointOrderDiscrepancy, JointOrderPlaced, to_cents
@@ -89,6 +89,7 @@ class ProcurementTables:
     receipts: list[Receipt] = field(default_factory=list)
     discrepancies: dict[str, tuple[str, str, JointOrderDiscrepancy]] = field(default_factory=dict)
     completions: dict[tuple[str, str], int] = field(default_factory=dict)
+    performance: tuple[list[Performance], datetime | None] = ([], None)
 
     def requests_on(self, order_id: str) -> list[StoredRequest]:
         return [self.requests[(d.member_id, d.request_id)] for d in self.deliveries if d.order_id == order_id]
@@ -514,6 +515,17 @@ class FakeFulfilmentRepository:
         return [(m, r, category, needed_by) for (m, r), (category, needed_by) in sorted(found.items())]
 
 
+class FakePerformanceRepository:
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def replace(self, found: Iterable[Performance], computed_at: datetime) -> None:
+        self._tables.performance = (list(found), computed_at)
+
+    async def current(self) -> tuple[list[Performance], datetime | None]:
+        return self._tables.performance
+
+
 class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
     """Repositories over one set of in-memory tables; `decision_locks` counts `lock_decisions()`."""
 
@@ -531,6 +543,7 @@ class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
         self.known_members = FakeKnownMembersRepository(self.tables)  # type: ignore[assignment]
         self.parties = FakePartiesRepository(self.tables)  # type: ignore[assignment]
         self.fulfilment = FakeFulfilmentRepository(self.tables)  # type: ignore[assignment]
+        self.performance = FakePerformanceRepository(self.tables)  # type: ignore[assignment]
         self.decision_locks = 0
 
     async def lock_decisions(self) -> None:

@@ -12,7 +12,7 @@ import asyncpg
 from services.procurement.domain.answers import Commitment, LineDecision, OrderAnswer, Service
 from services.procurement.domain.fulfilment import Dispatch, Escalation, EscalationKind, Receipt, RequestLedger
 from services.procurement.domain.orders import Delivery, JointOrder, OrderLine
-from services.procurement.domain.performance import AnsweredLine
+from services.procurement.domain.performance import AnsweredLine, Performance
 from shared.contract import GoodsRejection, JointOrderDiscrepancy, LineStatus, ShipTo
 
 _COMMITMENT_COLUMNS = (
@@ -403,6 +403,38 @@ class FulfilmentRepository:
             since,
         )
         return [(r["member_id"], r["request_id"], r["category"], r["needed_by"]) for r in rows]
+
+
+_PERFORMANCE_COUNTS = (
+    "deliveries", "on_time_deliveries", "otif_deliveries", "confirmed_units", "accepted_units", "answered_lines",
+    "rejected_lines", "answer_hours",
+)
+
+
+class PerformanceRepository:
+    """Supplier performance as last computed (`service_layer/performance.py` refreshes it)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def replace(self, found: Iterable[Performance], computed_at: datetime) -> None:
+        await self._conn.execute("DELETE FROM supplier_performance")
+        await self._conn.executemany(
+            f"INSERT INTO supplier_performance (supplier_id, category, {', '.join(_PERFORMANCE_COUNTS)}, computed_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            [(p.supplier_id, p.category, *(getattr(p, name) for name in _PERFORMANCE_COUNTS), computed_at)
+             for p in found],
+        )
+
+    async def current(self) -> tuple[list[Performance], datetime | None]:
+        """Every (supplier, category)'s performance and when it was computed (None: not yet)."""
+        rows = await self._conn.fetch(
+            f"SELECT supplier_id, category, {', '.join(_PERFORMANCE_COUNTS)}, computed_at FROM supplier_performance"
+            " ORDER BY supplier_id, category"
+        )
+        found = [Performance(r["supplier_id"], r["category"], *(r[name] for name in _PERFORMANCE_COUNTS))
+                 for r in rows]
+        return found, max((r["computed_at"] for r in rows), default=None)
 
 
 def _line_number(line_id: str) -> tuple[int, str]:
