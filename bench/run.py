@@ -36,7 +36,7 @@ from rich.table import Table
 from tests.support.backends import kafka_backend, postgres_backend
 
 RESULTS = Path(__file__).parent / "results"
-STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "optimizer")
+STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "lifecycle", "optimizer")
 SERVICES = ("members", "procurement", "notifications")
 
 
@@ -53,10 +53,11 @@ class Sizes:
     cycle_skus: int
     cycle_suppliers: int
     optimizer_requests: int
+    lifecycle_requests: int
 
 
-FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000)
-QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000)
+FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000, 100_000)
+QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000, 20_000)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,14 @@ async def _cycle(ctx: Context, progress: Callable[[float, str], None]) -> dict[s
     return await bench_cycle_close(ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers)
 
 
+async def _lifecycle(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.lifecycle_bench import bench_lifecycle
+
+    s = ctx.sizes
+    progress(0, f"answers, dispatches and receipts after a close of {s.lifecycle_requests:,} requests")
+    return await bench_lifecycle(ctx.server_url, s.lifecycle_requests, s.cycle_skus, s.cycle_suppliers)
+
+
 async def _optimizer(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
     from bench.optimizer_bench import bench_single_sku
 
@@ -163,6 +172,7 @@ RUNNERS: dict[str, StageRunner] = {
     "admission": _admission,
     "latency": _latency,
     "cycle": _cycle,
+    "lifecycle": _lifecycle,
     "optimizer": _optimizer,
 }
 
@@ -330,6 +340,20 @@ def _cycle_rows(r: dict, _: dict) -> list[Row]:
     return [_row("cycle", Target("close through publish", "s", 5), r["total_seconds"], detail)]
 
 
+def _lifecycle_rows(r: dict, _: dict) -> list[Row]:
+    return [
+        _row("lifecycle", Target("answers: deliveries/s", "/s", 5_000, at_least=True),
+             r["deliveries_answered_per_second"],
+             f"{r['answers']} answers (a third per line, partial lines re-sourced) for {r['deliveries_answered']:,}"
+             f" deliveries in {r['answer_seconds']:.2f} s"),
+        _row("lifecycle", Target("dispatches/s", "/s", 5_000, at_least=True), r["dispatches_per_second"],
+             f"{r['dispatches']:,} dispatches of one delivery each in {r['dispatch_seconds']:.2f} s"),
+        _row("lifecycle", Target("receipts/s", "/s", 5_000, at_least=True), r["receipts_per_second"],
+             f"{r['receipts']:,} receipts in {r['receipt_seconds']:.2f} s: {r['requests_completed']:,} completed,"
+             f" {r['discrepancies']:,} discrepancies"),
+    ]
+
+
 def _optimizer_rows(r: dict, _: dict) -> list[Row]:
     detail = f"{r['requests']:,} requests, {r['suppliers']} suppliers, {r['method']}"
     return [
@@ -344,6 +368,7 @@ FIGURES: dict[str, Callable[[dict, dict], list[Row]]] = {
     "admission": _admission_rows,
     "latency": _latency_rows,
     "cycle": _cycle_rows,
+    "lifecycle": _lifecycle_rows,
     "optimizer": _optimizer_rows,
 }
 

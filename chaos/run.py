@@ -25,7 +25,7 @@ from chaos.checks import Accounting, Check, Evidence, account, gather, verdicts
 from chaos.faults import FaultRecord, Faults, NotRecovered, ReceiverFault
 from chaos.platform import ChaosPlatform
 from chaos.scenario import ERPs, Observations, Workload
-from demo.participants import CHAOS_HABITS, SupplierDesks
+from demo.participants import SupplierDesks
 from shared import topics
 from shared.runtime.kafka_cluster import KafkaCluster, kafka_libs
 from shared.settings import SERVICES, ServiceName
@@ -123,7 +123,7 @@ async def run(
         await platform.start()
         note(f"platform up (log: {directory / 'platform.log'})")
         await producer.start()
-        desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen, CHAOS_HABITS)
+        desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen, answers_per_line=False)
         background.append(asyncio.create_task(desks.run()))
         erps = ERPs(load, producer, topics.PURCHASE_REQUESTS, seen)
         faults = Faults(platform, receiver, erps, seen, profile.recovery_timeout_s, rng, started, note,

@@ -13,9 +13,9 @@ import heapq
 import json
 import random
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -37,22 +37,8 @@ REJECTION_REASONS = (
     "Preisstellung nicht mehr gültig, bitte neu anfragen",
 )
 INSOLVENT_REASON = "Insolvenzverfahren beantragt: keine Auslieferungen mehr"
-
-
-@dataclass(frozen=True)
-class DeskHabits:
-    """How the suppliers' desks answer: the demo's are human, chaos's predictable."""
-
-    answered_per_line_share: float = 0.3
-    """Orders a supplier answers line by line (v1.1) rather than confirming whole."""
-    days_late_at_most: int = 2
-    """A promised date is the lead time plus up to this many days: a date after a delivery's
-    needed_by leaves it unserved, to be re-sourced (contract v1.1)."""
-
-
-DEMO_HABITS = DeskHabits()
-CHAOS_HABITS = DeskHabits(answered_per_line_share=0.0, days_late_at_most=0)
-"""Every order confirmed whole and on time, so the same requests give the same orders."""
+ANSWERED_PER_LINE_SHARE = 0.3
+"""Orders a supplier answers line by line (v1.1) rather than confirming whole."""
 PARTIAL_LINE_SHARE = 0.35
 """Of those, lines it can deliver only in part; `LATE_LINE_SHARE` more it can deliver only later."""
 LATE_LINE_SHARE = 0.1
@@ -205,10 +191,12 @@ class SupplierDesks:
         producer: AIOKafkaProducer,
         topic_prefix: str,
         board: Scoreboard,
-        habits: DeskHabits = DEMO_HABITS,
+        answers_per_line: bool = True,
     ) -> None:
+        """`answers_per_line=False`: every order confirmed whole or rejected, as a v1 supplier
+        does (chaos compares runs, and which orders get a partial answer depends on timing)."""
         self._scenario = scenario
-        self._habits = habits
+        self._answers_per_line = answers_per_line
         self._bootstrap = bootstrap
         self._producer = producer
         self._prefix = topic_prefix
@@ -288,7 +276,7 @@ class SupplierDesks:
         insolvent = supplier.id in self._insolvent
         accepted = not insolvent and self._rng.random() >= supplier.rejection_rate
         reason = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
-        promised = self._promise(supplier)
+        promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
         document = order_response(supplier.documents, order, supplier.id, supplier.peppol_id,
                                   ALLIANCE["peppol_id"], accepted, promised, None if accepted else reason)
         event_type = "joint_order.confirmed" if accepted else "joint_order.rejected"
@@ -304,13 +292,13 @@ class SupplierDesks:
     async def _answer(self, supplier: Supplier, order: dict[str, Any]) -> None:
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))  # someone at the desk reads it first
         answer: dict[str, Any] = {"order_id": order["order_id"], "supplier_id": supplier.id}
-        promised = self._promise(supplier)
+        promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
         shipped: list[tuple[str, int]] = []
         if supplier.id in self._insolvent or self._rng.random() < supplier.rejection_rate:
             event_type = "joint_order.rejected"
             insolvent = supplier.id in self._insolvent
             answer["reason"] = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
-        elif self._rng.random() < self._habits.answered_per_line_share:
+        elif self._answers_per_line and self._rng.random() < ANSWERED_PER_LINE_SHARE:
             event_type = "joint_order.answered"
             answer["lines"] = [self._line_answer(line, promised) for line in order["lines"]]
             for line, said in zip(order["lines"], answer["lines"], strict=True):
@@ -318,6 +306,8 @@ class SupplierDesks:
                 shipped += served(line, said["status"], said.get("quantity"), expected)
         else:
             event_type = "joint_order.confirmed"
+            needed = min(date.fromisoformat(d["needed_by"]) for line in order["lines"] for d in line["deliveries"])
+            promised = min(promised, needed)  # a whole confirmation keeps every date (later: answered per line)
             answer["expected_delivery"] = promised.isoformat()
             for line in order["lines"]:
                 shipped += served(line, "accepted", None, promised)
@@ -330,9 +320,6 @@ class SupplierDesks:
             self._board.orders_answered_per_line += event_type == "joint_order.answered"
             if shipped:
                 await self._ship(supplier, order["order_id"], shipped)
-
-    def _promise(self, supplier: Supplier) -> date:
-        return date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, self._habits.days_late_at_most))
 
     def _line_answer(self, line: dict[str, Any], promised: date) -> dict[str, Any]:
         draw = self._rng.random()
@@ -349,7 +336,8 @@ class SupplierDesks:
     async def _ship(self, supplier: Supplier, order_id: str, shipped: list[tuple[str, int]]) -> None:
         """What it confirmed, in one dispatch or, for larger orders, two."""
         await asyncio.sleep(self._rng.uniform(0.5, 3.0))
-        cut = len(shipped) // 2 if len(shipped) >= 2 and self._rng.random() < 0.5 else len(shipped)
+        two = len(shipped) >= 2 and zlib.crc32(order_id.encode()) % 2 == 1  # the same however runs are timed
+        cut = len(shipped) // 2 if two else len(shipped)
         for number, part in enumerate((shipped[:cut], shipped[cut:]), start=1):
             if not part:
                 continue

@@ -135,7 +135,7 @@ async def _decide(
     in_force = await effects_in_force(uow, now, options.risk_corroboration_members)
     offers = offers_with_performance(
         offers_with_risk(offers_by_sku(suppliers), in_force), categories(suppliers),
-        await last_resorts(uow, now, options.otif_floor),
+        await last_resorts(uow, options.otif_floor),
     )
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in open_requests:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
-from services.procurement.adapters.fulfilment import FulfilmentRepository
+from services.procurement.adapters.fulfilment import FulfilmentRepository, PerformanceRepository
 from services.procurement.adapters.parties import PartiesRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
@@ -27,6 +27,7 @@ class ProcurementUnitOfWork(UnitOfWork):
     known_members: KnownMembersRepository
     parties: PartiesRepository
     fulfilment: FulfilmentRepository
+    performance: PerformanceRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
         self.suppliers = SuppliersRepository(conn)
@@ -37,6 +38,7 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.known_members = KnownMembersRepository(conn)
         self.parties = PartiesRepository(conn)
         self.fulfilment = FulfilmentRepository(conn)
+        self.performance = PerformanceRepository(conn)
 
     async def lock_decisions(self) -> None:
         """Serialise decisions over the same requests and capacity (closes, re-sourcing)."""
