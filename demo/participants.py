@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from demo.scenario import Member, Scenario, Supplier
 from demo.scoreboard import Scoreboard
 from shared import topics
+from shared.kafka_client import METADATA_MAX_AGE_MS
 from shared.signing import SIGNATURE_HEADER, sign, verify
 
 CANCELLED_SHARE = 0.03
@@ -172,6 +173,7 @@ class SupplierDesks:
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,  # finds a lost broker's successor in seconds
         )
         await consumer.start()
         try:
