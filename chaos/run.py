@@ -261,6 +261,8 @@ async def _still_busy(platform: ChaosPlatform, seen: Observations, load: Workloa
     unsettled = sum(not seen.settled(key) for key in load.keys)
     if unsettled:
         return f"{unsettled} requests not settled"
+    if seen.probes_unanswered():
+        return f"{seen.probes_unanswered()} recovery probes unanswered"
     if seen.orders_unanswered:
         return f"{seen.orders_unanswered} orders unanswered by their suppliers"
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
+from services.procurement.adapters.fulfilment import FulfilmentRepository
+from services.procurement.adapters.parties import PartiesRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
     OrdersRepository,
@@ -23,6 +25,8 @@ class ProcurementUnitOfWork(UnitOfWork):
     cycles: CyclesRepository
     alerts: AlertsRepository
     known_members: KnownMembersRepository
+    parties: PartiesRepository
+    fulfilment: FulfilmentRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
         self.suppliers = SuppliersRepository(conn)
@@ -31,6 +35,8 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.cycles = CyclesRepository(conn)
         self.alerts = AlertsRepository(conn)
         self.known_members = KnownMembersRepository(conn)
+        self.parties = PartiesRepository(conn)
+        self.fulfilment = FulfilmentRepository(conn)
 
     async def lock_decisions(self) -> None:
         """Serialise decisions over the same requests and capacity (closes, re-sourcing)."""
