@@ -26,6 +26,7 @@ from demo.scenario import ALLIANCE, Member, Scenario, Supplier
 from demo.scoreboard import Scoreboard
 from demo.supplier_documents import ORDER_RESPONSE_SCHEMA, OrderReader, ReceivedOrder, order_response
 from shared import topics
+from shared.kafka_client import METADATA_MAX_AGE_MS
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, sign, verify
 
@@ -225,6 +226,7 @@ class SupplierDesks:
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,  # finds a lost broker's successor in seconds
         )
         await consumer.start()
         try:
