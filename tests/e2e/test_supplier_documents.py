@@ -1,8 +1,8 @@
 """Suppliers in their own standards end to end, through the real broker: a PEPPOL supplier
 receives its joint order as a PEPPOL BIS 3 Order valid against the official UBL 2.1 schema,
 hostile documents on `supplier.responses` are dead-lettered as `invalid_document` while the
-service keeps going, and its Order Response confirms the order with the effect a JSON
-supplier's `joint_order.confirmed` has on its own order."""
+service keeps going, its Order Response confirms the order with the effect a JSON supplier's
+`joint_order.confirmed` has on its own order, and its Despatch Advice tells each member."""
 
 from __future__ import annotations
 
@@ -21,7 +21,12 @@ from shared.documents.schemas import Schema
 from shared.messaging.envelope import document_event_bytes
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
-from tests.support.documents import peppol_order_response, peppol_order_violations, standards_kit
+from tests.support.documents import (
+    peppol_despatch_advice,
+    peppol_order_response,
+    peppol_order_violations,
+    standards_kit,
+)
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import wait_for_records
 from tests.support.procurement import (
@@ -124,10 +129,20 @@ async def test_a_peppol_supplier_gets_a_valid_order_refuses_nothing_hostile_and_
         async with procurement.admin() as admin:
             orders = {o["order_id"]: o["status"] for o in (await admin.get("/orders")).json()}
         assert orders == {order_id: "confirmed", json_order["data"]["order_id"]: "confirmed"}
+
+        # It ships everything: each member is told its own quantity.
+        shipped = [(item.findtext("cbc:ID", namespaces=UBL), int(item.findtext("cbc:Quantity", namespaces=UBL)))
+                   for item in order.iterfind("cac:OrderLine/cac:LineItem", UBL)]
+        value = document_event_bytes("joint_order.dispatched", "ap/s-holz", peppol.DESPATCH_ADVICE,
+                                     peppol_despatch_advice(order_id, "LS-1", shipped), "desp-1", datetime.now(UTC))
+        await send(running, topics.SUPPLIER_RESPONSES, [("s-holz", value, signed("s-holz-secret", value))])
+        dispatched = await notices_of_type(running, "purchase_request.dispatched", 2)
+        assert sorted((m, d["request_id"], d["quantity"], d["carrier"]) for m, d in dispatched) == [
+            ("m-huber", "r-1", 61, "Spedition Nord"), ("m-maier", "r-2", 51, "Spedition Nord")]
         await metrics_show(
             procurement,
             'alliance_supplier_documents_total{outcome="rendered",standard="peppol-bis3"} 1.0',
-            'alliance_supplier_documents_total{outcome="read",standard="peppol-bis3"} 1.0',
+            'alliance_supplier_documents_total{outcome="read",standard="peppol-bis3"} 2.0',
             'alliance_supplier_documents_total{outcome="refused",standard="peppol-bis3"} 2.0',
         )
         assert json.loads(dead[0].value)["datacontenttype"] == "application/xml"
