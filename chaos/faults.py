@@ -121,7 +121,8 @@ class Faults:
         kafka.kill(node)
         await self._recover(record, pids, time.monotonic())
         back = time.monotonic()
-        await asyncio.to_thread(kafka.restart, node)
+        kafka.launch(node)
+        await asyncio.to_thread(kafka.wait_ready, node)
         while not await self._platform.fully_replicated():
             if time.monotonic() > back + self._recovery_timeout_s:
                 raise NotRecovered(f"broker {node} not back in sync within {self._recovery_timeout_s:.0f} s")

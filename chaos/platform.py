@@ -67,8 +67,10 @@ class ChaosPlatform:
         self._http = httpx.AsyncClient(timeout=10.0)
 
     async def start(self) -> None:
-        if self.kafka:
-            await asyncio.to_thread(self.kafka.start)
+        if self.kafka:  # launched from this thread, which the nodes die with (formatting, waiting elsewhere)
+            await asyncio.to_thread(self.kafka.prepare)
+            self.kafka.launch()
+            await asyncio.to_thread(self.kafka.wait_ready)
         await asyncio.to_thread(self.postgres.start, True)
         async with _LAUNCHING:
             with _environment(self._environment):

@@ -123,6 +123,7 @@ async def trade(
     )
     background = [
         asyncio.create_task(desks.run()),
+        asyncio.create_task(erps.receive_goods()),
         asyncio.create_task(insolvency(erps, desks, scenario, board, options.duration)),
     ]
     publishing = asyncio.create_task(erps.run(erps_done))
@@ -135,6 +136,7 @@ async def trade(
                 await publishing
                 if not stop.is_set():
                     await last_cycle(admin, platform, board, stop)
+                    await supplier_performance(admin, scenario, board)
     finally:
         erps_done.set()
         for task in [publishing, *background]:
@@ -176,6 +178,18 @@ async def follow_cycles(admin: httpx.AsyncClient, board: Scoreboard) -> None:
                         f"{cycle['requests_considered']} requests on {cycle['orders']} orders"
                     )
         await asyncio.sleep(1.0)
+
+
+async def supplier_performance(admin: httpx.AsyncClient, scenario: Scenario, board: Scoreboard) -> None:
+    """Each supplier's on-time-in-full as procurement measured it from the receipts."""
+    for supplier in scenario.suppliers:
+        with contextlib.suppress(httpx.HTTPError):
+            response = await admin.get(f"/suppliers/{supplier.id}/performance")
+            response.raise_for_status()
+            measured = [p for p in response.json() if p["otif"] is not None]
+            deliveries = sum(p["deliveries"] for p in measured)
+            on_time_in_full = sum(p["otif"] * p["deliveries"] for p in measured)
+            board.supplier_otif[supplier.id] = round(on_time_in_full / deliveries, 3) if deliveries else None
 
 
 async def last_cycle(

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 DEFAULT_CYCLE = Cycle(interval_seconds=3600, max_supplier_share=0.7)
 WATCH_INTERVAL_S = 5.0
-PERFORMANCE_INTERVAL_S = 60.0
+PERFORMANCE_INTERVAL_S = 30.0
 """Supplier performance reads the window's deliveries: its gauges follow less often than the watch."""
 
 

@@ -129,6 +129,8 @@ class KafkaNode:
     directory: Path
     host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
+    logged: int = 0
+    """The size of its log when last launched: the start line to wait for comes after it."""
 
     @property
     def address(self) -> str:
@@ -196,7 +198,12 @@ class KafkaCluster:
 
     def start(self, timeout: float = 180.0) -> None:
         """Format every node afresh, start them all, wait until each serves clients."""
-        started = time.monotonic()
+        self.prepare()
+        self.launch()
+        self.wait_ready(timeout=timeout)
+
+    def prepare(self) -> None:
+        """Write each node's configuration and format its storage (slow: a JVM per node; any thread)."""
         java, _ = require_tools()
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
@@ -208,13 +215,24 @@ class KafkaCluster:
             node.directory.mkdir()
             _write_private(node.properties, self._server_properties(node))
             self._format(java, node, cluster_id)
-        for node in self.nodes:
+
+    def launch(self, *node_ids: int) -> None:
+        """Start the given nodes (all by default) without waiting for them. Quick; call it from the
+        thread that owns the cluster: a node gets SIGTERM when the thread that started it ends."""
+        java, _ = require_tools()
+        for node in [self.node(i) for i in node_ids] if node_ids else self.nodes:
+            node.logged = node.log_path.stat().st_size if node.log_path.exists() else 0
             self._launch(java, node)
-        for node in self.nodes:
-            self._wait_started(node, 0, started, timeout)
+
+    def wait_ready(self, *node_ids: int, timeout: float = 180.0) -> None:
+        """Wait until the given nodes (all by default) serve clients (any thread)."""
+        started = time.monotonic()
+        chosen = [self.node(i) for i in node_ids] if node_ids else self.nodes
+        for node in chosen:
+            self._wait_started(node, node.logged, started, timeout)
         log.info(
-            "Apache Kafka %s: %d KRaft node(s)%s ready on %s in %.1f s",
-            KAFKA_VERSION, self.brokers, " with SASL/SCRAM and ACLs" if self.sasl else "",
+            "Apache Kafka %s: node(s) %s%s ready on %s in %.1f s",
+            KAFKA_VERSION, ", ".join(str(n.node_id) for n in chosen), " with SASL/SCRAM and ACLs" if self.sasl else "",
             self.bootstrap, time.monotonic() - started,
         )
 
@@ -227,16 +245,11 @@ class KafkaCluster:
             log.info("killed Kafka node %d (SIGKILL)", node_id)
 
     def restart(self, node_id: int, timeout: float = 120.0) -> None:
-        """Start a stopped or killed node again on its own data; it catches up from the others."""
-        java, _ = require_tools()
-        node = self.node(node_id)
-        if node.running:
-            return
-        started = time.monotonic()
-        logged = node.log_path.stat().st_size
-        self._launch(java, node)
-        self._wait_started(node, logged, started, timeout)
-        log.info("Kafka node %d back in %.1f s", node_id, time.monotonic() - started)
+        """Start a stopped or killed node again on its own data; it catches up from the others.
+        From the owning thread (see `launch`); async callers: `launch`, then `wait_ready` in a thread."""
+        if not self.node(node_id).running:
+            self.launch(node_id)
+            self.wait_ready(node_id, timeout=timeout)
 
     def node(self, node_id: int) -> KafkaNode:
         return self.nodes[node_id - 1]
@@ -245,7 +258,7 @@ class KafkaCluster:
         """A node that exited without being asked to (for supervision)."""
         return next((n for n in self.nodes if n.process is not None and n.process.poll() is not None), None)
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 20.0) -> None:
         for node in self.nodes:
             if node.process is not None and node.process.poll() is None:
                 node.process.send_signal(signal.SIGTERM)

@@ -142,5 +142,6 @@ async def test_a_partial_answer_two_dispatches_and_a_short_receipt_end_in_one_di
         records = await wait_for_records(kafka_bootstrap, running.topic(topics.supplier_orders("s-holz")), 2)
         reports = [r for r in records if json.loads(r.value)["type"] == EventType.JOINT_ORDER_DISCREPANCY]
         assert len(reports) == 1, "reported once, however often the watch ran"
-        assert verify(dict(reports[0].headers)[SIGNATURE_HEADER], reports[0].value, [SUPPLIER_SECRETS["s-holz"]]) is None
+        signature = dict(reports[0].headers)[SIGNATURE_HEADER]
+        assert verify(signature, reports[0].value, [SUPPLIER_SECRETS["s-holz"]]) is None
         assert len(await told(running, EventType.PURCHASE_REQUEST_COMPLETED, 1)) == 1

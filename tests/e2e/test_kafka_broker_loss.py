@@ -152,7 +152,8 @@ async def test_losing_the_leader_under_load_loses_nothing_and_doubles_nothing(
         assert all(s.process.poll() is None for s in running.services.values())
 
         restarted = time.monotonic()
-        await asyncio.to_thread(cluster.restart, victim)
+        cluster.launch(victim)  # from this thread: a node dies with the thread that started it
+        await asyncio.to_thread(cluster.wait_ready, victim)
         while await under_replicated(cluster, [running.topic(lost)]):
             await asyncio.sleep(0.2)
         resynced_s = time.monotonic() - restarted
@@ -175,4 +176,4 @@ async def test_losing_the_leader_under_load_loses_nothing_and_doubles_nothing(
         await running.drop()
         for node in cluster.nodes:  # the next test starts with all three
             if not node.running:
-                await asyncio.to_thread(cluster.restart, node.node_id)
+                cluster.restart(node.node_id)

@@ -88,7 +88,9 @@ class Run:
         async with ProcurementUnitOfWork(self.pool) as uow:
             await take_demand(uow, [InboundRecord(topics.ADMITTED_REQUESTS, 0, self._next(), b"BOARD-18MM", value)])
 
-    async def supplier(self, supplier_id: str, event_type: str, data: dict[str, Any], event_id: str | None = None) -> None:
+    async def supplier(
+        self, supplier_id: str, event_type: str, data: dict[str, Any], event_id: str | None = None
+    ) -> None:
         value = cloud_event(event_type, f"supplier/{supplier_id}", {"supplier_id": supplier_id, **data}, event_id)
         record = InboundRecord(topics.SUPPLIER_RESPONSES, 0, self._next(), supplier_id.encode(), value,
                                tuple(signed(SECRETS[supplier_id], value)))

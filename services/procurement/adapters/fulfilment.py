@@ -209,7 +209,9 @@ class FulfilmentRepository:
         awaiting = {(r["m"], r["r"]): True for r in rows}
         return await self._ledgers(keys, awaiting)
 
-    async def _ledgers(self, keys: Sequence[tuple[str, str]], awaiting: dict[tuple[str, str], bool]) -> list[RequestLedger]:
+    async def _ledgers(
+        self, keys: Sequence[tuple[str, str]], awaiting: dict[tuple[str, str], bool]
+    ) -> list[RequestLedger]:
         members, requests = [m for m, _ in keys], [r for _, r in keys]
         commitment_rows = await self._conn.fetch(
             f"SELECT {', '.join('c.' + c for c in _COMMITMENT_COLUMNS.split(', '))} FROM commitments c"

@@ -40,7 +40,9 @@ async def performances(
     return supplier_performance(lines, records, today, window_days)
 
 
-async def last_resorts(uow: ProcurementUnitOfWork, now: datetime, floor: float = DEFAULT_OTIF_FLOOR) -> list[LastResort]:
+async def last_resorts(
+    uow: ProcurementUnitOfWork, now: datetime, floor: float = DEFAULT_OTIF_FLOOR
+) -> list[LastResort]:
     """The suppliers below the floor, per category; each is logged with its reason (the decision log)."""
     below = below_floor((await performances(uow, now)).values(), floor)
     for last in below:

@@ -2,10 +2,10 @@
 the exposure to a risk alert (`joint_order.placed` and the notices of placing orders are
 rendered by `order_records.py`).
 
-`joint_order.placed`, `joint_order.cancelled` and `joint_order.discrepancy` carry an `alliance-signature` header made with
-the supplier's current secret (an extension of the contract, which defines signatures only on
-what we receive), so a supplier can check a record really comes from the alliance. Its
-timestamp is the moment the record was made; the record's CloudEvent `time` is the same moment.
+`joint_order.placed`, `joint_order.cancelled` and `joint_order.discrepancy` carry an
+`alliance-signature` header made with the supplier's current secret (an extension of the
+contract, which defines signatures only on what we receive), so a supplier can check a record
+really comes from the alliance. Its timestamp is the moment the record was made; the record's CloudEvent `time` is the same moment.
 """
 
 from __future__ import annotations
