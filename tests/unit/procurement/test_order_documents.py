@@ -13,7 +13,7 @@ from lxml import etree
 
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import Delivery, JointOrder, OrderLine, delivery_id
-from services.procurement.service_layer.documents import DocumentSetting, document_settings
+from services.procurement.service_layer.documents import DocumentSetting, contract_order, document_settings
 from services.procurement.service_layer.order_records import CloseRecords, placed_messages
 from shared.contract import CloudEvent, JointOrderPlaced, ShipTo
 from shared.documents import opentrans, peppol
@@ -79,6 +79,12 @@ def test_an_xml_suppliers_order_is_the_same_signed_record_carrying_its_document(
         assert root.findtext("ot:ORDER_SUMMARY/ot:TOTAL_AMOUNT", namespaces=OT) == str(twin.total)
         assert root.xpath("ot:ORDER_ITEM_LIST/ot:ORDER_ITEM/ot:LINE_ITEM_ID/text()", namespaces=OT) == ids
     assert str(twin.total) == "495.33"  # 112 x 4.125 + 1,001 x 0.0333; the lines' cents add up to 495.34
+
+
+def test_the_order_a_document_is_rendered_from_is_its_json_twin():
+    """Built unvalidated for speed, it must equal what the contract's model reads from the JSON."""
+    assert contract_order(order()) == json_twin()
+    assert contract_order(order()).model_dump(mode="json") == json_twin().model_dump(mode="json")
 
 
 def test_a_close_renders_documents_for_xml_suppliers_and_json_for_the_others():
