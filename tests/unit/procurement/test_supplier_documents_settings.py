@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from services.members.service_layer.registry import member_from_seed
 from services.procurement.entrypoints.http import admin_router
 from services.procurement.service_layer.catalog import alliance_from_seed, supplier_from_seed
 from shared import seed
@@ -73,8 +74,6 @@ def test_an_xml_supplier_needs_the_alliance_party_and_is_then_stored_with_its_id
 
 
 def test_a_members_document_ids_travel_from_its_entry_to_procurements_delivery_parties():
-    from services.members.service_layer.registry import member_from_seed
-
     entry = seed.Member.model_validate({"id": "m-huber", "name": "Schreinerei Huber GmbH", "erp_secret": "s3cret",
                                         "email": "einkauf@huber.example", "region": "DE",
                                         "peppol_id": "0088:4000001000012", "vat_id": "DE111111111"})
