@@ -24,6 +24,7 @@ from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, OrderParties, 
 from shared.documents.safe_xml import InvalidDocument
 from shared.documents.schemas import SchemaKit
 from shared.documents.standards import Standard, read_supplier_document, render_joint_order
+from shared.runtime.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ def contract_order(order: JointOrder) -> JointOrderPlaced:
 def order_document(order: JointOrder, setting: DocumentSetting, issued: date) -> tuple[str, str]:
     """The supplier's order document: its `dataschema` and the XML text."""
     dataschema, document = render_joint_order(setting.standard, contract_order(order), setting.parties, issued)
+    if len(document) > MAX_MESSAGE_BYTES:
+        log.error("order %s for %s is a %d-byte %s document, more than a record may be (%d): it cannot be "
+                  "published; such a supplier should take JSON (docs/suppliers.md, Limits)", order.order_id,
+                  order.supplier_id, len(document), setting.standard, MAX_MESSAGE_BYTES)
     return dataschema, document.decode()
 
 

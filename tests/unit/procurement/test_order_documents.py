@@ -121,3 +121,12 @@ async def test_the_parties_come_from_the_alliance_entry_the_members_profiles_and
                                                                                                  "ATU12345678")
     assert parties.members["m-huber"].peppol_id == "0088:4000001000012"
     assert (parties.members["m-kern"].name, parties.members["m-kern"].address.country) == ("m-kern", "DE")
+
+
+def test_a_document_supplier_whose_order_goes_as_json_after_all_gets_its_lines():
+    """Without the alliance's party the order goes as JSON (logged): its lines are written then."""
+    records = CloseRecords("cycle-12", document_suppliers=frozenset({"s-holz"}))
+    for line in order().lines:
+        records.ordered("s-holz", "ord-41", line)
+    [record, _] = records.order_messages(order(), "holz-secret")
+    assert JointOrderPlaced.model_validate(json.loads(record.value)["data"]) == json_twin()
