@@ -41,7 +41,7 @@ from rich.table import Table
 from tests.support.backends import apache_kafka, kafka_backend, postgres_backend
 
 RESULTS = Path(__file__).parent / "results"
-STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "lifecycle", "optimizer")
+STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "lifecycle", "optimizer", "documents")
 SERVICES = ("members", "procurement", "notifications")
 BROKERS = ("tansu", "kafka")
 
@@ -172,6 +172,19 @@ async def _optimizer(ctx: Context, progress: Callable[[float, str], None]) -> di
     return bench_single_sku(ctx.sizes.optimizer_requests)
 
 
+async def _documents(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.cycle_close_bench import bench_cycle_close
+    from bench.documents_bench import reading_rates
+    from shared.documents.standards import Standard
+
+    s = ctx.sizes
+    progress(0, f"reading suppliers' documents, then a close of {s.cycle_requests:,} requests, all suppliers PEPPOL")
+    rates = await asyncio.to_thread(reading_rates)
+    close = await bench_cycle_close(ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers,
+                                    Standard.PEPPOL_BIS3)
+    return {"reading_per_s": rates, "close": close}
+
+
 RUNNERS: dict[str, StageRunner] = {
     "ceiling": _ceiling,
     "platform": _platform,
@@ -180,6 +193,7 @@ RUNNERS: dict[str, StageRunner] = {
     "cycle": _cycle,
     "lifecycle": _lifecycle,
     "optimizer": _optimizer,
+    "documents": _documents,
 }
 
 
@@ -386,6 +400,16 @@ def _optimizer_rows(r: dict, _: dict) -> list[Row]:
     ]
 
 
+def _documents_rows(r: dict, _: dict) -> list[Row]:
+    c = r["close"]
+    detail = (f"{c['requests']:,} req, {c['orders']} PEPPOL orders: solve {c['solve_seconds']:.2f} s, write and "
+              f"render {c['write_seconds']:.2f} s, publish {c['publish_seconds']:.2f} s")
+    rows = [_row("documents", Target("close, all suppliers PEPPOL", "s", 5), c["total_seconds"], detail)]
+    rows += [_row("documents", Target(f"read {name}", "/s", 2_000, at_least=True), rate, "parse, schema, mapping")
+             for name, rate in r["reading_per_s"].items()]
+    return rows
+
+
 FIGURES: dict[str, Callable[[dict, dict], list[Row]]] = {
     "ceiling": _ceiling_rows,
     "platform": _platform_rows,
@@ -394,6 +418,7 @@ FIGURES: dict[str, Callable[[dict, dict], list[Row]]] = {
     "cycle": _cycle_rows,
     "lifecycle": _lifecycle_rows,
     "optimizer": _optimizer_rows,
+    "documents": _documents_rows,
 }
 
 

@@ -24,7 +24,14 @@ from lxml import etree
 
 from demo.scenario import ALLIANCE, Member, Scenario, Supplier
 from demo.scoreboard import Scoreboard
-from demo.supplier_documents import ORDER_RESPONSE_SCHEMA, OrderReader, ReceivedOrder, order_response
+from demo.supplier_documents import (
+    DESPATCH_SCHEMA,
+    ORDER_RESPONSE_SCHEMA,
+    OrderReader,
+    ReceivedOrder,
+    despatch_advice,
+    order_response,
+)
 from shared import topics
 from shared.kafka_client import METADATA_MAX_AGE_MS
 from shared.settings import Settings
@@ -273,7 +280,8 @@ class SupplierDesks:
         return order
 
     async def _answer_in_standard(self, supplier: Supplier, order: ReceivedOrder) -> None:
-        """The whole order accepted or rejected, as a PEPPOL Order Response or openTRANS ORDERRESPONSE."""
+        """The whole order accepted or rejected, as a PEPPOL Order Response or openTRANS ORDERRESPONSE;
+        what it accepted then ships at once, with a PEPPOL Despatch Advice or openTRANS DISPATCHNOTIFICATION."""
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))
         insolvent = supplier.id in self._insolvent
         accepted = not insolvent and self._rng.random() >= supplier.rejection_rate
@@ -286,10 +294,16 @@ class SupplierDesks:
         await publish(self._producer, topic, supplier.id, supplier.secret, event_type, document,
                       ORDER_RESPONSE_SCHEMA[supplier.documents])
         self._board.answer_documents[supplier.documents] += 1
-        if accepted:
-            self._board.orders_confirmed += 1
-        else:
+        if not accepted:
             self._board.orders_rejected += 1
+            return
+        self._board.orders_confirmed += 1
+        await asyncio.sleep(self._rng.uniform(0.5, 3.0))  # picked and packed
+        advice = despatch_advice(supplier.documents, order, supplier.id, supplier.peppol_id, ALLIANCE["peppol_id"],
+                                 f"LS-{order.order_id}", promised)
+        await publish(self._producer, topic, supplier.id, supplier.secret, "joint_order.dispatched", advice,
+                      DESPATCH_SCHEMA[supplier.documents])
+        self._board.despatch_documents[supplier.documents] += 1
 
     async def _answer(self, supplier: Supplier, order: dict[str, Any]) -> None:
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))  # someone at the desk reads it first
