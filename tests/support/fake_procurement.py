@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from services.procurement.domain.buffers import BufferSizing, BufferStock, Draw, RiskBuffer
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import Delivery, JointOrder, OrderLine, OrderRecord, OrderStatus
@@ -66,6 +67,13 @@ class ProcurementTables:
     history: list[tuple[str, str, str | None]] = field(default_factory=list)
     exposure: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     known_members: set[str] = field(default_factory=set)
+    buffers: dict[str, RiskBuffer] = field(default_factory=dict)
+    """Their stock as `BufferStock` keeps it (the adapter derives what is on order from deliveries)."""
+    buffer_sizings: dict[str, BufferSizing] = field(default_factory=dict)
+    """The latest per SKU."""
+    buffer_draws: dict[tuple[str, str], tuple[str, Draw, int]] = field(default_factory=dict)
+    """(member_id, request_id) -> (sku, draw, cycle number)."""
+    cycle_no: int = 1
 
     def requests_on(self, order_id: str) -> list[StoredRequest]:
         return [self.requests[(d.member_id, d.request_id)] for d in self.deliveries if d.order_id == order_id]
@@ -286,10 +294,43 @@ class FakeKnownMembersRepository:
         return set(candidates) & self._tables.known_members
 
 
+class FakeBuffersRepository:
+    """What re-sourcing's draws use of `adapters/buffers.py`."""
+
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def list(self, skus: Iterable[str] | None = None) -> list[RiskBuffer]:
+        wanted = set(self._tables.buffers) if skus is None else set(skus)
+        return [b for sku, b in sorted(self._tables.buffers.items()) if sku in wanted]
+
+    async def latest_sizings(self, skus: Iterable[str]) -> dict[str, BufferSizing]:
+        return {sku: self._tables.buffer_sizings[sku] for sku in skus if sku in self._tables.buffer_sizings}
+
+    async def current_cycle_no(self) -> int:
+        return self._tables.cycle_no
+
+    async def record_draws(self, sku: str, cycle_no: int, draws: Sequence[Draw]) -> None:
+        for d in draws:
+            if (d.member_id, d.request_id) in self._tables.buffer_draws:
+                raise AssertionError(f"request {d.request_id} of {d.member_id} drawn twice")
+            self._tables.buffer_draws[(d.member_id, d.request_id)] = (sku, d, cycle_no)
+
+    async def save_stock(self, sku: str, stock: BufferStock, received: int = 0) -> None:
+        buffer = self._tables.buffers[sku]
+        self._tables.buffers[sku] = replace(buffer, stock=replace(stock, on_order=buffer.stock.on_order))
+
+    async def mark_served(self, requests: Mapping[str, Sequence[str]]) -> None:
+        for member_id, request_ids in requests.items():
+            for request_id in request_ids:
+                stored = self._tables.requests[(member_id, request_id)]
+                stored.status, stored.status_reason = RequestStatus.CONFIRMED, "served_from_buffer"
+
+
 class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
     """Repositories over one set of in-memory tables; `decision_locks` counts `lock_decisions()`."""
 
-    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members")
+    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members", "buffers")
 
     def __init__(
         self, suppliers: Iterable[Supplier] = (), known_members: Iterable[str] = (), topic_prefix: str = ""
@@ -301,6 +342,7 @@ class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
         self.orders = FakeOrdersRepository(self.tables)  # type: ignore[assignment]
         self.alerts = FakeAlertsRepository(self.tables)  # type: ignore[assignment]
         self.known_members = FakeKnownMembersRepository(self.tables)  # type: ignore[assignment]
+        self.buffers = FakeBuffersRepository(self.tables)  # type: ignore[assignment]
         self.decision_locks = 0
 
     async def lock_decisions(self) -> None:

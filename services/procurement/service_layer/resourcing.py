@@ -14,6 +14,7 @@ from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import JointOrder, OrderRecord, assemble_orders, placed_suppliers
 from services.procurement.domain.resourcing import resourcing_offers
 from services.procurement.domain.risk import Effect
+from services.procurement.service_layer.buffers import serve_from_buffers
 from services.procurement.service_layer.order_records import placed_messages
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import EventType, PurchaseRequestResourced, PurchaseRequestUnfulfillable
@@ -98,6 +99,7 @@ async def resource_order(
         for request in sku_requests
         if request.key in decisions[sku].unplaced
     ]
+    unplaced = await serve_from_buffers(uow, unplaced, order.order_id)
     await requests.mark_decided([r for r, _ in unplaced], RequestStatus.UNFULFILLABLE, [why for _, why in unplaced])
     for request, why in unplaced:
         uow.publish(

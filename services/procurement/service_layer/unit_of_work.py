@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
+from services.procurement.adapters.buffers import BuffersRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
     OrdersRepository,
@@ -13,7 +14,12 @@ from services.procurement.adapters.repository import (
     lock_decisions,
     lock_decisions_shared,
 )
+from shared import topics
+from shared.contract import ALLIANCE_MEMBER_ID
+from shared.messaging.records import OutboundMessage
 from shared.messaging.unit_of_work import UnitOfWork
+
+_ALLIANCE_KEY = ALLIANCE_MEMBER_ID.encode()
 
 
 class ProcurementUnitOfWork(UnitOfWork):
@@ -23,6 +29,7 @@ class ProcurementUnitOfWork(UnitOfWork):
     cycles: CyclesRepository
     alerts: AlertsRepository
     known_members: KnownMembersRepository
+    buffers: BuffersRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
         self.suppliers = SuppliersRepository(conn)
@@ -31,6 +38,14 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.cycles = CyclesRepository(conn)
         self.alerts = AlertsRepository(conn)
         self.known_members = KnownMembersRepository(conn)
+        self.buffers = BuffersRepository(conn)
+
+    def publish(self, message: OutboundMessage) -> None:
+        """Notices about the alliance's own requests (a risk buffer's replenishment) go nowhere:
+        the alliance is no member with channels, and no other member may read them."""
+        if message.topic == topics.MEMBER_NOTICES and message.key == _ALLIANCE_KEY:
+            return
+        super().publish(message)
 
     async def lock_decisions(self) -> None:
         """Serialise decisions over the same requests and capacity (closes, re-sourcing)."""

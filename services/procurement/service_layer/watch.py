@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from services.procurement.adapters import metrics
 from services.procurement.domain.orders import OrderRecord
 from services.procurement.domain.risk import effective_alerts, effects, excluded_suppliers
+from services.procurement.service_layer.buffers import refresh_buffer_gauges
 from services.procurement.service_layer.publishing import status_message, status_of
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import Severity
@@ -64,3 +65,4 @@ async def refresh_gauges(uow: ProcurementUnitOfWork, corroboration: int, now: da
             sum(1 for a in alerts if a.key in acting and a.severity is severity)
         )
     metrics.EXCLUDED_SUPPLIERS.set(len(excluded_suppliers(in_force)))
+    await refresh_buffer_gauges(uow)
