@@ -247,16 +247,33 @@ class BuffersRepository:
                 result.setdefault(sku, {})[member] = [quantities.get((sku, member, c), 0) for c in since]
         return result
 
-    async def record_sizings(self, cycle_no: int, sizings: Sequence[BufferSizing]) -> None:
+    async def record_sizings(self, cycle_no: int, sizings: Sequence[BufferSizing], on_hand: Mapping[str, int]) -> None:
+        """The close's sizings, with the units on hand it left each buffer."""
         await self._conn.executemany(
             "INSERT INTO risk_buffer_sizings (sku, cycle_no, cycle_id, lead_time_cycles, service_factor,"
-            " safety_stock, target, holding_cost, members) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)",
+            " safety_stock, target, holding_cost, members, on_hand)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
             [
                 (s.sku, cycle_no, s.cycle_id, s.lead_time_cycles, s.service_factor, s.safety_stock, s.target,
-                 s.holding_cost, _sizing_json(s))
+                 s.holding_cost, _sizing_json(s), on_hand[s.sku])
                 for s in sizings
             ],
         )
+
+    async def statement_period(self, sku: str, cycle_id: str | None) -> tuple[int, int, int] | None:
+        """(first cycle number, last cycle number, on hand at its close) of the statement period
+        that closed with `cycle_id`, or of the latest closed period; None when there is none."""
+        row = await self._conn.fetchrow(
+            "SELECT s.cycle_no, s.on_hand, b.statement_every_cycles FROM risk_buffer_sizings s"
+            " JOIN risk_buffers b USING (sku) WHERE s.sku = $1 AND ($2::text IS NULL OR s.cycle_id = $2)"
+            " AND s.cycle_no % b.statement_every_cycles = 0 ORDER BY s.cycle_no DESC LIMIT 1",
+            sku,
+            cycle_id,
+        )
+        if row is None:
+            return None
+        every = row["statement_every_cycles"]
+        return row["cycle_no"] - every + 1, row["cycle_no"], row["on_hand"]
 
     async def sizings(self, sku: str, first_cycle_no: int, last_cycle_no: int) -> list[BufferSizing]:
         """The buffer's sizings of closes `first_cycle_no` to `last_cycle_no`, oldest first."""

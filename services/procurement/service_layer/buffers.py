@@ -22,6 +22,7 @@ from services.procurement.domain.buffers import (
     Draw,
     DrawClaim,
     RiskBuffer,
+    StockError,
     closes_period,
     demand_statistics,
     draw,
@@ -41,6 +42,7 @@ from shared.contract import (
     ALLIANCE_MEMBER_ID,
     EventType,
     PurchaseRequestUnfulfillable,
+    RiskBufferStatement,
     ShipTo,
 )
 from shared.events.procurement import SOURCE
@@ -265,8 +267,8 @@ class BufferClose:
             return
         store = uow.buffers
         await self._served.write(uow, self.cycle_no, self.cycle_id, {s: b.warehouse.site for s, b in self.buffers.items()})
-        await store.record_sizings(self.cycle_no, list(self.sizings.values()))
         stocks = {sku: self._served.stock.get(sku, b.stock) for sku, b in self.buffers.items()}
+        await store.record_sizings(self.cycle_no, list(self.sizings.values()), {s: st.on_hand for s, st in stocks.items()})
         await store.count_closes_below_half(
             {sku: stocks[sku].on_hand * 2 < self.sizings[sku].target for sku in self.buffers}
         )
@@ -299,3 +301,88 @@ async def refresh_buffer_gauges(uow: ProcurementUnitOfWork) -> None:
         metrics.BUFFER_ON_HAND.labels(buffer.sku).set(buffer.stock.on_hand)
         metrics.BUFFER_ON_ORDER.labels(buffer.sku).set(buffer.stock.ordered)
         metrics.BUFFER_CLOSES_BELOW_HALF.labels(buffer.sku).set(below.get(buffer.sku, 0))
+
+
+class BufferRefused(Exception):
+    """An admin change the buffers cannot take; `field` names the input at fault."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+class NoSuchBuffer(LookupError):
+    pass
+
+
+async def configure(uow: ProcurementUnitOfWork, entry: seed.RiskBuffer) -> tuple[RiskBuffer, bool]:
+    """Create or update a buffer from a seed entry, checked as the seed checks it (against the
+    members procurement knows); returns it and whether it is new. A new buffer's subscribers
+    are the entry's; an existing one keeps its own (`subscribe` and `unsubscribe` change them)."""
+    suppliers = await uow.suppliers.list()
+    known = await uow.known_members.known(entry.members)
+    problem = seed.risk_buffer_problem(entry, known, suppliers)  # type: ignore[arg-type]
+    if problem is not None:
+        field, _, detail = problem.partition(": ")
+        raise BufferRefused(field, detail)
+    buffer = buffer_from_seed(entry)
+    new = not await uow.buffers.exists(buffer.sku)
+    await uow.buffers.save(buffer, subscribe=new)
+    stored = await uow.buffers.get(buffer.sku)
+    assert stored is not None
+    return stored, new
+
+
+async def _buffer(uow: ProcurementUnitOfWork, sku: str) -> RiskBuffer:
+    buffer = await uow.buffers.get(sku)
+    if buffer is None:
+        raise NoSuchBuffer(sku)
+    return buffer
+
+
+async def subscribe(uow: ProcurementUnitOfWork, sku: str, member_id: str) -> bool:
+    """From the next close on; whether it was not subscribed before."""
+    await _buffer(uow, sku)
+    if member_id == ALLIANCE_MEMBER_ID or not await uow.known_members.known([member_id]):
+        raise BufferRefused("member_id", f"'{member_id}' is not a member of the alliance")
+    return await uow.buffers.subscribe(sku, member_id)
+
+
+async def unsubscribe(uow: ProcurementUnitOfWork, sku: str, member_id: str) -> bool:
+    """From the next close on: the statements of closes already made stay as they were."""
+    await _buffer(uow, sku)
+    return await uow.buffers.unsubscribe(sku, member_id)
+
+
+async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int) -> RiskBuffer:
+    """Book `quantity` units as arrived at the buffer's warehouse, from its oldest lots."""
+    await uow.lock_decisions()  # draws change the same stock
+    buffer = await _buffer(uow, sku)
+    try:
+        stock = buffer.stock.received(quantity)
+    except StockError:
+        raise BufferRefused(
+            "quantity", f"{quantity} units cannot be booked: {buffer.stock.ordered} are on order"
+        ) from None
+    await uow.buffers.save_stock(sku, stock, received=quantity)
+    await uow.buffers.record_receipt(sku, quantity, (stock.value - buffer.stock.value) / quantity)
+    stored = await uow.buffers.get(sku)
+    assert stored is not None
+    return stored
+
+
+async def member_statement(
+    uow: ProcurementUnitOfWork, sku: str, member_id: str, cycle_id: str | None = None
+) -> RiskBufferStatement | None:
+    """What `member_id` was (or would have been) told for the period closed by `cycle_id`, or
+    the latest closed period; recomputed from the sizings recorded then, so later subscription
+    changes do not show. None: no such period, or the member had no part in it."""
+    await _buffer(uow, sku)
+    period = await uow.buffers.statement_period(sku, cycle_id)
+    if period is None:
+        return None
+    first, last, on_hand = period
+    recorded = await uow.buffers.sizings(sku, first, last)
+    drawn = await uow.buffers.drawn(sku, first, last)
+    return next((s for m, s in statements(recorded, drawn, on_hand) if m == member_id), None)

@@ -33,7 +33,7 @@ CREATE TABLE risk_buffer_demand (
 );
 ALTER TABLE purchase_requests ADD COLUMN buffer_cycle_no bigint;
 
--- The sizing of every close, so a statement is the sum of the closes of its period and a later
+-- The sizing of every close (and the stock on hand it left), so a statement is the sum of the closes of its period and a later
 -- subscription change rewrites nothing.
 CREATE TABLE risk_buffer_sizings (
     sku              text    NOT NULL,
@@ -45,6 +45,7 @@ CREATE TABLE risk_buffer_sizings (
     target           integer NOT NULL,
     holding_cost     numeric NOT NULL,
     members          jsonb   NOT NULL,
+    on_hand          integer NOT NULL,
     PRIMARY KEY (sku, cycle_no)
 );
 
