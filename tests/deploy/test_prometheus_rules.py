@@ -35,6 +35,7 @@ EXPECTED_ALERTS = {
     "WebhookFailureRatioHigh",
     "OrdersUnanswered",
     "NoticesDead",
+    "RiskBufferBelowHalfTarget",
 }
 
 
