@@ -316,7 +316,7 @@ class FakeBuffersRepository:
                 raise AssertionError(f"request {d.request_id} of {d.member_id} drawn twice")
             self._tables.buffer_draws[(d.member_id, d.request_id)] = (sku, d, cycle_no)
 
-    async def save_stock(self, sku: str, stock: BufferStock, received: int = 0) -> None:
+    async def save_stock(self, sku: str, stock: BufferStock) -> None:
         buffer = self._tables.buffers[sku]
         self._tables.buffers[sku] = replace(buffer, stock=replace(stock, on_order=buffer.stock.on_order))
 

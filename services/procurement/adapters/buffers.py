@@ -1,16 +1,15 @@
 """The risk buffers' tables (migration 0007), read and written inside a unit of work's transaction.
 
 A buffer's stock on order is not stored: its lots are the alliance's deliveries of the SKU on
-orders still standing (neither rejected nor cancelled), oldest first, less the units booked as
-received, taken from the oldest lots as `BufferStock.received` takes them. A rejection, a
-cancellation or a re-sourcing of a replenishment so moves the stock on order with no write here.
+orders still standing (neither rejected nor cancelled), oldest first, each less the units booked
+as received from it. A rejection, a cancellation or a re-sourcing of a replenishment so moves
+the stock on order with no write here.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from decimal import Decimal
 
 import asyncpg
@@ -29,7 +28,7 @@ from shared.contract import ALLIANCE_MEMBER_ID, ShipTo
 
 _BUFFER_COLUMNS = (
     "b.sku, b.warehouse::text AS warehouse, b.service_level, b.holding_cost_per_unit_and_cycle,"
-    " b.history_cycles, b.statement_every_cycles, b.on_hand, b.stock_value, b.received,"
+    " b.history_cycles, b.statement_every_cycles, b.on_hand, b.stock_value,"
     " coalesce((SELECT array_agg(s.member_id ORDER BY s.member_id) FROM risk_buffer_subscribers s"
     " WHERE s.sku = b.sku), '{}') AS subscribers"
 )
@@ -38,15 +37,16 @@ SERVED_FROM_BUFFER = "served_from_buffer"
 the alliance delivers it from its warehouse)."""
 
 
-def _remaining_lots(lots: Sequence[OpenLot], received: int) -> tuple[OpenLot, ...]:
-    """The lots less `received` units taken from the oldest first."""
-    left, remaining = received, []
+def received_from_lots(lots: Sequence[OpenLot], quantity: int) -> dict[str, int]:
+    """Units per lot reference when `quantity` are received, oldest lot first (as
+    `BufferStock.received` values them)."""
+    left, taken = quantity, {}
     for lot in lots:
-        taken = min(left, lot.quantity)
-        left -= taken
-        if taken < lot.quantity:
-            remaining.append(replace(lot, quantity=lot.quantity - taken))
-    return tuple(remaining)
+        if left <= 0:
+            break
+        taken[lot.reference] = min(left, lot.quantity)
+        left -= taken[lot.reference]
+    return taken
 
 
 def _sizing_json(sizing: BufferSizing) -> str:
@@ -103,11 +103,13 @@ class BuffersRepository:
         if not rows:
             return []
         lots = await self._conn.fetch(
-            "SELECT p.sku, d.order_id || '/' || d.line_id AS reference, d.quantity, d.unit_price"
-            " FROM deliveries d JOIN orders o USING (order_id)"
+            "SELECT l.sku, l.reference, l.quantity - coalesce(r.quantity, 0) AS quantity, l.unit_price FROM ("
+            " SELECT p.sku, d.order_id || '/' || d.line_id AS reference, d.quantity, d.unit_price, o.placed_at,"
+            " d.order_id, d.line_id FROM deliveries d JOIN orders o USING (order_id)"
             " JOIN purchase_requests p ON p.member_id = d.member_id AND p.request_id = d.request_id"
-            " WHERE d.member_id = $1 AND o.status NOT IN ('rejected', 'cancelled') AND p.sku = ANY($2::text[])"
-            " ORDER BY o.placed_at, d.order_id, d.line_id",
+            " WHERE d.member_id = $1 AND o.status NOT IN ('rejected', 'cancelled') AND p.sku = ANY($2::text[])) l"
+            " LEFT JOIN risk_buffer_lot_receipts r ON r.sku = l.sku AND r.reference = l.reference"
+            " WHERE l.quantity > coalesce(r.quantity, 0) ORDER BY l.placed_at, l.order_id, l.line_id",
             ALLIANCE_MEMBER_ID,
             [r["sku"] for r in rows],
         )
@@ -123,9 +125,7 @@ class BuffersRepository:
                 history_cycles=r["history_cycles"],
                 statement_every_cycles=r["statement_every_cycles"],
                 subscribers=tuple(r["subscribers"]),
-                stock=BufferStock(
-                    r["on_hand"], r["stock_value"], _remaining_lots(by_sku.get(r["sku"], []), r["received"])
-                ),
+                stock=BufferStock(r["on_hand"], r["stock_value"], tuple(by_sku.get(r["sku"], []))),
             )
             for r in rows
         ]
@@ -171,14 +171,10 @@ class BuffersRepository:
         )
         return status.endswith(" 1")
 
-    async def save_stock(self, sku: str, stock: BufferStock, received: int = 0) -> None:
-        """Units on hand and their value; `received` more units booked as arrived."""
+    async def save_stock(self, sku: str, stock: BufferStock) -> None:
+        """Units on hand and their value."""
         await self._conn.execute(
-            "UPDATE risk_buffers SET on_hand = $2, stock_value = $3, received = received + $4 WHERE sku = $1",
-            sku,
-            stock.on_hand,
-            stock.value,
-            received,
+            "UPDATE risk_buffers SET on_hand = $2, stock_value = $3 WHERE sku = $1", sku, stock.on_hand, stock.value
         )
 
     async def count_closes_below_half(self, below: Mapping[str, bool]) -> None:
@@ -194,9 +190,16 @@ class BuffersRepository:
         rows = await self._conn.fetch("SELECT sku, closes_below_half FROM risk_buffers")
         return {r["sku"]: r["closes_below_half"] for r in rows}
 
-    async def record_receipt(self, sku: str, quantity: int, unit_cost: Decimal) -> None:
+    async def record_receipt(self, sku: str, from_lots: Mapping[str, int], unit_cost: Decimal) -> None:
+        """Units booked as arrived, taken from these lots (reference: units)."""
+        await self._conn.executemany(
+            "INSERT INTO risk_buffer_lot_receipts (sku, reference, quantity) VALUES ($1, $2, $3)"
+            " ON CONFLICT (sku, reference) DO UPDATE SET quantity = risk_buffer_lot_receipts.quantity + $3",
+            [(sku, reference, units) for reference, units in from_lots.items()],
+        )
         await self._conn.execute(
-            "INSERT INTO risk_buffer_receipts (sku, quantity, unit_cost) VALUES ($1, $2, $3)", sku, quantity, unit_cost
+            "INSERT INTO risk_buffer_receipts (sku, quantity, unit_cost) VALUES ($1, $2, $3)",
+            sku, sum(from_lots.values()), unit_cost,
         )
 
     async def count_demand(self, cycle_no: int, requests: Sequence[OpenRequest]) -> None:

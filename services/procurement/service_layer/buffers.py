@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from services.procurement.adapters import metrics
+from services.procurement.adapters.buffers import received_from_lots
 from services.procurement.domain.buffers import (
     BufferSizing,
     BufferStock,
@@ -365,8 +366,9 @@ async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int) -> RiskBu
         raise BufferRefused(
             "quantity", f"{quantity} units cannot be booked: {buffer.stock.ordered} are on order"
         ) from None
-    await uow.buffers.save_stock(sku, stock, received=quantity)
-    await uow.buffers.record_receipt(sku, quantity, (stock.value - buffer.stock.value) / quantity)
+    await uow.buffers.save_stock(sku, stock)
+    taken = received_from_lots(buffer.stock.on_order, quantity)
+    await uow.buffers.record_receipt(sku, taken, (stock.value - buffer.stock.value) / quantity)
     stored = await uow.buffers.get(sku)
     assert stored is not None
     return stored

@@ -1,7 +1,7 @@
 -- Shared risk buffers (docs/risk-buffers.md). A buffer's configuration, subscribers and booked
 -- stock; what it has on order is not stored: it is the alliance's deliveries on orders still
--- standing, less what was booked as received (oldest first), so a rejection, a cancellation
--- or a re-sourcing moves it without a write of its own.
+-- standing, less what was booked as received from each, so a rejection, a cancellation or a
+-- re-sourcing moves it without a write of its own.
 CREATE TABLE risk_buffers (
     sku                             text             PRIMARY KEY,
     warehouse                       jsonb            NOT NULL,
@@ -11,7 +11,6 @@ CREATE TABLE risk_buffers (
     statement_every_cycles          integer          NOT NULL CHECK (statement_every_cycles >= 1),
     on_hand                         integer          NOT NULL DEFAULT 0 CHECK (on_hand >= 0),
     stock_value                     numeric          NOT NULL DEFAULT 0,
-    received                        bigint           NOT NULL DEFAULT 0,
     closes_below_half               integer          NOT NULL DEFAULT 0,
     created_at                      timestamptz      NOT NULL DEFAULT now()
 );
@@ -61,6 +60,14 @@ CREATE TABLE risk_buffer_draws (
     PRIMARY KEY (member_id, request_id)
 );
 CREATE INDEX risk_buffer_draws_by_cycle ON risk_buffer_draws (sku, cycle_no);
+
+-- What was booked as received from each lot (`<order_id>/<line_id>`, the alliance's delivery).
+CREATE TABLE risk_buffer_lot_receipts (
+    sku       text    NOT NULL REFERENCES risk_buffers,
+    reference text    NOT NULL,
+    quantity  integer NOT NULL CHECK (quantity >= 1),
+    PRIMARY KEY (sku, reference)
+);
 
 -- What the operator booked as arrived at a warehouse.
 CREATE TABLE risk_buffer_receipts (
