@@ -2,7 +2,7 @@
 
 Stages: the machine's ceiling for the admission pattern, the platform into procurement's open
 demand (and its ratio to the ceiling), the admission stage alone, end-to-end latency to the
-member's webhook, a cycle close, the optimizer on one SKU, and each service's memory. A stage
+member's webhook, a cycle close, a cycle close with 200 risk buffers, the optimizer on one SKU, and each service's memory. A stage
 that fails is reported as failed and the run goes on. Results go to the terminal and to
 bench/results/<UTC timestamp>.json and .md.
 
@@ -36,7 +36,7 @@ from rich.table import Table
 from tests.support.backends import kafka_backend, postgres_backend
 
 RESULTS = Path(__file__).parent / "results"
-STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "optimizer")
+STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "buffers", "optimizer")
 SERVICES = ("members", "procurement", "notifications")
 
 
@@ -53,10 +53,11 @@ class Sizes:
     cycle_skus: int
     cycle_suppliers: int
     optimizer_requests: int
+    buffered_skus: int = 200
 
 
 FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000)
-QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000)
+QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000, 40)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,16 @@ async def _cycle(ctx: Context, progress: Callable[[float, str], None]) -> dict[s
     return await bench_cycle_close(ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers)
 
 
+async def _buffers(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.cycle_close_bench import bench_cycle_close
+
+    s = ctx.sizes
+    progress(0, f"{s.cycle_requests:,} requests, {s.cycle_skus:,} SKUs, {s.buffered_skus} with a risk buffer")
+    return await bench_cycle_close(
+        ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers, s.buffered_skus
+    )
+
+
 async def _optimizer(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
     from bench.optimizer_bench import bench_single_sku
 
@@ -163,6 +174,7 @@ RUNNERS: dict[str, StageRunner] = {
     "admission": _admission,
     "latency": _latency,
     "cycle": _cycle,
+    "buffers": _buffers,
     "optimizer": _optimizer,
 }
 
@@ -330,6 +342,12 @@ def _cycle_rows(r: dict, _: dict) -> list[Row]:
     return [_row("cycle", Target("close through publish", "s", 5), r["total_seconds"], detail)]
 
 
+def _buffers_rows(r: dict, _: dict) -> list[Row]:
+    detail = (f"{r['requests']:,} req, {r['buffered_skus']} of {r['skus']:,} SKUs buffered: solve "
+              f"{r['solve_seconds']:.2f} s, write {r['write_seconds']:.2f} s, publish {r['publish_seconds']:.2f} s")
+    return [_row("buffers", Target("close through publish", "s", 5), r["total_seconds"], detail)]
+
+
 def _optimizer_rows(r: dict, _: dict) -> list[Row]:
     detail = f"{r['requests']:,} requests, {r['suppliers']} suppliers, {r['method']}"
     return [
@@ -344,6 +362,7 @@ FIGURES: dict[str, Callable[[dict, dict], list[Row]]] = {
     "admission": _admission_rows,
     "latency": _latency_rows,
     "cycle": _cycle_rows,
+    "buffers": _buffers_rows,
     "optimizer": _optimizer_rows,
 }
 

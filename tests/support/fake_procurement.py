@@ -310,15 +310,17 @@ class FakeBuffersRepository:
     async def current_cycle_no(self) -> int:
         return self._tables.cycle_no
 
-    async def record_draws(self, sku: str, cycle_no: int, draws: Sequence[Draw]) -> None:
-        for d in draws:
-            if (d.member_id, d.request_id) in self._tables.buffer_draws:
-                raise AssertionError(f"request {d.request_id} of {d.member_id} drawn twice")
-            self._tables.buffer_draws[(d.member_id, d.request_id)] = (sku, d, cycle_no)
+    async def record_draws(self, cycle_no: int, draws: Mapping[str, Sequence[Draw]]) -> None:
+        for sku, of_sku in draws.items():
+            for d in of_sku:
+                if (d.member_id, d.request_id) in self._tables.buffer_draws:
+                    raise AssertionError(f"request {d.request_id} of {d.member_id} drawn twice")
+                self._tables.buffer_draws[(d.member_id, d.request_id)] = (sku, d, cycle_no)
 
-    async def save_stock(self, sku: str, stock: BufferStock) -> None:
-        buffer = self._tables.buffers[sku]
-        self._tables.buffers[sku] = replace(buffer, stock=replace(stock, on_order=buffer.stock.on_order))
+    async def save_stocks(self, stocks: Mapping[str, BufferStock]) -> None:
+        for sku, stock in stocks.items():
+            buffer = self._tables.buffers[sku]
+            self._tables.buffers[sku] = replace(buffer, stock=replace(stock, on_order=buffer.stock.on_order))
 
     async def mark_served(self, requests: Mapping[str, Sequence[str]]) -> None:
         for member_id, request_ids in requests.items():

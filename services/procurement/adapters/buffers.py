@@ -173,8 +173,15 @@ class BuffersRepository:
 
     async def save_stock(self, sku: str, stock: BufferStock) -> None:
         """Units on hand and their value."""
+        await self.save_stocks({sku: stock})
+
+    async def save_stocks(self, stocks: Mapping[str, BufferStock]) -> None:
         await self._conn.execute(
-            "UPDATE risk_buffers SET on_hand = $2, stock_value = $3 WHERE sku = $1", sku, stock.on_hand, stock.value
+            "UPDATE risk_buffers b SET on_hand = u.on_hand, stock_value = u.value"
+            " FROM unnest($1::text[], $2::integer[], $3::numeric[]) AS u(sku, on_hand, value) WHERE b.sku = u.sku",
+            list(stocks),
+            [s.on_hand for s in stocks.values()],
+            [s.value for s in stocks.values()],
         )
 
     async def count_closes_below_half(self, below: Mapping[str, bool]) -> None:
@@ -202,19 +209,31 @@ class BuffersRepository:
             sku, sum(from_lots.values()), unit_cost,
         )
 
-    async def count_demand(self, cycle_no: int, requests: Sequence[OpenRequest]) -> None:
-        """Count `requests` (open, of buffered SKUs) in cycle `cycle_no`'s demand, each once:
-        those a close saw before, still waiting, counted in the cycle that first saw them."""
+    async def counted_before(self, skus: Sequence[str]) -> set[tuple[str, str]]:
+        """(member_id, request_id) of the open requests of `skus` a close counted before: they
+        waited, and count in the cycle that first saw them only."""
+        rows = await self._conn.fetch(
+            "SELECT member_id, request_id FROM purchase_requests"
+            " WHERE status = 'open' AND sku = ANY($1::text[]) AND buffer_cycle_no IS NOT NULL",
+            list(skus),
+        )
+        return {(r["member_id"], r["request_id"]) for r in rows}
+
+    async def record_demand(self, cycle_no: int, quantities: Mapping[tuple[str, str], int]) -> None:
+        """Requested quantity per (sku, member) in cycle `cycle_no`."""
+        await self._conn.copy_records_to_table(
+            "risk_buffer_demand",
+            records=[(sku, cycle_no, member_id, q) for (sku, member_id), q in quantities.items()],
+            columns=("sku", "cycle_no", "member_id", "quantity"),
+        )
+
+    async def mark_counted(self, cycle_no: int, requests: Sequence[OpenRequest]) -> None:
+        """Requests counted in cycle `cycle_no`'s demand that wait for a later close."""
         if not requests:
             return
         await self._conn.execute(
-            "WITH first_seen AS ("
-            " UPDATE purchase_requests p SET buffer_cycle_no = $1"
-            " FROM unnest($2::text[], $3::text[]) AS u(m, r)"
-            " WHERE p.member_id = u.m AND p.request_id = u.r AND p.buffer_cycle_no IS NULL"
-            " RETURNING p.sku, p.member_id, p.quantity)"
-            " INSERT INTO risk_buffer_demand (sku, cycle_no, member_id, quantity)"
-            " SELECT sku, $1, member_id, sum(quantity) FROM first_seen GROUP BY sku, member_id",
+            "UPDATE purchase_requests p SET buffer_cycle_no = $1 FROM unnest($2::text[], $3::text[]) AS u(m, r)"
+            " WHERE p.member_id = u.m AND p.request_id = u.r AND p.buffer_cycle_no IS NULL",
             cycle_no,
             [r.member_id for r in requests],
             [r.request_id for r in requests],
@@ -278,15 +297,32 @@ class BuffersRepository:
         every = row["statement_every_cycles"]
         return row["cycle_no"] - every + 1, row["cycle_no"], row["on_hand"]
 
-    async def sizings(self, sku: str, first_cycle_no: int, last_cycle_no: int) -> list[BufferSizing]:
-        """The buffer's sizings of closes `first_cycle_no` to `last_cycle_no`, oldest first."""
+    async def periods(
+        self, periods: Mapping[str, tuple[int, int]]
+    ) -> tuple[dict[str, list[BufferSizing]], dict[str, dict[str, int]]]:
+        """For each SKU's (first, last) cycle numbers: its sizings, oldest first, and the units
+        each member was served from it in those cycles."""
+        skus = list(periods)
+        firsts = [first for first, _ in periods.values()]
+        lasts = [last for _, last in periods.values()]
         rows = await self._conn.fetch(
-            "SELECT * FROM risk_buffer_sizings WHERE sku = $1 AND cycle_no BETWEEN $2 AND $3 ORDER BY cycle_no",
-            sku,
-            first_cycle_no,
-            last_cycle_no,
+            "SELECT s.* FROM risk_buffer_sizings s JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(sku, f, l)"
+            " ON s.sku = u.sku AND s.cycle_no BETWEEN u.f AND u.l ORDER BY s.sku, s.cycle_no",
+            skus, firsts, lasts,
         )
-        return [_sizing(r) for r in rows]
+        draws = await self._conn.fetch(
+            "SELECT d.sku, d.member_id, sum(d.quantity) AS quantity FROM risk_buffer_draws d"
+            " JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(sku, f, l)"
+            " ON d.sku = u.sku AND d.cycle_no BETWEEN u.f AND u.l GROUP BY d.sku, d.member_id",
+            skus, firsts, lasts,
+        )
+        sizings: dict[str, list[BufferSizing]] = {sku: [] for sku in skus}
+        for row in rows:
+            sizings[row["sku"]].append(_sizing(row))
+        drawn: dict[str, dict[str, int]] = {sku: {} for sku in skus}
+        for row in draws:
+            drawn[row["sku"]][row["member_id"]] = row["quantity"]
+        return sizings, drawn
 
     async def latest_sizings(self, skus: Iterable[str]) -> dict[str, BufferSizing]:
         rows = await self._conn.fetch(
@@ -300,24 +336,17 @@ class BuffersRepository:
         """The number a draw between closes counts in: the cycle after the last closed one."""
         return await self._conn.fetchval("SELECT coalesce(max(cycle_no), 0) + 1 FROM cycles")
 
-    async def record_draws(self, sku: str, cycle_no: int, draws: Sequence[Draw]) -> None:
-        """Raises asyncpg.UniqueViolationError for a request drawn before: it never is twice."""
-        await self._conn.executemany(
-            "INSERT INTO risk_buffer_draws (member_id, request_id, sku, quantity, unit_price, cycle_no)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            [(d.member_id, d.request_id, sku, d.quantity, d.unit_price, cycle_no) for d in draws],
+    async def record_draws(self, cycle_no: int, draws: Mapping[str, Sequence[Draw]]) -> None:
+        """Draws per SKU. Raises asyncpg.UniqueViolationError for a request drawn before: none is
+        ever drawn twice."""
+        await self._conn.copy_records_to_table(
+            "risk_buffer_draws",
+            records=[
+                (d.member_id, d.request_id, sku, d.quantity, d.unit_price, cycle_no)
+                for sku, of_sku in draws.items() for d in of_sku
+            ],
+            columns=("member_id", "request_id", "sku", "quantity", "unit_price", "cycle_no"),
         )
-
-    async def drawn(self, sku: str, first_cycle_no: int, last_cycle_no: int) -> dict[str, int]:
-        """Units each member was served from the buffer in cycles `first_cycle_no` to `last_cycle_no`."""
-        rows = await self._conn.fetch(
-            "SELECT member_id, sum(quantity) AS quantity FROM risk_buffer_draws"
-            " WHERE sku = $1 AND cycle_no BETWEEN $2 AND $3 GROUP BY member_id",
-            sku,
-            first_cycle_no,
-            last_cycle_no,
-        )
-        return {r["member_id"]: r["quantity"] for r in rows}
 
     async def draw_totals(self) -> dict[str, int]:
         rows = await self._conn.fetch("SELECT sku, sum(quantity) AS quantity FROM risk_buffer_draws GROUP BY sku")

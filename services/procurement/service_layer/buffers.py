@@ -128,9 +128,10 @@ class _Served:
         """Record the draws and the stock, set the requests' states, tell the members; `cause`
         makes each notice's id (the same as the `unfulfillable` it replaces would have had)."""
         store = uow.buffers
+        if self.draws:
+            await store.record_draws(cycle_no, self.draws)
+            await store.save_stocks({sku: self.stock[sku] for sku in self.draws})
         for sku, draws in self.draws.items():
-            await store.record_draws(sku, cycle_no, draws)
-            await store.save_stock(sku, self.stock[sku])
             for served in draws:
                 uow.publish(member_notice(
                     SOURCE, served.member_id, EventType.PURCHASE_REQUEST_SERVED_FROM_BUFFER,
@@ -207,6 +208,8 @@ class BufferClose:
         self.sizings: dict[str, BufferSizing] = {}
         self.replenishments: list[OpenRequest] = []
         self._served = _Served()
+        self._waiting: list[OpenRequest] = []
+        """Members' requests of buffered SKUs left for a later close: counted in this cycle."""
 
     @classmethod
     async def plan(
@@ -219,15 +222,20 @@ class BufferClose:
         interval_seconds: int,
         order_date: date,
     ) -> BufferClose:
-        """`offers`: the catalog's, not rated by risk (lead times only)."""
+        """`by_sku`: the open requests; those of buffered SKUs no close counted before count in
+        this cycle's demand. `offers`: the catalog's, not rated by risk (lead times only)."""
         store = uow.buffers
         buffers = await store.list()
         plan = cls(cycle_no, cycle_id, buffers)
         if not buffers:
             return plan
-        await store.count_demand(cycle_no, [
-            r for b in buffers for r in by_sku.get(b.sku, ()) if r.member_id != ALLIANCE_MEMBER_ID
-        ])
+        counted = await store.counted_before(list(plan.buffers))
+        demand: dict[tuple[str, str], int] = {}
+        for sku in plan.buffers:
+            for r in by_sku.get(sku, ()):
+                if r.member_id != ALLIANCE_MEMBER_ID and (r.member_id, r.request_id) not in counted:
+                    demand[(sku, r.member_id)] = demand.get((sku, r.member_id), 0) + r.quantity
+        await store.record_demand(cycle_no, demand)
         longest = max(b.history_cycles for b in buffers)
         cycles = [*await store.closed_cycles(longest - 1), cycle_no]
         histories = await store.histories(list(plan.buffers), cycles)
@@ -258,6 +266,8 @@ class BufferClose:
         theirs = [(r, why) for r, why in leftovers.unfulfillable if r.member_id != ALLIANCE_MEMBER_ID]
         buffer = self.buffers.get(sku)
         told = theirs
+        if buffer is not None:
+            self._waiting += waiting
         if buffer is not None and theirs:
             stock = self._served.stock.get(sku, buffer.stock)
             told = self._served.serve(buffer, stock, self.sizings.get(sku), theirs)
@@ -267,19 +277,20 @@ class BufferClose:
         if not self.buffers:
             return
         store = uow.buffers
+        await store.mark_counted(self.cycle_no, self._waiting)
         await self._served.write(uow, self.cycle_no, self.cycle_id, {s: b.warehouse.site for s, b in self.buffers.items()})
         stocks = {sku: self._served.stock.get(sku, b.stock) for sku, b in self.buffers.items()}
         await store.record_sizings(self.cycle_no, list(self.sizings.values()), {s: st.on_hand for s, st in stocks.items()})
         await store.count_closes_below_half(
             {sku: stocks[sku].on_hand * 2 < self.sizings[sku].target for sku in self.buffers}
         )
-        for sku, buffer in self.buffers.items():
-            if not closes_period(self.cycle_no, buffer.statement_every_cycles):
-                continue
-            period = period_cycle_numbers(self.cycle_no, buffer.statement_every_cycles)
-            recorded = await store.sizings(sku, period.start, self.cycle_no)
-            drawn = await store.drawn(sku, period.start, self.cycle_no)
-            for member_id, statement in statements(recorded, drawn, stocks[sku].on_hand):
+        closing = {
+            sku: (period_cycle_numbers(self.cycle_no, b.statement_every_cycles).start, self.cycle_no)
+            for sku, b in self.buffers.items() if closes_period(self.cycle_no, b.statement_every_cycles)
+        }
+        recorded, drawn = await store.periods(closing) if closing else ({}, {})
+        for sku in closing:
+            for member_id, statement in statements(recorded[sku], drawn[sku], stocks[sku].on_hand):
                 uow.publish(member_notice(
                     SOURCE, member_id, EventType.RISK_BUFFER_STATEMENT, statement, f"{sku}:{statement.period}"
                 ))
@@ -385,6 +396,5 @@ async def member_statement(
     if period is None:
         return None
     first, last, on_hand = period
-    recorded = await uow.buffers.sizings(sku, first, last)
-    drawn = await uow.buffers.drawn(sku, first, last)
-    return next((s for m, s in statements(recorded, drawn, on_hand) if m == member_id), None)
+    recorded, drawn = await uow.buffers.periods({sku: (first, last)})
+    return next((s for m, s in statements(recorded[sku], drawn[sku], on_hand) if m == member_id), None)
