@@ -9,7 +9,7 @@ DURATION ?= 120
 # each with its own broker and PostgreSQL, halve its time; a file stays on one worker.
 TEST_WORKERS ?= 2
 
-.PHONY: venv lock run test demo docs bench chaos fuzz
+.PHONY: venv lock run test test-kafka demo docs bench chaos fuzz
 
 venv: $(VENV)/.installed
 
@@ -34,6 +34,13 @@ run: venv
 
 test: venv
 	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# The integration, end-to-end and quick chaos tiers once more, on Apache Kafka (KRaft, the
+# compose image's version, from Maven Central into .alliance/kafka once): needs a JDK and Maven.
+test-kafka: venv
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+		echo "make test-kafka needs a JDK 17+ and Maven: apt-get install openjdk-17-jre-headless maven" >&2; exit 2; }
+	ALLIANCE_TEST_BACKEND=kafka $(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "integration or e2e"
 
 demo: venv
 	$(VENV)/bin/python -m demo --duration $(DURATION)

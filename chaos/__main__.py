@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer requests, shorter faults (for the tests)")
     parser.add_argument("--seed", type=int, default=9, help="random seed of the workload and the faults")
     parser.add_argument("--dir", type=Path, default=Path(".alliance/chaos"), help="data and logs of both runs")
+    parser.add_argument("--broker", choices=("tansu", "kafka"), default="tansu",
+                        help="the embedded broker, or Apache Kafka (three brokers under faults, losing one)")
     parser.add_argument("--summary-json", type=Path, help="also write the figures and checks to this file")
     return parser.parse_args(argv)
 
@@ -41,12 +43,13 @@ async def main_async(options: argparse.Namespace, console: Console) -> bool:
     directory = options.dir.resolve()
     console.print(
         f"{len(load.requests)} requests from {profile.members} members, sent twice at once: on a platform without"
-        f" faults and on one with faults ({profile.name} mode). Data and logs in {directory}"
+        f" faults and on one with faults ({profile.name} mode, {options.broker}). Data and logs in {directory}"
     )
     reference, chaos = await asyncio.gather(
-        run(profile, load, directory / "reference", None, lambda text: console.print(f"fault-free  {text}")),
+        run(profile, load, directory / "reference", None, lambda text: console.print(f"fault-free  {text}"),
+            options.broker),
         run(profile, load, directory / "faults", random.Random(options.seed),
-            lambda text: console.print(f"faults      {text}")),
+            lambda text: console.print(f"faults      {text}"), options.broker),
     )
     comparison = same_orders(reference.books, chaos.books)
     report.show(console, profile, reference, chaos, comparison)

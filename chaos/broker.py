@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 
 async def topic_partitions(bootstrap: str, topic: str | None = None) -> list[TopicPartition]:
-    """Every partition of `topic`, or of every topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
+    """Every partition of `topic`, or of every topic (asked of the broker's metadata for those
+    topics: a consumer's own metadata lists only what it subscribed to, on Apache Kafka)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        names = await consumer.topics()  # also loads the cluster's metadata
-        chosen = [topic] if topic else sorted(names)
-        return [TopicPartition(t, p) for t in chosen for p in sorted(consumer.partitions_for_topic(t) or ())]
+        chosen = [topic] if topic else sorted(t for t in await admin.list_topics() if not t.startswith("__"))
+        descriptions = await admin.describe_topics(chosen) if chosen else []
     finally:
-        await consumer.stop()
+        await admin.close()
+    return sorted(TopicPartition(d["topic"], p["partition"]) for d in descriptions if d["error_code"] == 0
+                  for p in d["partitions"])
 
 
 async def high_watermarks(bootstrap: str, positions: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:

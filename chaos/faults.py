@@ -82,6 +82,10 @@ class Faults:
         self._started = started
         self.records: list[FaultRecord] = []
 
+    @property
+    def on_kafka(self) -> bool:
+        return self._platform.kafka is not None
+
     async def kill(
         self, service: ServiceName, phase: str, then: Callable[[], Awaitable[None]] | None = None
     ) -> None:
@@ -96,6 +100,7 @@ class Faults:
         await self._recover(record, pids, lifted, killed=service)
 
     async def pause_broker(self, seconds: float, phase: str) -> None:
+        """SIGSTOP of the embedded broker, or of one Apache Kafka broker."""
         record, pids = self._record(f"broker paused {seconds:g} s (SIGSTOP)", phase)
         broker = self._platform.broker_process()
         broker.suspend()
@@ -104,6 +109,26 @@ class Faults:
         finally:
             broker.resume()
         await self._recover(record, pids, time.monotonic())
+
+    async def lose_broker(self, topic: str, phase: str) -> None:
+        """kill -9 of the Apache Kafka broker leading `topic`'s partition 0: the others take over
+        (replication factor 3, min.insync.replicas 2), the clock runs from the kill. Then the
+        broker comes back and catches up, which is timed too."""
+        kafka = self._platform.kafka
+        assert kafka is not None, "broker loss needs --broker kafka"
+        node = await self._platform.leader_of(topic)
+        record, pids = self._record(f"kill -9 Kafka broker {node} (leader of {topic}/0)", phase)
+        kafka.kill(node)
+        await self._recover(record, pids, time.monotonic())
+        back = time.monotonic()
+        kafka.launch(node)
+        await asyncio.to_thread(kafka.wait_ready, node)
+        while not await self._platform.fully_replicated():
+            if time.monotonic() > back + self._recovery_timeout_s:
+                raise NotRecovered(f"broker {node} not back in sync within {self._recovery_timeout_s:.0f} s")
+            await asyncio.sleep(0.5)
+        record.fault += f"; back, in sync after {time.monotonic() - back:.1f} s"
+        self._say(f"  broker {node} back and in sync after {time.monotonic() - back:.1f} s")
 
     async def stop_postgres(self, seconds: float, phase: str) -> None:
         record, pids = self._record(f"PostgreSQL stopped {seconds:g} s", phase)

@@ -1,5 +1,6 @@
 """The platform under test: `alliance run` (started by demo's launcher) on the embedded broker,
-with a PostgreSQL server the harness owns.
+or on a local Apache Kafka cluster the harness owns (`--broker kafka`), with a PostgreSQL server
+the harness owns.
 
 Why not the embedded PostgreSQL: the supervisor treats its embedded database exiting as fatal
 and stops the whole platform, by design. A server given through `ALLIANCE_DATABASE_URL` is not
@@ -17,11 +18,13 @@ from pathlib import Path
 
 import httpx
 import psutil
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.broker import uncommitted
 from demo.platform import Platform
 from shared.runtime.embedded_postgres import EmbeddedPostgres
+from shared.runtime.kafka_cluster import KafkaCluster
 from shared.runtime.ports import free_port
 from shared.settings import SERVICES, ServiceName, Settings
 
@@ -35,19 +38,27 @@ holds a launch's settings only while it starts."""
 
 
 class ChaosPlatform:
-    def __init__(self, directory: Path, seed_path: Path, admin_token: str, tuning: Mapping[str, str]) -> None:
-        """`tuning`: further ALLIANCE_* settings of the services (the same in every run)."""
+    def __init__(self, directory: Path, seed_path: Path, admin_token: str, tuning: Mapping[str, str],
+                 kafka: KafkaCluster | None = None) -> None:
+        """`tuning`: further ALLIANCE_* settings of the services (the same in every run); `kafka`:
+        an Apache Kafka cluster to run on (started and stopped here) instead of the embedded broker."""
         self.directory = directory
+        self.kafka = kafka
         self.postgres = EmbeddedPostgres(directory / "postgres", free_port())
         self._seed_path = seed_path
         self._admin_token = admin_token
         ports = {service: free_port() for service in SERVICES}
         self.base_urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-        self.bootstrap = f"127.0.0.1:{free_port()}"
+        self.bootstrap = kafka.bootstrap if kafka else f"127.0.0.1:{free_port()}"
+        broker = (
+            {"ALLIANCE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+             "ALLIANCE_TOPIC_REPLICATION_FACTOR": str(kafka.replication_factor)}
+            if kafka else {"ALLIANCE_EMBEDDED_KAFKA_PORT": self.bootstrap.rpartition(":")[2]}
+        )
         self._environment = {
             **tuning,
+            **broker,
             "ALLIANCE_DATABASE_URL": self.postgres.server_url,
-            "ALLIANCE_EMBEDDED_KAFKA_PORT": self.bootstrap.rpartition(":")[2],
             **{f"ALLIANCE_{service.upper()}_PORT": str(port) for service, port in ports.items()},
         }
         self.launcher: Platform | None = None
@@ -56,6 +67,10 @@ class ChaosPlatform:
         self._http = httpx.AsyncClient(timeout=10.0)
 
     async def start(self) -> None:
+        if self.kafka:  # launched from this thread, which the nodes die with (formatting, waiting elsewhere)
+            await asyncio.to_thread(self.kafka.prepare)
+            self.kafka.launch()
+            await asyncio.to_thread(self.kafka.wait_ready)
         await asyncio.to_thread(self.postgres.start, True)
         async with _LAUNCHING:
             with _environment(self._environment):
@@ -67,6 +82,8 @@ class ChaosPlatform:
         if self.launcher is not None:
             await self.launcher.stop()
         await asyncio.to_thread(self.postgres.stop)
+        if self.kafka:
+            await asyncio.to_thread(self.kafka.stop)
         await self._http.aclose()
 
     def service_process(self, service: ServiceName) -> psutil.Process:
@@ -74,7 +91,31 @@ class ChaosPlatform:
         return self._child(lambda cmdline: _follows(cmdline, "serve", service), f"the {service} service")
 
     def broker_process(self) -> psutil.Process:
+        """The embedded broker, or the first Apache Kafka node."""
+        if self.kafka:
+            return psutil.Process(self.kafka.node(1).process.pid)
         return self._child(lambda cmdline: "--storage-engine" in cmdline, "the embedded broker")
+
+    async def leader_of(self, topic: str, partition: int = 0) -> int:
+        """The Apache Kafka node leading a partition."""
+        assert self.kafka is not None
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            (description,) = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        return next(p["leader"] for p in description["partitions"] if p["partition"] == partition)
+
+    async def fully_replicated(self) -> bool:
+        """Every partition of every topic with all its replicas in sync."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            descriptions = await admin.describe_topics(await admin.list_topics())
+        finally:
+            await admin.close()
+        return all(len(p["isr"]) == len(p["replicas"]) for d in descriptions for p in d["partitions"])
 
     def _child(self, matches: Callable[[list[str]], bool], what: str) -> psutil.Process:
         assert self.launcher is not None and self.launcher.process is not None

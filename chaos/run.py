@@ -27,7 +27,9 @@ from chaos.platform import ChaosPlatform
 from chaos.scenario import ERPs, Observations, Workload
 from demo.participants import SupplierDesks
 from shared import topics
+from shared.runtime.kafka_cluster import KafkaCluster, kafka_libs
 from shared.settings import SERVICES, ServiceName
+from tests.support.backends import KAFKA_CACHE
 from tests.support.close_hold import CloseHold
 from tools.webhook_receiver import WebhookReceiver
 
@@ -60,19 +62,21 @@ class Profile:
     pause_between_faults_s: tuple[float, float]
     recovery_timeout_s: float
     drain_timeout_s: float
+    broker_losses: tuple[str, ...] = ()
+    """Topics whose partition-0 leader is killed (kill -9) while requests flow, on Apache Kafka."""
 
 
 QUICK = Profile(
     name="quick", members=10, requests=200, per_second=4.0,
     kills_while_requests_flow=("members",), broker_pause_s=5.0, postgres_down_s=4.0, receiver_fault_s=5.0,
     close_kills=1, kills_after_close=("notifications",), pause_between_faults_s=(0.5, 1.5),
-    recovery_timeout_s=90.0, drain_timeout_s=120.0,
+    recovery_timeout_s=90.0, drain_timeout_s=120.0, broker_losses=(topics.PURCHASE_REQUESTS,),
 )  # fmt: skip
 FULL = Profile(
     name="full", members=30, requests=2400, per_second=6.0, kills_while_requests_flow=SERVICES * 3,
     broker_pause_s=20.0, postgres_down_s=20.0, receiver_fault_s=60.0, close_kills=2,
     kills_after_close=("procurement", "notifications", "members"), pause_between_faults_s=(1.0, 5.0),
-    recovery_timeout_s=240.0, drain_timeout_s=900.0,
+    recovery_timeout_s=240.0, drain_timeout_s=900.0, broker_losses=(topics.PURCHASE_REQUESTS, topics.ADMITTED_REQUESTS),
 )  # fmt: skip
 
 
@@ -88,9 +92,12 @@ class RunResult:
 
 
 async def run(
-    profile: Profile, load: Workload, directory: Path, rng: random.Random | None, say: Callable[[str], None]
+    profile: Profile, load: Workload, directory: Path, rng: random.Random | None, say: Callable[[str], None],
+    broker: str = "tansu",
 ) -> RunResult:
-    """A fault-free run when `rng` is None; otherwise faults in an order drawn from `rng`."""
+    """A fault-free run when `rng` is None; otherwise faults in an order drawn from `rng`.
+    `broker` "kafka": on Apache Kafka, three brokers under faults (one for the fault-free run),
+    with the profile's broker losses among the faults."""
     started = time.monotonic()
 
     def note(what: str) -> None:
@@ -102,7 +109,9 @@ async def run(
     await receiver.start()
     seed_path = directory / "seed.yaml"
     load.cast.write_seed(seed_path, receiver.url())
-    platform = ChaosPlatform(directory, seed_path, secrets.token_urlsafe(24), TUNING)
+    kafka = (KafkaCluster(directory / "kafka", kafka_libs(KAFKA_CACHE), brokers=3 if rng else 1)
+             if broker == "kafka" else None)
+    platform = ChaosPlatform(directory, seed_path, secrets.token_urlsafe(24), TUNING, kafka)
     producer = AIOKafkaProducer(
         bootstrap_servers=platform.bootstrap, enable_idempotence=False, acks="all", request_timeout_ms=120_000
     )
@@ -183,6 +192,7 @@ async def _strike_while_requests_flow(profile: Profile, faults: Faults) -> None:
     phase = "requests flowing"
     steps: list[Callable[[], Awaitable[None]]] = [
         *(lambda s=s: faults.kill(s, phase) for s in profile.kills_while_requests_flow),
+        *(lambda t=t: faults.lose_broker(t, phase) for t in (profile.broker_losses if faults.on_kafka else ())),
         lambda: faults.pause_broker(profile.broker_pause_s, phase),
         lambda: faults.stop_postgres(profile.postgres_down_s, phase),
         lambda: faults.disturb_receivers(ReceiverFault.SLOW, profile.receiver_fault_s, phase),
@@ -249,6 +259,8 @@ async def _still_busy(platform: ChaosPlatform, seen: Observations, load: Workloa
     unsettled = sum(not seen.settled(key) for key in load.keys)
     if unsettled:
         return f"{unsettled} requests not settled"
+    if seen.probes_unanswered():
+        return f"{seen.probes_unanswered()} recovery probes unanswered"
     if seen.orders_unanswered:
         return f"{seen.orders_unanswered} orders unanswered by their suppliers"
     try:

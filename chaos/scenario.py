@@ -78,6 +78,9 @@ class Observations(Scoreboard):
     """demo's scoreboard, plus every delivery id each notice came with."""
 
     delivery_ids: dict[NoticeKey, set[str]] = field(default_factory=lambda: defaultdict(set))
+    probes: list[RequestKey] = field(default_factory=list)
+    """Every recovery probe sent: the run is quiet only once each has been answered, or a late
+    one still moves through the platform while the checks look."""
     told: dict[RequestKey, dict[NoticeKey, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     """Per request, the distinct notices its member got, with their data."""
 
@@ -94,6 +97,9 @@ class Observations(Scoreboard):
 
     def settled(self, request: RequestKey) -> bool:
         return any(t in SETTLING for t in self.types_told(request))
+
+    def probes_unanswered(self) -> int:
+        return sum(not self.told.get(probe) for probe in self.probes)
 
     def in_flight(self) -> int:
         """Requests sent whose story has not ended yet."""
@@ -129,6 +135,7 @@ class ERPs:
         self._canaries += 1
         member = self._load.cast.members[0]
         request_id = f"{CANARY_PREFIX}{self._canaries}"
+        self._seen.probes.append((member.id, request_id))
         await self._send(member, "purchase_request.cancelled", {"request_id": request_id, "member_id": member.id})
         return member.id, request_id
 

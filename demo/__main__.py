@@ -125,6 +125,7 @@ async def trade(
     )
     background = [
         asyncio.create_task(desks.run()),
+        asyncio.create_task(erps.receive_goods()),
         asyncio.create_task(insolvency(erps, desks, scenario, board, options.duration)),
     ]
     publishing = asyncio.create_task(erps.run(erps_done))
@@ -138,6 +139,7 @@ async def trade(
                 await publishing
                 if not stop.is_set():
                     await last_cycle(admin, platform, board, stop)
+                    await supplier_performance(admin, scenario, board)
     finally:
         erps_done.set()
         for task in [publishing, *background]:
@@ -204,6 +206,18 @@ async def keep_warehouse(
                         seen[sku] -= quantity
                         board.note(f"{quantity} units of {sku} booked into the risk buffer's warehouse")
         await asyncio.sleep(WAREHOUSE_LOOK_S)
+
+
+async def supplier_performance(admin: httpx.AsyncClient, scenario: Scenario, board: Scoreboard) -> None:
+    """Each supplier's on-time-in-full as procurement measured it from the receipts."""
+    for supplier in scenario.suppliers:
+        with contextlib.suppress(httpx.HTTPError):
+            response = await admin.get(f"/suppliers/{supplier.id}/performance")
+            response.raise_for_status()
+            measured = [p for p in response.json() if p["otif"] is not None]
+            deliveries = sum(p["deliveries"] for p in measured)
+            on_time_in_full = sum(p["otif"] * p["deliveries"] for p in measured)
+            board.supplier_otif[supplier.id] = round(on_time_in_full / deliveries, 3) if deliveries else None
 
 
 async def last_cycle(

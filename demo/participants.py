@@ -1,6 +1,9 @@
 """The alliance's outside participants on Kafka, written from the contract alone: the members'
-ERP systems (signed purchase requests, a few cancellations, risk alerts) and the suppliers'
-order desks (each reads its own topic and answers every joint order, signed)."""
+ERP systems (signed purchase requests, a few cancellations, risk alerts, goods receipts for what
+they are told was dispatched, some short or damaged) and the suppliers' order desks (each reads
+its own topic, answers every joint order, some lines in part or late, and ships what it
+confirmed in one or two dispatches, all signed; the ones set to PEPPOL BIS 3 or openTRANS 2.1
+read the order document and answer in their standard)."""
 
 from __future__ import annotations
 
@@ -16,10 +19,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lxml import etree
 
-from demo.scenario import Member, Scenario, Supplier
+from demo.scenario import ALLIANCE, Member, Scenario, Supplier
 from demo.scoreboard import Scoreboard
+from demo.supplier_documents import ORDER_RESPONSE_SCHEMA, OrderReader, ReceivedOrder, order_response
 from shared import topics
+from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, sign, verify
 
 CANCELLED_SHARE = 0.03
@@ -30,27 +36,39 @@ REJECTION_REASONS = (
     "Preisstellung nicht mehr gültig, bitte neu anfragen",
 )
 INSOLVENT_REASON = "Insolvenzverfahren beantragt: keine Auslieferungen mehr"
+ANSWERED_PER_LINE_SHARE = 0.3
+"""Orders a supplier answers line by line (v1.1) rather than confirming whole."""
+PARTIAL_LINE_SHARE = 0.35
+"""Of those, lines it can deliver only in part; `LATE_LINE_SHARE` more it can deliver only later."""
+LATE_LINE_SHARE = 0.1
+SHORT_RECEIPT_SHARE = 0.08
+"""Receipts short of what was dispatched (the rest is reported missing after the grace)."""
+DAMAGED_RECEIPT_SHARE = 0.06
+"""Receipts with some goods refused as damaged (reported to the supplier at once)."""
 
 
-def cloud_event(event_type: str, source: str, data: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": source,
-            "type": event_type,
-            "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "datacontenttype": "application/json",
-            "data": data,
-        }
-    ).encode()
+def cloud_event(event_type: str, source: str, data: dict[str, Any] | str, dataschema: str | None = None) -> bytes:
+    """A structured-mode CloudEvent; with `dataschema`, `data` is an XML document (contract v1.1)."""
+    event = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "datacontenttype": "application/json" if dataschema is None else "application/xml",
+        "data": data,
+    }
+    if dataschema is not None:
+        event["dataschema"] = dataschema
+    return json.dumps(event).encode()
 
 
 async def publish(
-    producer: AIOKafkaProducer, topic: str, sender_id: str, secret: str, event_type: str, data: dict[str, Any]
+    producer: AIOKafkaProducer, topic: str, sender_id: str, secret: str, event_type: str, data: dict[str, Any] | str,
+    dataschema: str | None = None,
 ) -> None:
     """One signed record, keyed by its sender, acknowledged by the broker."""
-    value = cloud_event(event_type, sender_id, data)
+    value = cloud_event(event_type, sender_id, data, dataschema)
     headers = [(SIGNATURE_HEADER, sign(secret, value).encode())]
     await producer.send_and_wait(topic, value, key=sender_id.encode(), headers=headers)
 
@@ -75,6 +93,7 @@ class MemberERPs:
         self._buyers = [m for m in scenario.members if scenario.products_of(m)]
         self._by_id = {m.id: m for m in self._buyers}
         self._numbers: Counter[str] = Counter()
+        self._receipts: Counter[str] = Counter()
         self._cancellations: list[tuple[float, str, str]] = []
         """(when, member_id, request_id), a heap."""
 
@@ -90,6 +109,33 @@ class MemberERPs:
             sent += due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.05)
+
+    async def receive_goods(self) -> None:
+        """Post a goods receipt for every dispatch a member is told of, until cancelled."""
+        while True:
+            while self._board.to_receive:
+                member_id, request_id, quantity = self._board.to_receive.popleft()
+                await self._receipt(self._by_id[member_id], request_id, quantity)
+            await asyncio.sleep(0.2)
+
+    async def _receipt(self, member: Member, request_id: str, quantity: int) -> None:
+        self._receipts[member.id] += 1
+        data: dict[str, Any] = {
+            "request_id": request_id, "member_id": member.id, "receipt_id": f"WE-{self._receipts[member.id]:06d}",
+            "received_on": date.today().isoformat(), "quantity_accepted": quantity,
+        }
+        draw = self._rng.random()
+        if quantity >= 2 and draw < SHORT_RECEIPT_SHARE:
+            data["quantity_accepted"] = quantity - max(1, quantity // 5)
+            self._board.receipts_short += 1
+        elif quantity >= 2 and draw < SHORT_RECEIPT_SHARE + DAMAGED_RECEIPT_SHARE:
+            damaged = max(1, quantity // 10)
+            data.update(quantity_accepted=quantity - damaged, quantity_rejected=damaged, reason="damaged",
+                        note="Transportschaden, Verpackung aufgerissen")
+            self._board.receipts_damaged += 1
+        topic = self._prefix + topics.PURCHASE_REQUESTS
+        await publish(self._producer, topic, member.id, member.erp_secret, "purchase_request.received", data)
+        self._board.receipts_sent += 1
 
     async def report_insolvency(self, reporter: Member, supplier: Supplier, corroborating: bool) -> None:
         summary = (
@@ -134,7 +180,8 @@ class MemberERPs:
 
 
 class SupplierDesks:
-    """Every supplier's order desk: confirms most orders, rejects some, all once insolvent."""
+    """Every supplier's order desk: confirms most orders, answers some per line (some lines in part
+    or later), rejects some, all once insolvent; ships what it confirmed."""
 
     def __init__(
         self,
@@ -152,6 +199,7 @@ class SupplierDesks:
         self._rng = random.Random(scenario.random_seed + 2)
         self._insolvent: set[str] = set()
         self._answers: set[asyncio.Task[None]] = set()
+        self._orders = OrderReader(Settings().standards_dir)
 
     def go_insolvent(self, supplier: Supplier) -> None:
         """From now on the supplier turns down every order it receives."""
@@ -190,26 +238,139 @@ class SupplierDesks:
         event = json.loads(value)
         if event["type"] == "joint_order.cancelled":
             self._board.orders_cancelled += 1
+        elif event["type"] == "joint_order.discrepancy":
+            self._board.discrepancies[event["data"]["reason"]] += 1
         elif event["type"] == "joint_order.placed":
+            if supplier.documents != "cloudevents":
+                order = self._read_document(supplier, event)
+                if order is None:
+                    return
+                self._board.orders_received.add(order.order_id)
+                task = asyncio.create_task(self._answer_in_standard(supplier, order))
+                self._answers.add(task)
+                task.add_done_callback(self._answers.discard)
+                return
             self._board.orders_received.add(event["data"]["order_id"])
             task = asyncio.create_task(self._answer(supplier, event["data"]))
             self._answers.add(task)
             task.add_done_callback(self._answers.discard)
 
+    def _read_document(self, supplier: Supplier, event: dict[str, Any]) -> ReceivedOrder | None:
+        """The order document in the supplier's standard, checked against the standard's schema."""
+        if event.get("datacontenttype") != "application/xml":
+            self._board.orders_in_wrong_format += 1
+            return None
+        try:
+            order = self._orders.read(supplier.documents, event["data"])
+        except (ValueError, etree.XMLSyntaxError):
+            self._board.orders_in_wrong_format += 1
+            return None
+        self._board.order_documents[supplier.documents] += 1
+        return order
+
+    async def _answer_in_standard(self, supplier: Supplier, order: ReceivedOrder) -> None:
+        """The whole order accepted or rejected, as a PEPPOL Order Response or openTRANS ORDERRESPONSE."""
+        await asyncio.sleep(self._rng.uniform(0.3, 3.0))
+        insolvent = supplier.id in self._insolvent
+        accepted = not insolvent and self._rng.random() >= supplier.rejection_rate
+        reason = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
+        promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
+        document = order_response(supplier.documents, order, supplier.id, supplier.peppol_id,
+                                  ALLIANCE["peppol_id"], accepted, promised, None if accepted else reason)
+        event_type = "joint_order.confirmed" if accepted else "joint_order.rejected"
+        topic = self._prefix + topics.SUPPLIER_RESPONSES
+        await publish(self._producer, topic, supplier.id, supplier.secret, event_type, document,
+                      ORDER_RESPONSE_SCHEMA[supplier.documents])
+        self._board.answer_documents[supplier.documents] += 1
+        if accepted:
+            self._board.orders_confirmed += 1
+        else:
+            self._board.orders_rejected += 1
+
     async def _answer(self, supplier: Supplier, order: dict[str, Any]) -> None:
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))  # someone at the desk reads it first
         answer: dict[str, Any] = {"order_id": order["order_id"], "supplier_id": supplier.id}
+        promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
+        shipped: list[tuple[str, int]] = []
         if supplier.id in self._insolvent or self._rng.random() < supplier.rejection_rate:
             event_type = "joint_order.rejected"
             insolvent = supplier.id in self._insolvent
             answer["reason"] = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
+        elif self._rng.random() < ANSWERED_PER_LINE_SHARE:
+            event_type = "joint_order.answered"
+            answer["lines"] = [self._line_answer(line, promised) for line in order["lines"]]
+            for line, said in zip(order["lines"], answer["lines"], strict=True):
+                expected = date.fromisoformat(said["expected_delivery"])
+                shipped += served(line, said["status"], said.get("quantity"), expected)
         else:
             event_type = "joint_order.confirmed"
-            delay = supplier.lead_time_days + self._rng.randint(0, 2)
-            answer["expected_delivery"] = (date.today() + timedelta(days=delay)).isoformat()
+            answer["expected_delivery"] = promised.isoformat()
+            for line in order["lines"]:
+                shipped += served(line, "accepted", None, promised)
         topic = self._prefix + topics.SUPPLIER_RESPONSES
         await publish(self._producer, topic, supplier.id, supplier.secret, event_type, answer)
-        if event_type == "joint_order.confirmed":
-            self._board.orders_confirmed += 1
-        else:
+        if event_type == "joint_order.rejected":
             self._board.orders_rejected += 1
+        else:
+            self._board.orders_confirmed += 1
+            self._board.orders_answered_per_line += event_type == "joint_order.answered"
+            if shipped:
+                await self._ship(supplier, order["order_id"], shipped)
+
+    def _line_answer(self, line: dict[str, Any], promised: date) -> dict[str, Any]:
+        draw = self._rng.random()
+        if line["quantity"] >= 2 and draw < PARTIAL_LINE_SHARE:
+            part = min(line["quantity"] - 1, max(1, round(line["quantity"] * self._rng.uniform(0.5, 0.9))))
+            return {"line_id": line["line_id"], "status": "partial", "quantity": part,
+                    "expected_delivery": promised.isoformat(), "reason": "Teilmenge ab Lager lieferbar"}
+        if draw < PARTIAL_LINE_SHARE + LATE_LINE_SHARE:
+            later = promised + timedelta(days=self._rng.randint(5, 20))
+            return {"line_id": line["line_id"], "status": "accepted", "expected_delivery": later.isoformat(),
+                    "reason": "Liefertermin verschoben"}
+        return {"line_id": line["line_id"], "status": "accepted", "expected_delivery": promised.isoformat()}
+
+    async def _ship(self, supplier: Supplier, order_id: str, shipped: list[tuple[str, int]]) -> None:
+        """What it confirmed, in one dispatch or, for larger orders, two."""
+        await asyncio.sleep(self._rng.uniform(0.5, 3.0))
+        cut = len(shipped) // 2 if len(shipped) >= 2 and self._rng.random() < 0.5 else len(shipped)
+        for number, part in enumerate((shipped[:cut], shipped[cut:]), start=1):
+            if not part:
+                continue
+            data = {
+                "order_id": order_id, "supplier_id": supplier.id, "dispatch_id": f"LS-{order_id}-{number}",
+                "shipped_on": date.today().isoformat(),
+                "expected_arrival": (date.today() + timedelta(days=1)).isoformat(),
+                "carrier": self._rng.choice(("DHL Freight", "Dachser", "Schenker")),
+                "tracking_id": f"{self._rng.getrandbits(40):010x}",
+                "deliveries": [{"delivery_id": d, "quantity": q} for d, q in part],
+            }
+            await publish(self._producer, self._prefix + topics.SUPPLIER_RESPONSES, supplier.id, supplier.secret,
+                          "joint_order.dispatched", data)
+            self._board.dispatches_sent += 1
+
+
+def served(line: dict[str, Any], status: str, quantity: int | None, expected: date) -> list[tuple[str, int]]:
+    """(delivery_id, units) the alliance takes this answer to serve, by the contract's rule: only
+    deliveries needed on or after `expected`; a partial line fills them by earliest needed_by, whole
+    ones first. Where the cut falls between deliveries needed the same day the alliance decides by
+    admission order, which a supplier cannot see: it ships only what is certain."""
+    on_time = [d for d in line["deliveries"] if date.fromisoformat(d["needed_by"]) >= expected]
+    if status == "rejected":
+        return []
+    if status == "accepted":
+        return [(d["delivery_id"], d["quantity"]) for d in on_time]
+    assert quantity is not None
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for d in sorted(on_time, key=lambda d: d["needed_by"]):
+        by_day.setdefault(d["needed_by"], []).append(d)
+    left, shipped = quantity, []
+    for group in by_day.values():
+        total = sum(d["quantity"] for d in group)
+        if total <= left:
+            shipped += [(d["delivery_id"], d["quantity"]) for d in group]
+            left -= total
+            continue
+        if len(group) == 1 and left:
+            shipped.append((group[0]["delivery_id"], left))
+        break
+    return shipped

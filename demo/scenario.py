@@ -96,6 +96,17 @@ SUPPLIER_PROFILES = (
 )
 
 
+DOCUMENTS_BY_INDEX = {0: "peppol-bis3", 2: "opentrans-2.1"}
+"""The suppliers that speak their own standard (docs/suppliers.md); the others take JSON."""
+ALLIANCE = {
+    "name": "Einkaufsverbund Handwerk Süd eG",
+    "peppol_id": "0088:4000001000005",
+    "vat_id": "DE123456789",
+    "address": {"street": "Hafenstraße 1", "city": "München", "postal_code": "80331", "country": "DE"},
+}
+"""The alliance itself, the buyer in every order document."""
+
+
 @dataclass(frozen=True)
 class Trade:
     id: str
@@ -155,6 +166,10 @@ class Supplier:
     offers: tuple[Offer, ...]
     rejection_rate: float
     """Share of orders it turns down while solvent (a full week, a price error...)."""
+    documents: str = "cloudevents"
+    """The standard its orders and answers are written in (docs/suppliers.md)."""
+    peppol_id: str = ""
+    vat_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +185,8 @@ class Member:
     min_risk_severity: str
     weight: float
     """How much this firm orders relative to the others."""
+    peppol_id: str = ""
+    vat_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -235,6 +252,7 @@ class Scenario:
         """The seed in the contract's format, each member's webhook at the demo's receiver."""
         return {
             "cycle": {"interval_seconds": self.cycle_seconds, "max_supplier_share": 0.7},
+            "alliance": ALLIANCE,
             "members": [
                 {
                     "id": m.id,
@@ -243,6 +261,8 @@ class Scenario:
                     "webhook": {"url": f"{webhook_base_url}/members/{m.id}", "secret": m.webhook_secret},
                     "region": m.region,
                     "interests": {"categories": list(m.categories), "min_risk_severity": m.min_risk_severity},
+                    "peppol_id": m.peppol_id,
+                    "vat_id": m.vat_id,
                 }
                 for m in self.members
             ],
@@ -253,6 +273,9 @@ class Scenario:
                     "secret": s.secret,
                     "regions": list(s.regions),
                     "lead_time_days": s.lead_time_days,
+                    "documents": s.documents,
+                    "peppol_id": s.peppol_id,
+                    "vat_id": s.vat_id,
                     "catalog": [
                         {
                             "sku": o.product.sku,
@@ -345,6 +368,9 @@ def _supplier(rng: random.Random, index: int) -> Supplier:
         secret=f"demo-supplier-{supplier_id}-{rng.getrandbits(64):016x}",
         offers=offers,
         rejection_rate=rng.uniform(0.02, 0.08),
+        documents=DOCUMENTS_BY_INDEX.get(index, "cloudevents"),
+        peppol_id=f"0088:{gln(f'400000200{index:03d}')}",
+        vat_id=f"DE{300_000_000 + index}",
     )
 
 
@@ -394,6 +420,8 @@ def _members(rng: random.Random, count: int, offered_categories: set[str]) -> tu
                 webhook_secret=f"demo-webhook-{member_id}-{rng.getrandbits(64):016x}",
                 min_risk_severity=rng.choice(("low", "medium", "medium", "high")),
                 weight=rng.choice((0.5, 1.0, 1.0, 1.5, 2.5)),
+                peppol_id=f"0088:{gln(f'40000030{len(members):04d}')}",
+                vat_id=f"ATU{50_000_000 + len(members)}" if region == "AT" else f"DE{200_000_000 + len(members)}",
             )
         )
     return tuple(members)
@@ -407,6 +435,12 @@ def _insolvent_supplier(rng: random.Random, suppliers: tuple[Supplier, ...]) -> 
             sellers[offer.product.sku] = sellers.get(offer.product.sku, 0) + 1
     replaceable = [s for s in suppliers if s.offers and all(sellers[o.product.sku] > 1 for o in s.offers)]
     return rng.choice(replaceable) if replaceable else suppliers[0]
+
+
+def gln(first_twelve: str) -> str:
+    """A GLN: twelve digits and GS1's mod-10 check digit (PEPPOL checks it for scheme 0088)."""
+    weighted = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(first_twelve)))
+    return first_twelve + str((10 - weighted % 10) % 10)
 
 
 def _slug(text: str) -> str:

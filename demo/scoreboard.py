@@ -88,6 +88,22 @@ class Scoreboard:
     orders_cancelled: int = 0
     unsigned_orders: int = 0
     cycles_closed: int = 0
+    orders_answered_per_line: int = 0
+    dispatches_sent: int = 0
+    to_receive: deque[tuple[str, str, int]] = field(default_factory=deque)
+    """(member_id, request_id, quantity) dispatched to a member and not yet received by its ERP."""
+    receipts_sent: int = 0
+    receipts_short: int = 0
+    receipts_damaged: int = 0
+    discrepancies: Counter[str] = field(default_factory=Counter)
+    """joint_order.discrepancy reports the suppliers received, by reason."""
+    supplier_otif: dict[str, float | None] = field(default_factory=dict)
+    """Each supplier's on-time-in-full at the end (GET /admin/suppliers/{id}/performance)."""
+    order_documents: Counter[str] = field(default_factory=Counter)
+    """Orders XML suppliers received as documents valid against their standard's schema, by standard."""
+    answer_documents: Counter[str] = field(default_factory=Counter)
+    orders_in_wrong_format: int = 0
+    """Orders an XML supplier got as JSON, or as a document not valid in its standard: must stay 0."""
 
     def note(self, text: str) -> None:
         self.moments.append((time.monotonic() - self.started, text))
@@ -136,12 +152,15 @@ class Scoreboard:
             self.rejection_reasons[data["reason"]] += 1
         elif notice_type == "purchase_request.unfulfillable":
             self.unfulfillable_reasons[data["reason"]] += 1
-            self.unfulfillable.add(key)
+            if data.get("quantity") is None:  # a lost part leaves the rest of the request placed
+                self.unfulfillable.add(key)
+        elif notice_type == "purchase_request.dispatched":
+            self.to_receive.append((member_id, data["request_id"], data["quantity"]))
         elif notice_type == "purchase_request.ordered":
             self._ordered(key, data)
         elif notice_type == "purchase_request.served_from_buffer":
-            self.served_from_buffer[key] = data["quantity"]
-        elif notice_type == "purchase_request.resourced":
+            self.served_from_buffer[key] = self.served_from_buffer.get(key, 0) + data["quantity"]
+        elif notice_type == "purchase_request.resourced" and data.get("quantity") is None:
             at = datetime.fromisoformat(event["time"])
             if key not in self.resourced or self.resourced[key][0] < at:
                 self.resourced[key] = (at, Decimal(data["unit_price"]))
@@ -250,4 +269,16 @@ class Scoreboard:
             "webhook_duplicate_deliveries": self.duplicate_deliveries,
             "foreign_notices": self.foreign_notices,
             "unsigned_supplier_orders": self.unsigned_orders,
+            "orders_answered_per_line": self.orders_answered_per_line,
+            "dispatches_sent": self.dispatches_sent,
+            "requests_dispatched": self.notices["purchase_request.dispatched"],
+            "receipts_sent": self.receipts_sent,
+            "receipts_short": self.receipts_short,
+            "receipts_damaged": self.receipts_damaged,
+            "requests_completed": self.notices["purchase_request.completed"],
+            "discrepancies": dict(self.discrepancies),
+            "supplier_otif": dict(self.supplier_otif),
+            "order_documents_received": dict(self.order_documents),
+            "answer_documents_sent": dict(self.answer_documents),
+            "supplier_orders_in_wrong_format": self.orders_in_wrong_format,
         }

@@ -49,6 +49,7 @@ def dashboard(board: Scoreboard, duration: float, title: str) -> Panel:
             f"{s['ordered_notices_with_standalone_price']:,} ordered lines at or below the member's "
             "standalone price",
         ),
+        ("after the order", _after_the_order(s)),
         ("alerts", f"{s['alerts_raised']} raised · {s['alerts_routed']} routed to members"),
     )
     story = Text()
@@ -88,6 +89,14 @@ def summary_panel(s: dict[str, Any]) -> Panel:
             "orders",
             f"{s['orders_received_by_suppliers']:,} received by suppliers, {s['orders_confirmed']:,} "
             f"confirmed, {s['orders_rejected']:,} rejected, in {s['cycles_closed']} cycles",
+        ),
+        ("after the order", _after_the_order(s)),
+        ("supplier OTIF", _otif(s["supplier_otif"])),
+        (
+            "own standards",
+            "orders read as documents: " + _by_standard(s["order_documents_received"])
+            + "; answers written: " + _by_standard(s["answer_documents_sent"])
+            + f"; {s['supplier_orders_in_wrong_format']} not in the supplier's standard",
         ),
         (
             "webhooks",
@@ -143,3 +152,23 @@ def _percent(value: float | None) -> str:
 
 def _share(fraction: float | None) -> str:
     return _percent(None if fraction is None else fraction * 100)
+
+
+def _after_the_order(s: dict[str, Any]) -> str:
+    discrepancies = " · ".join(f"{n} {reason}" for reason, n in sorted(s["discrepancies"].items())) or "none"
+    return (
+        f"{s['orders_answered_per_line']:,} orders answered per line · {s['dispatches_sent']:,} dispatches "
+        f"({s['requests_dispatched']:,} requests) · {s['receipts_sent']:,} receipts ({s['receipts_short']} short, "
+        f"{s['receipts_damaged']} damaged) · {s['requests_completed']:,} completed · discrepancies: {discrepancies}"
+    )
+
+
+def _otif(otif: dict[str, float | None]) -> str:
+    measured = {supplier: value for supplier, value in otif.items() if value is not None}
+    if not measured:
+        return "no delivery measured yet"
+    return "\n".join(f"{supplier}: {value:.0%} on time in full" for supplier, value in sorted(measured.items()))
+
+
+def _by_standard(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count:,} {standard}" for standard, count in sorted(counts.items())) or "none"

@@ -121,8 +121,22 @@ class CloudEvent(ContractModel):
     source: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     type: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     time: Annotated[Timestamp, Field(strict=False)]
-    datacontenttype: Literal["application/json"] = "application/json"
-    data: dict[str, Any]
+    datacontenttype: Literal["application/json", "application/xml"] = "application/json"
+    dataschema: Annotated[
+        Annotated[str, StringConstraints(min_length=1, max_length=256)] | None, OMITTED_WHEN_NONE
+    ] = None
+    """v1.1: the document an XML supplier's `data` is (its standard's URN or namespace#root)."""
+    data: dict[str, Any] | str
+    """JSON data; for `application/xml` (suppliers in their own standards, v1.1) the XML document."""
+
+    @model_validator(mode="after")
+    def _data_is_its_content_type(self) -> CloudEvent:
+        if self.datacontenttype == "application/xml":
+            if not isinstance(self.data, str) or self.dataschema is None:
+                raise ValueError("application/xml data is the XML document as a string, named by dataschema")
+        elif not isinstance(self.data, dict):
+            raise ValueError("application/json data is a JSON object")
+        return self
 
 
 # --- member ERP -> alliance (erp.purchase-requests) -----------------------------------------

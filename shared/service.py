@@ -26,6 +26,7 @@ from prometheus_client import REGISTRY
 
 from shared import gc_policy
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from shared.kafka_client import METADATA_MAX_AGE_MS, client_options, faststream_security
 from shared.messaging.consumer import Publication, Subscription, document_publications, subscribe
 from shared.messaging.inbox import forget_periodically
 from shared.messaging.outbox import OutboxRelay, export_backlog
@@ -70,8 +71,14 @@ class ServiceRuntime(Generic[U]):
         self._migrations = migrations
         self._unit_of_work = unit_of_work
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap,
-            enable_idempotence=False,  # Tansu has no idempotent producer; the inbox dedupes
+            # a list: FastStream takes a string as one address, and a client that knows only one
+            # broker cannot start while that one is down
+            [address.strip() for address in settings.kafka_bootstrap.split(",")],
+            # it only consumes: the outbox relay publishes (idempotent where the broker can)
+            enable_idempotence=False,
+            acks="all",
+            security=faststream_security(settings),
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
             client_id=f"alliance-{name}",
             # FastStream's own transport metrics (faststream_*), beside the alliance_* ones
             middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"alliance-{name}")],
@@ -88,9 +95,11 @@ class ServiceRuntime(Generic[U]):
             self.settings.service_database_url(self.name), self.settings.db_pool_size
         )
         await apply_migrations(self.pool, SHARED_MIGRATIONS, self._migrations)
+        kafka_options = client_options(self.settings)
         self.relay = OutboxRelay(
             self.pool,
-            self.settings.kafka_bootstrap or "",
+            kafka_options.pop("bootstrap_servers"),
+            kafka_options=kafka_options,
             batch_size=self.settings.outbox_batch_size,
             poll_interval=self.settings.outbox_poll_interval_s,
         )

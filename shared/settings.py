@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.sealing import SecretBox
 
+STANDARDS_BESIDE_THE_PROJECT = Path(__file__).resolve().parents[1].parent / "shared" / "standards"
+"""The conformance kit's folder in a checkout: `../shared/standards` beside the project."""
+
 ServiceName = Literal["members", "procurement", "notifications"]
 SERVICES: tuple[ServiceName, ...] = ("members", "procurement", "notifications")
 
@@ -31,6 +34,11 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset = start the embedded broker"
     )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL principal of this process on Kafka; unset = no SASL (plaintext)"
+    )
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="that principal's password")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     database_url: str | None = Field(
         default=None,
         description="postgresql://user[:password]@host:port/ of the server; each service uses "
@@ -63,6 +71,11 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(
         default=1, description="replicas of each topic created at start (the embedded broker has 1)"
     )
+    standards_dir: Path = Field(
+        default=STANDARDS_BESIDE_THE_PROJECT,
+        description="the official UBL 2.1 and openTRANS 2.1 schemas XML suppliers' documents are validated "
+        "against (docs/suppliers.md); default: ../shared/standards beside the project's checkout",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     consumer_batch_size: int = 500
@@ -87,6 +100,19 @@ class Settings(BaseSettings):
     )
     order_answer_timeout_s: int = Field(
         default=86_400, ge=1, description="a joint order unanswered this long is escalated to ops"
+    )
+    receipt_grace_days: int = Field(
+        default=3,
+        ge=0,
+        description="days after a dispatch's expected arrival before goods not received are reported to "
+        "the supplier as missing (joint_order.discrepancy) and escalated",
+    )
+    supplier_otif_floor: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="a supplier whose on-time-in-full for a category over the last 90 days is below this "
+        "is used for that category's SKUs only as a last resort",
     )
     risk_corroboration_members: int = Field(
         default=2,

@@ -13,13 +13,16 @@ from services.procurement.entrypoints.messaging import publications, subscriptio
 from services.procurement.service_layer.buffers import sync_seed_buffers
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
+from services.procurement.service_layer.documents import standards_kit
+from services.procurement.service_layer.receipts import watch_deliveries
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import expire_alerts
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
-from services.procurement.service_layer.watch import escalate_overdue, refresh_gauges
+from services.procurement.service_layer.watch import escalate_overdue, refresh_gauges, refresh_performance_gauges
 from shared import topics
 from shared.db import DATABASE_AWAY
 from shared.http import create_app
+from shared.kafka_client import sasl_options
 from shared.runtime.topics import create_topics
 from shared.seed import Cycle, Seed
 from shared.service import ServiceRuntime
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 DEFAULT_CYCLE = Cycle(interval_seconds=3600, max_supplier_share=0.7)
 WATCH_INTERVAL_S = 5.0
+PERFORMANCE_INTERVAL_S = 30.0
+"""Supplier performance reads the window's deliveries: its gauges follow less often than the watch."""
 
 
 async def serve(settings: Settings, seed: Seed | None) -> None:
@@ -48,7 +53,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     async def ensure_supplier_topics(*supplier_ids: str) -> None:
         names = [settings.topic(topics.supplier_orders(s)) for s in supplier_ids]
         await create_topics(
-            settings.kafka_bootstrap or "", names, settings.topic_partitions, settings.topic_replication_factor
+            settings.kafka_bootstrap or "", names, settings.topic_partitions, settings.topic_replication_factor,
+            options=sasl_options(settings),
         )
 
     async with runtime.unit_of_work() as uow:
@@ -59,8 +65,10 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
         max_supplier_share=cycle.max_supplier_share,
         interval_seconds=cycle.interval_seconds,
         risk_corroboration_members=settings.risk_corroboration_members,
+        otif_floor=settings.supplier_otif_floor,
     )
-    decisions = DecisionOptions(cycle.max_supplier_share, settings.risk_corroboration_members)
+    decisions = DecisionOptions(cycle.max_supplier_share, settings.risk_corroboration_members,
+                                settings.supplier_otif_floor)
 
     async def close(trigger: Trigger, slot: int | None = None) -> CycleReport | None:
         now = datetime.now(UTC)
@@ -101,20 +109,33 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
                 async with runtime.unit_of_work() as uow:
                     await expire_alerts(uow, decisions, datetime.now(UTC))
                 async with runtime.unit_of_work() as uow:
+                    await watch_deliveries(uow, settings.receipt_grace_days, datetime.now(UTC).date())
+                async with runtime.unit_of_work() as uow:
                     await refresh_gauges(uow, settings.risk_corroboration_members)
             except DATABASE_AWAY as error:
                 log.warning("watch skipped a round: database unavailable (%s)", type(error).__name__)
             await asyncio.sleep(pause)
 
+    async def follow_performance() -> None:
+        while True:
+            try:
+                async with runtime.unit_of_work() as uow:
+                    await refresh_performance_gauges(uow, settings.supplier_otif_floor)
+            except DATABASE_AWAY as error:
+                log.warning("performance gauges skipped a round: database unavailable (%s)", type(error).__name__)
+            await asyncio.sleep(PERFORMANCE_INTERVAL_S)
+
     runtime.add_background(close_on_schedule)
     runtime.add_background(keep_watch)
-    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share))
+    runtime.add_background(follow_performance)
+    standards = await asyncio.to_thread(standards_kit, settings.standards_dir)
+    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share, standards))
     runtime.document(publications(settings))
     app = create_app(
         "procurement",
         runtime.health,
         settings.admin_token,
         [admin_router(runtime.unit_of_work, close_now, grace, ensure_supplier_topics,
-                      decisions)],
+                      decisions, settings.receipt_grace_days)],
     )
     await runtime.run(app)

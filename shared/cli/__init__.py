@@ -146,17 +146,20 @@ async def _until_signalled(work: Awaitable[None]) -> None:
 
 def _register_operator_groups() -> None:
     from shared.cli.buffers import buffers_app
+    from shared.cli.kafka import kafka_app
     from shared.cli.members import members_app
     from shared.cli.notifications import notifications_app
-    from shared.cli.procurement import cycle_app, suppliers_app
+    from shared.cli.procurement import cycle_app, orders_app, suppliers_app
     from shared.cli.risk import alert_app
 
     app.add_typer(members_app, name="members")
     app.add_typer(suppliers_app, name="suppliers")
     app.add_typer(cycle_app, name="cycle")
+    app.add_typer(orders_app, name="orders")
     app.add_typer(notifications_app, name="notifications")
     app.add_typer(alert_app, name="alert")
     app.add_typer(buffers_app, name="buffers")
+    app.add_typer(kafka_app, name="kafka")
 
 
 _register_operator_groups()

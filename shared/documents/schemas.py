@@ -54,6 +54,12 @@ class SchemaKit:
         if missing:
             raise FileNotFoundError(f"{self.directory}: not the standards kit, missing {', '.join(missing)}")
 
+    def load(self) -> SchemaKit:
+        """Compile every schema now (a few seconds for UBL), not on the first document."""
+        for schema in Schema:
+            _load(self.directory, schema)
+        return self
+
     def validate(self, root: etree._Element, schema: Schema) -> None:
         checker = _load(self.directory, schema)
         if not checker.validate(root):

@@ -13,6 +13,9 @@ MEMBER_REGISTERED = "alliance.member.registered"
 MEMBER_UPDATED = "alliance.member.updated"
 PURCHASE_REQUEST_ADMITTED = "alliance.purchase_request.admitted"
 WITHDRAW_PURCHASE_REQUEST = "alliance.purchase_request.withdraw"
+PURCHASE_REQUEST_RECEIVED = "alliance.purchase_request.received"
+"""A member's authenticated goods receipt for procurement: the contract's `purchase_request.received`
+data as the ERP sent it (`shared.contract.PurchaseRequestReceived`), keyed by the request's SKU."""
 
 SOURCE = "alliance/members"
 
@@ -39,6 +42,9 @@ class MemberProfile(InternalModel):
     sealed_webhook_secret: str | None = None
     """Fernet token of the webhook secret, opened with ALLIANCE_SEALING_KEYS."""
     interests: Interests = Interests()
+    peppol_id: str | None = None
+    """`<scheme>:<id>`: names the member as a delivery party in XML suppliers' orders."""
+    vat_id: str | None = None
 
 
 class PurchaseRequestAdmitted(InternalModel):

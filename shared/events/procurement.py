@@ -4,8 +4,12 @@
   or unit changed; the members service learns the SKUs it may admit from it.
 - `alliance.cycle.closed` (key: cycle_id) once per close, with its counts.
 - `alliance.joint_order.<status>` (key: supplier_id) for each step of an order's life:
-  placed, confirmed, rejected, escalated (unanswered past `order_answer_timeout_s`), cancelled
-  (by the alliance, when a critical risk alert covers an unconfirmed order).
+  placed, confirmed, answered (per line, some of it partial or rejected), rejected, escalated
+  (unanswered past `order_answer_timeout_s`), cancelled (by the alliance, when a critical risk
+  alert covers an unconfirmed order).
+- `alliance.delivery.escalated` (key: supplier_id) when confirmed goods are not dispatched by
+  their expected delivery, or dispatched goods not received by their expected arrival plus
+  `ALLIANCE_RECEIPT_GRACE_DAYS`.
 - `alliance.risk_alert.exposure_assessed` (key: the alert's key) when an alert is raised and
   when it ends: who is exposed, for notifications to warn.
 They carry no member data: what a member is told goes to that member alone, as a notice.
@@ -26,9 +30,11 @@ JOINT_ORDER_CONFIRMED = "alliance.joint_order.confirmed"
 JOINT_ORDER_REJECTED = "alliance.joint_order.rejected"
 JOINT_ORDER_ESCALATED = "alliance.joint_order.escalated"
 JOINT_ORDER_CANCELLED = "alliance.joint_order.cancelled"
+JOINT_ORDER_ANSWERED = "alliance.joint_order.answered"
 JOINT_ORDER_EVENT_TYPES = {
     "placed": JOINT_ORDER_PLACED,
     "confirmed": JOINT_ORDER_CONFIRMED,
+    "answered": JOINT_ORDER_ANSWERED,
     "rejected": JOINT_ORDER_REJECTED,
     "escalated": JOINT_ORDER_ESCALATED,
     "cancelled": JOINT_ORDER_CANCELLED,
@@ -63,13 +69,28 @@ class JointOrderStatus(InternalModel):
     order_id: str
     supplier_id: str
     cycle_id: str
-    status: Literal["placed", "confirmed", "rejected", "escalated", "cancelled"]
+    status: Literal["placed", "confirmed", "answered", "rejected", "escalated", "cancelled"]
     total: Decimal
     quantity: int
     skus: tuple[str, ...]
     replaces_order_id: str | None = None
     expected_delivery: date | None = None
     reason: str | None = None
+
+
+DELIVERY_ESCALATED = "alliance.delivery.escalated"
+
+
+class DeliveryEscalated(InternalModel):
+    """Goods overdue, for ops: `subject` is the delivery_id (not dispatched) or the dispatch_id
+    (not received); `due_on` the day it became overdue."""
+
+    kind: Literal["not_dispatched", "not_received"]
+    order_id: str
+    supplier_id: str
+    subject: str
+    quantity: int
+    due_on: date
 
 
 RISK_EXPOSURE_ASSESSED = "alliance.risk_alert.exposure_assessed"

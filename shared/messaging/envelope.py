@@ -101,6 +101,25 @@ def event_bytes(
     )
 
 
+def document_event_bytes(
+    event_type: str, source: str, dataschema: str, document: str, event_id: str, time: datetime
+) -> bytes:
+    """An event whose data is an XML document in a supplier's own standard (contract v1.1): still a
+    structured-mode CloudEvent, `datacontenttype` application/xml, `dataschema` naming the document."""
+    return pydantic_core.to_json(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": source,
+            "type": event_type,
+            "time": time,
+            "datacontenttype": "application/xml",
+            "dataschema": dataschema,
+            "data": document,
+        }
+    )
+
+
 def event_record(
     topic: str,
     key: str,

@@ -5,6 +5,8 @@ decode (size and nesting limits, the CloudEvents envelope; dead-lettered when un
 → foreign keys (on a topic two services share, records the other one takes: skipped)
 → type (one the topic does not accept: dead-lettered, or skipped where others' events pass by)
 → authenticate (the record's key names its sender, who signed the bytes: quarantined otherwise)
+→ documents (an XML document in the sender's own standard, contract v1.1: read into its JSON twin,
+  then typed and authenticated again as that twin; `invalid_document` when it cannot be read)
 → inbox (an event that had its effect already: counted as a duplicate)
 → validate (the type's contract model: dead-lettered as `invalid_payload`)
 → the handler, with typed commands.
@@ -23,6 +25,8 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.contract import CloudEvent
+from shared.documents.safe_xml import InvalidDocument
+from shared.documents.standards import XML_CONTENT_TYPE
 from shared.messaging.consumer import Subscription
 from shared.messaging.envelope import Undecodable, decode, validation_summary
 from shared.messaging.records import InboundRecord
@@ -80,6 +84,9 @@ class Signed(Generic[Sender]):
 
 
 BatchOfCommands = Callable[[UnitOfWork, list[Command]], Awaitable[None]]
+DocumentReader = Callable[[UnitOfWork, CloudEvent, Any], Awaitable[CloudEvent]]
+"""An authenticated sender's XML event read into its JSON twin (same id and source, the type its
+document says); raises `InvalidDocument`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,8 @@ class Intake:
     """The inbox consumer name, when any accepted type is `once`."""
     other_types: OtherTypes = OtherTypes.DEAD_LETTER
     signed: Signed[Any] | None = None
+    documents: DocumentReader | None = None
+    """Reads XML data (suppliers in their own standards); without it the topic takes JSON only."""
 
     def __post_init__(self) -> None:
         if any(accept.once for accept in self.accepts.values()) and not self.inbox:
@@ -130,6 +139,10 @@ async def take_batch(intake: Intake, uow: UnitOfWork, records: Sequence[InboundR
                 detail = f"{event.type!r} is not accepted on {record.topic}"
                 uow.dead_letter(record, DeadLetterReason.UNEXPECTED_EVENT_TYPE, detail)
             continue
+        is_document = event.datacontenttype == XML_CONTENT_TYPE
+        if is_document and intake.documents is None:
+            uow.dead_letter(record, DeadLetterReason.INVALID_DOCUMENT, f"{record.topic} takes application/json only")
+            continue
         sender = None
         cause = event.id
         if signed is not None:
@@ -139,6 +152,21 @@ async def take_batch(intake: Intake, uow: UnitOfWork, records: Sequence[InboundR
                 uow.quarantine(record, failure, f"event {event.id[:64]!r} failed authentication: {failure}")
                 continue
             cause = f"{signed.identity(sender)}:{event.id}"
+        if is_document:
+            assert intake.documents is not None
+            try:
+                event = await intake.documents(uow, event, sender)
+            except InvalidDocument as error:
+                uow.dead_letter(record, error.reason, error.detail)
+                continue
+            if event.type not in intake.accepts:
+                detail = f"the document reads as {event.type!r}, which is not accepted on {record.topic}"
+                uow.dead_letter(record, DeadLetterReason.UNEXPECTED_EVENT_TYPE, detail)
+                continue
+            failure = signed.check(record, event, sender, now) if signed is not None else None
+            if failure is not None:
+                uow.quarantine(record, failure, f"event {event.id[:64]!r} failed authentication: {failure}")
+                continue
         passed.append((record, event, sender, cause))
     if skipped:
         uow.count_consumed(records[0].topic, "skipped", skipped)

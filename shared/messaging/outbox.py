@@ -14,7 +14,8 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -23,6 +24,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from shared import metrics
 from shared.db import DATABASE_AWAY
+from shared.kafka_client import supports_idempotence
 from shared.messaging.records import OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -81,9 +83,12 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         max_backoff: float = 30.0,
+        kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """`kafka_options`: further aiokafka arguments (SASL, metadata refresh; shared.kafka_client)."""
         self._pool = pool
         self._bootstrap = bootstrap
+        self._kafka_options = dict(kafka_options or {})
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
@@ -98,10 +103,13 @@ class OutboxRelay:
         self._wake.set()
 
     async def start(self) -> None:
+        options = {"bootstrap_servers": self._bootstrap, **self._kafka_options}
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+            **options,
             acks="all",
-            enable_idempotence=False,  # Tansu has no idempotent producer; the inbox dedupes
+            # no duplicates from the producer's own retries where the broker supports it (Apache
+            # Kafka; Tansu does not); the inbox dedupes either way
+            enable_idempotence=await supports_idempotence(options),
             linger_ms=5,  # a few ms of batching: fewer, larger writes to the broker
             max_batch_size=1024 * 1024,  # a relay batch per partition fits in one record batch
             max_request_size=16 * 1024 * 1024,

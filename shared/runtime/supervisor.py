@@ -25,6 +25,7 @@ import httpx
 from aiokafka.errors import KafkaError
 
 from shared.admin_token import local_admin_token, token_path
+from shared.kafka_client import sasl_options
 from shared.runtime import die_with_parent
 from shared.runtime.embedded_kafka import EmbeddedKafka, EmbeddedKafkaError
 from shared.runtime.embedded_postgres import (
@@ -141,6 +142,7 @@ class Supervisor:
                 self.topics,
                 self.settings.topic_partitions,
                 self.settings.topic_replication_factor,
+                options=sasl_options(self.settings),
             )
         except (KafkaError, OSError, TopicCreationError) as exc:
             raise PlatformFailure(f"cannot create the topics on {bootstrap}: {exc}") from exc

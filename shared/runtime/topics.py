@@ -7,7 +7,8 @@ broker's default partition count, and the partitioning the services rely on woul
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -19,12 +20,31 @@ class TopicCreationError(RuntimeError):
     """The broker refused to create a topic for a reason other than it already existing."""
 
 
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""A topic's largest record batch: the outbox relay sends batches of up to 1 MiB and documents
+(openTRANS orders of thousands of lines) can be larger than Kafka's default of 1 MiB."""
+
+
+def topic_configs(replication_factor: int) -> dict[str, str]:
+    """Each platform topic's settings: large batches, and with replicas, an acknowledged write
+    (acks=all) on at least two of them, so that losing one broker loses nothing acknowledged."""
+    return {
+        "max.message.bytes": str(MAX_MESSAGE_BYTES),
+        "min.insync.replicas": str(min(2, replication_factor)),
+    }
+
+
 async def create_topics(
-    bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int = 1
+    bootstrap: str,
+    topics: Sequence[str],
+    partitions: int,
+    replication_factor: int = 1,
+    options: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create each topic that does not exist yet; return the names created (existing ones are
-    left as they are, whatever their partition count)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="alliance-topics")
+    """Create each topic that does not exist yet, with `topic_configs`; return the names created
+    (existing ones are left as they are: `alliance kafka provision` reconciles them).
+    `options`: further aiokafka client arguments (SASL)."""
+    admin = AIOKafkaAdminClient(**{"bootstrap_servers": bootstrap, **(options or {})}, client_id="alliance-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -32,7 +52,10 @@ async def create_topics(
         if not missing:
             return []
         response = await admin.create_topics(
-            [NewTopic(name, partitions, replication_factor) for name in missing]
+            [
+                NewTopic(name, partitions, replication_factor, topic_configs=topic_configs(replication_factor))
+                for name in missing
+            ]
         )
     finally:
         await admin.close()

@@ -34,6 +34,8 @@ EXPECTED_ALERTS = {
     "QuarantineSpike",
     "WebhookFailureRatioHigh",
     "OrdersUnanswered",
+    "DeliveriesNotDispatched",
+    "DispatchesNotReceived",
     "NoticesDead",
     "RiskBufferBelowHalfTarget",
 }

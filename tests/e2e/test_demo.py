@@ -83,7 +83,16 @@ def test_the_demo_trades_saves_and_stops_everything(scratch: Path) -> None:
     assert float(summary["savings_eur"]) > 0
     assert summary["individually_rational_share"] == 1.0
     assert summary["cycles_closed"] >= 1
-    integrity = ("webhook_bad_signatures", "foreign_notices", "unsigned_supplier_orders")
+    # after the order: answers per line, dispatches, receipts (some short or damaged), completion
+    assert summary["orders_answered_per_line"] > 0 and summary["dispatches_sent"] > 0
+    assert summary["requests_dispatched"] > 0 and summary["receipts_sent"] > 0
+    assert summary["requests_completed"] > 0
+    assert summary["receipts_damaged"] == 0 or summary["discrepancies"].get("damaged", 0) > 0
+    assert any(otif is not None for otif in summary["supplier_otif"].values())
+    # A PEPPOL and an openTRANS supplier got their orders as documents valid in their standard, and answered in it.
+    assert set(summary["order_documents_received"]) == {"peppol-bis3", "opentrans-2.1"}
+    assert summary["answer_documents_sent"] and min(summary["order_documents_received"].values()) > 0
+    integrity = ("webhook_bad_signatures", "foreign_notices", "unsigned_supplier_orders", "supplier_orders_in_wrong_format")
     assert {key: summary[key] for key in integrity} == dict.fromkeys(integrity, 0)
     assert_risk_buffers_shared(summary["risk_buffers"])
     assert_nothing_left(scratch, ports, summary)

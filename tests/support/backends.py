@@ -3,7 +3,10 @@
 1. `ALLIANCE_KAFKA_BOOTSTRAP` / `ALLIANCE_DATABASE_URL` set: those servers, as they are.
 2. `ALLIANCE_TEST_BACKEND=testcontainers`: Kafka and PostgreSQL containers (needs Docker
    and the `testcontainers` extra); the tests are skipped when no Docker engine answers.
-3. Otherwise the embedded Tansu broker and embedded PostgreSQL on free ports, in a temporary
+3. `ALLIANCE_TEST_BACKEND=kafka` (`make test-kafka`): a real Apache Kafka, one KRaft node of
+   the compose image's version (shared/runtime/kafka_cluster.py; needs a JDK and Maven), and
+   embedded PostgreSQL. The tests of broker loss and of tenancy start their own clusters.
+4. Otherwise the embedded Tansu broker and embedded PostgreSQL on free ports, in a temporary
    directory: no Docker, nothing to install, nothing left behind.
 """
 
@@ -23,6 +26,7 @@ import pytest
 
 from shared.runtime.embedded_kafka import EmbeddedKafka
 from shared.runtime.embedded_postgres import EmbeddedPostgres
+from shared.runtime.kafka_cluster import KafkaCluster, kafka_libs
 from shared.runtime.ports import free_port
 from shared.settings import database_url_for
 
@@ -30,8 +34,29 @@ EPHEMERAL_POSTGRES = {"fsync": "off", "synchronous_commit": "off", "full_page_wr
 """A test server's data is thrown away: skip the disk flushes that make CREATE DATABASE slow."""
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+KAFKA_CACHE = REPOSITORY / ".alliance"
+"""Where the broker's jars are fetched once (.alliance/kafka/<version>/libs, not tracked)."""
+
+
 def _use_testcontainers() -> bool:
     return os.environ.get("ALLIANCE_TEST_BACKEND", "").lower() == "testcontainers"
+
+
+def use_apache_kafka() -> bool:
+    return os.environ.get("ALLIANCE_TEST_BACKEND", "").lower() == "kafka"
+
+
+@contextmanager
+def apache_kafka(brokers: int = 1, sasl: bool = False) -> Iterator[KafkaCluster]:
+    """A fresh local Apache Kafka cluster in a scratch directory, stopped afterwards."""
+    with scratch_directory("alliance-test-apache-kafka-") as directory:
+        cluster = KafkaCluster(directory, kafka_libs(KAFKA_CACHE), brokers=brokers, sasl=sasl)
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @contextmanager
@@ -44,6 +69,9 @@ def kafka_backend() -> Iterator[str]:
 
         with _running(KafkaContainer("confluentinc/cp-kafka:7.6.1")) as container:
             yield container.get_bootstrap_server()
+    elif use_apache_kafka():
+        with apache_kafka() as cluster:
+            yield cluster.bootstrap
     else:
         with scratch_directory("alliance-test-kafka-") as directory:
             broker = EmbeddedKafka(free_port(), directory / "kafka.log")

@@ -14,13 +14,26 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from services.procurement.adapters.fulfilment import PlacedOrder
+from services.procurement.domain.answers import Commitment, OrderAnswer
 from services.procurement.domain.buffers import BufferSizing, BufferStock, Draw, RiskBuffer
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.demand import OpenRequest, RequestStatus
-from services.procurement.domain.orders import Delivery, JointOrder, OrderLine, OrderRecord, OrderStatus
+from services.procurement.domain.fulfilment import Dispatch, Receipt, RequestLedger
+from services.procurement.domain.orders import (
+    Delivery,
+    JointOrder,
+    OrderLine,
+    OrderRecord,
+    OrderStatus,
+    delivery_id,
+)
+from services.procurement.domain.performance import AnsweredLine
 from services.procurement.domain.risk import Alert, AlertStatus, Holding, Scope
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
-from shared.events.members import PurchaseRequestAdmitted
+from shared.contract import JointOrderDiscrepancy, JointOrderPlaced, to_cents
+from shared.documents.parties import Address, Party
+from shared.events.members import MemberProfile, PurchaseRequestAdmitted
 from tests.support.fake_unit_of_work import FakeUnitOfWork
 
 
@@ -32,6 +45,7 @@ class StoredRequest:
     status: RequestStatus = RequestStatus.OPEN
     status_reason: str | None = None
     excluded_suppliers: list[str] = field(default_factory=list)
+    admitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,9 @@ class StoredDelivery:
     line_id: str
     member_id: str
     request_id: str
+    quantity: int
+    unit_price: Decimal
+    standalone_unit_price: Decimal | None
 
 
 @dataclass(slots=True)
@@ -71,9 +88,15 @@ class ProcurementTables:
     """Their stock as `BufferStock` keeps it (the adapter derives what is on order from deliveries)."""
     buffer_sizings: dict[str, BufferSizing] = field(default_factory=dict)
     """The latest per SKU."""
-    buffer_draws: dict[tuple[str, str], tuple[str, Draw, int]] = field(default_factory=dict)
-    """(member_id, request_id) -> (sku, draw, cycle number)."""
+    buffer_draws: dict[tuple[str, str, str], tuple[str, Draw, int]] = field(default_factory=dict)
+    """(member_id, request_id, occasion) -> (sku, draw, cycle number)."""
     cycle_no: int = 1
+    answers: dict[str, OrderAnswer] = field(default_factory=dict)
+    commitments: dict[str, list[Commitment]] = field(default_factory=dict)
+    dispatches: list[Dispatch] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    discrepancies: dict[str, tuple[str, str, JointOrderDiscrepancy]] = field(default_factory=dict)
+    completions: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def requests_on(self, order_id: str) -> list[StoredRequest]:
         return [self.requests[(d.member_id, d.request_id)] for d in self.deliveries if d.order_id == order_id]
@@ -85,6 +108,9 @@ class FakeSuppliersRepository:
 
     async def list(self) -> list[Supplier]:
         return [self._tables.suppliers[i] for i in sorted(self._tables.suppliers)]
+
+    async def save(self, supplier: Supplier) -> None:
+        self._tables.suppliers[supplier.supplier_id] = supplier
 
     async def get_many(self, supplier_ids: Iterable[str]) -> dict[str, Supplier]:
         return {i: self._tables.suppliers[i] for i in set(supplier_ids) if i in self._tables.suppliers}
@@ -109,8 +135,22 @@ class FakeRequestsRepository:
         return stored.status if stored else None
 
     async def on_order(self, order_id: str) -> list[OpenRequest]:
-        requests = [stored.request for stored in self._tables.requests_on(order_id)]
+        requests = [replace(self._tables.requests[(d.member_id, d.request_id)].request, quantity=d.quantity)
+                    for d in self._tables.deliveries if d.order_id == order_id]
         return sorted(requests, key=lambda r: (r.sku, r.member_id, r.request_id))
+
+    async def quantities(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {k: self._tables.requests[k].request.quantity for k in keys if k in self._tables.requests}
+
+    async def confirm(self, keys: Sequence[tuple[str, str]]) -> None:
+        for key in keys:
+            self._tables.requests[key].status = RequestStatus.CONFIRMED
+
+    async def exclude_supplier_for(self, keys: Sequence[tuple[str, str]], supplier_id: str) -> None:
+        for key in keys:
+            stored = self._tables.requests[key]
+            if supplier_id not in stored.excluded_suppliers:
+                stored.excluded_suppliers.append(supplier_id)
 
     async def excluded_suppliers(self, order_id: str) -> set[str]:
         return {s for stored in self._tables.requests_on(order_id) for s in stored.excluded_suppliers}
@@ -129,15 +169,6 @@ class FakeRequestsRepository:
             stored = self._tables.requests.get((request.member_id, request.request_id))
             if stored is not None:
                 stored.status, stored.status_reason = status, reason
-
-    async def confirm_order(self, order_id: str) -> None:
-        for stored in self._tables.requests_on(order_id):
-            stored.status = RequestStatus.CONFIRMED
-
-    async def exclude_supplier(self, order_id: str, supplier_id: str) -> None:
-        for stored in self._tables.requests_on(order_id):
-            if supplier_id not in stored.excluded_suppliers:
-                stored.excluded_suppliers.append(supplier_id)
 
 
 class FakeOrdersRepository:
@@ -161,8 +192,11 @@ class FakeOrdersRepository:
             )
             self._tables.lines[o.order_id] = [StoredLine(ln.line_id, ln.sku, ln.quantity, ln.unit_price)
                                               for ln in o.lines]
-            self._tables.deliveries += [StoredDelivery(o.order_id, line.line_id, d.member_id, d.request_id)
-                                        for line, d in o.deliveries()]
+            self._tables.deliveries += [
+                StoredDelivery(o.order_id, line.line_id, d.member_id, d.request_id, d.quantity, d.unit_price,
+                               d.standalone_unit_price)
+                for line, d in o.deliveries()
+            ]
 
     async def get(self, order_id: str) -> OrderRecord | None:
         return self._tables.orders.get(order_id)
@@ -187,7 +221,9 @@ class FakeOrdersRepository:
                 continue
             for line in self._tables.lines[order.order_id]:
                 if line.sku == sku:
-                    ordered[order.supplier_id] = ordered.get(order.supplier_id, 0) + line.quantity
+                    quantity = line.quantity if order.status is not OrderStatus.ANSWERED else sum(
+                        c.confirmed for c in self._tables.commitments[order.order_id] if c.line_id == line.line_id)
+                    ordered[order.supplier_id] = ordered.get(order.supplier_id, 0) + quantity
         return ordered
 
     async def cancel(self, order_id: str, reason: str) -> OrderRecord | None:
@@ -294,6 +330,191 @@ class FakeKnownMembersRepository:
         return set(candidates) & self._tables.known_members
 
 
+class FakePartiesRepository:
+    """`adapters/parties.py` in memory: a request is placed whole, so a delivery is its request."""
+
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+        self.known: dict[str, Party] = {}
+        self.alliance_party: Party | None = None
+
+    async def learn_members(self, profiles: Sequence[MemberProfile]) -> None:
+        for p in profiles:
+            self._tables.known_members.add(p.member_id)
+            self.known[p.member_id] = Party(p.member_id, p.name, Address(p.region), p.peppol_id, p.vat_id)
+
+    async def members(self, member_ids: Iterable[str]) -> dict[str, Party]:
+        return {m: self.known[m] for m in member_ids if m in self.known}
+
+    async def alliance(self) -> Party | None:
+        return self.alliance_party
+
+    async def save_alliance(self, party: Party) -> None:
+        self.alliance_party = party
+
+    async def placed_order(self, order_id: str) -> JointOrderPlaced | None:
+        record = self._tables.orders.get(order_id)
+        if record is None:
+            return None
+        lines = []
+        for line in self._tables.lines[order_id]:
+            deliveries = []
+            for stored in self._tables.deliveries:
+                if stored.order_id != order_id or stored.line_id != line.line_id:
+                    continue
+                r = self._tables.requests[(stored.member_id, stored.request_id)].request
+                delivery = Delivery(r.member_id, r.request_id, stored.quantity, r.needed_by, r.ship_to, line.unit_price,
+                                    None)
+                deliveries.append({"member_id": r.member_id, "ship_to": r.ship_to, "quantity": stored.quantity,
+                                   "needed_by": r.needed_by, "delivery_id": delivery_id(line.line_id, delivery)})
+            lines.append({"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity,
+                          "unit_price": line.unit_price, "deliveries": deliveries})
+        return JointOrderPlaced.model_validate({
+            "order_id": order_id, "supplier_id": record.supplier_id, "cycle_id": record.cycle_id,
+            "total": str(to_cents(record.total)), "lines": lines,
+        })
+class FakeFulfilmentRepository:
+    """`adapters/fulfilment.py` over the in-memory tables (the watch's queries are not faked)."""
+
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def placed_order(self, order_id: str) -> PlacedOrder | None:
+        tables = self._tables
+        record = tables.orders.get(order_id)
+        if record is None:
+            return None
+        lines = []
+        admitted_at: dict[str, datetime] = {}
+        requested: dict[str, int] = {}
+        for stored_line in tables.lines[order_id]:
+            deliveries = []
+            for d in tables.deliveries:
+                if d.order_id == order_id and d.line_id == stored_line.line_id:
+                    stored = tables.requests[(d.member_id, d.request_id)]
+                    request = stored.request
+                    delivery = Delivery(d.member_id, d.request_id, d.quantity, request.needed_by, request.ship_to,
+                                        d.unit_price, d.standalone_unit_price)
+                    deliveries.append(delivery)
+                    admitted_at[delivery.request_key] = stored.admitted_at
+                    requested[delivery.request_key] = request.quantity
+            lines.append(OrderLine(stored_line.line_id, stored_line.sku, stored_line.unit_price, tuple(deliveries)))
+        order = JointOrder(order_id, record.supplier_id, record.cycle_id, tuple(lines), record.replaces_order_id)
+        return PlacedOrder(order, admitted_at, requested)
+
+    async def answer(self, order_id: str) -> OrderAnswer | None:
+        return self._tables.answers.get(order_id)
+
+    async def record_answer(self, answer: OrderAnswer, commitments: Sequence[Commitment]) -> None:
+        if answer.order_id in self._tables.answers:
+            raise AssertionError(f"line_answers: {answer.order_id} exists already")
+        self._tables.answers[answer.order_id] = answer
+        self._tables.commitments[answer.order_id] = list(commitments)
+
+    async def commitments(self, order_id: str) -> list[Commitment]:
+        return list(self._tables.commitments.get(order_id, []))
+
+    async def dispatches(self, order_id: str) -> list[Dispatch]:
+        return [d for d in self._tables.dispatches if d.order_id == order_id]
+
+    async def dispatch(self, supplier_id: str, dispatch_id: str) -> Dispatch | None:
+        return next((d for d in self._tables.dispatches
+                     if (d.supplier_id, d.dispatch_id) == (supplier_id, dispatch_id)), None)
+
+    async def add_dispatch(self, dispatch: Dispatch) -> None:
+        if await self.dispatch(dispatch.supplier_id, dispatch.dispatch_id) is not None:
+            raise AssertionError(f"dispatches: {dispatch.dispatch_id} exists already")
+        self._tables.dispatches.append(dispatch)
+
+    async def ledger(self, member_id: str, request_id: str) -> RequestLedger | None:
+        if (member_id, request_id) not in self._tables.requests:
+            return None
+        return (await self.ledgers([(member_id, request_id)]))[0]
+
+    async def ledgers_on_order(self, order_id: str) -> list[RequestLedger]:
+        keys = sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id == order_id})
+        return await self.ledgers(keys)
+
+    async def requests_on(self, order_ids: Sequence[str]) -> list[tuple[str, str]]:
+        return sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id in order_ids})
+
+    async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
+        tables = self._tables
+        found = []
+        for member_id, request_id in keys:
+            live = [o for o in tables.orders.values() if o.status is not OrderStatus.CANCELLED]
+            mine = tuple(c for o in live for c in tables.commitments.get(o.order_id, [])
+                         if (c.member_id, c.request_id) == (member_id, request_id))
+            orders = dict.fromkeys(c.order_id for c in mine)
+            awaiting = any(tables.orders[d.order_id].status is OrderStatus.PLACED for d in tables.deliveries
+                           if (d.member_id, d.request_id) == (member_id, request_id))
+            found.append(RequestLedger(
+                member_id, request_id, mine, tuple(d for d in tables.dispatches if d.order_id in orders),
+                tuple(r for r in tables.receipts if (r.member_id, r.request_id) == (member_id, request_id)), awaiting,
+            ))
+        return found
+
+    async def receipt(self, member_id: str, receipt_id: str) -> Receipt | None:
+        return next((r for r in self._tables.receipts if (r.member_id, r.receipt_id) == (member_id, receipt_id)),
+                    None)
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        if await self.receipt(receipt.member_id, receipt.receipt_id) is not None:
+            raise AssertionError(f"receipts: {receipt.receipt_id} exists already")
+        self._tables.receipts.append(receipt)
+
+    async def reported_missing(self, member_id: str, request_id: str) -> dict[str, int]:
+        missing: dict[str, int] = {}
+        for m, r, report in self._tables.discrepancies.values():
+            if (m, r) == (member_id, request_id):
+                missing[report.delivery_id] = missing.get(report.delivery_id, 0) + report.quantity_missing
+        return missing
+
+    async def add_discrepancies(self, reports: Sequence[tuple[str, str, str, JointOrderDiscrepancy]]) -> set[str]:
+        new = set()
+        for event_id, member_id, request_id, report in reports:
+            if event_id not in self._tables.discrepancies:
+                self._tables.discrepancies[event_id] = (member_id, request_id, report)
+                new.add(event_id)
+        return new
+
+    async def complete(self, member_id: str, request_id: str, quantity: int) -> bool:
+        if (member_id, request_id) in self._tables.completions:
+            return False
+        self._tables.completions[(member_id, request_id)] = quantity
+        return True
+
+    async def answered_lines(self, since: datetime) -> list[AnsweredLine]:
+        tables = self._tables
+        found = []
+        for order_id, answer in tables.answers.items():
+            order = tables.orders[order_id]
+            assert order.answered_at is not None
+            if order.answered_at <= since:
+                continue
+            skus = {line.line_id: line.sku for line in tables.lines[order_id]}
+            supplier = tables.suppliers.get(order.supplier_id)
+            for line in answer.lines:
+                item = supplier.item(skus[line.line_id]) if supplier else None
+                found.append(AnsweredLine(order.supplier_id, item.category if item else "unlisted", line.line_id,
+                                          order.placed_at, order.answered_at, line.status))
+        return found
+
+    async def served_since(self, since: date) -> list[tuple[str, str, str, date]]:
+        tables = self._tables
+        found = {}
+        for order_id, commitments in tables.commitments.items():
+            if tables.orders[order_id].status is OrderStatus.CANCELLED:
+                continue
+            for c in commitments:
+                request = tables.requests[(c.member_id, c.request_id)].request
+                if c.confirmed and (c.expected_delivery or request.needed_by) > since:
+                    supplier = tables.suppliers.get(c.supplier_id)
+                    item = supplier.item(c.sku) if supplier else None
+                    found[(c.member_id, c.request_id)] = (item.category if item else "unlisted", request.needed_by)
+        return [(m, r, category, needed_by) for (m, r), (category, needed_by) in sorted(found.items())]
+
+
 class FakeBuffersRepository:
     """What re-sourcing's draws use of `adapters/buffers.py`."""
 
@@ -310,12 +531,12 @@ class FakeBuffersRepository:
     async def current_cycle_no(self) -> int:
         return self._tables.cycle_no
 
-    async def record_draws(self, cycle_no: int, draws: Mapping[str, Sequence[Draw]]) -> None:
+    async def record_draws(self, cycle_no: int, occasion: str, draws: Mapping[str, Sequence[Draw]]) -> None:
         for sku, of_sku in draws.items():
             for d in of_sku:
-                if (d.member_id, d.request_id) in self._tables.buffer_draws:
-                    raise AssertionError(f"request {d.request_id} of {d.member_id} drawn twice")
-                self._tables.buffer_draws[(d.member_id, d.request_id)] = (sku, d, cycle_no)
+                if (d.member_id, d.request_id, occasion) in self._tables.buffer_draws:
+                    raise AssertionError(f"request {d.request_id} of {d.member_id} drawn twice for {occasion}")
+                self._tables.buffer_draws[(d.member_id, d.request_id, occasion)] = (sku, d, cycle_no)
 
     async def save_stocks(self, stocks: Mapping[str, BufferStock]) -> None:
         for sku, stock in stocks.items():
@@ -332,7 +553,7 @@ class FakeBuffersRepository:
 class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
     """Repositories over one set of in-memory tables; `decision_locks` counts `lock_decisions()`."""
 
-    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members", "buffers")
+    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members", "parties", "fulfilment", "buffers")
 
     def __init__(
         self, suppliers: Iterable[Supplier] = (), known_members: Iterable[str] = (), topic_prefix: str = ""
@@ -345,6 +566,8 @@ class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
         self.alerts = FakeAlertsRepository(self.tables)  # type: ignore[assignment]
         self.known_members = FakeKnownMembersRepository(self.tables)  # type: ignore[assignment]
         self.buffers = FakeBuffersRepository(self.tables)  # type: ignore[assignment]
+        self.parties = FakePartiesRepository(self.tables)  # type: ignore[assignment]
+        self.fulfilment = FakeFulfilmentRepository(self.tables)  # type: ignore[assignment]
         self.decision_locks = 0
 
     async def lock_decisions(self) -> None:

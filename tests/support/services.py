@@ -133,13 +133,16 @@ class Platform:
 
     async def prepare(self, supplier_ids: tuple[str, ...] = ()) -> None:
         """Create this platform's databases and topics."""
+        await self.prepare_databases()
+        await create_topics(self.kafka_bootstrap, topics.all_topics(self.topic_prefix, supplier_ids), partitions=3)
+
+    async def prepare_databases(self) -> None:
         conn = await asyncpg.connect(self.server_url)
         try:
             for service in SERVICES:
                 await conn.execute(f'CREATE DATABASE "{self.database_prefix}{service}"')
         finally:
             await conn.close()
-        await create_topics(self.kafka_bootstrap, topics.all_topics(self.topic_prefix, supplier_ids), partitions=3)
 
     async def drop(self) -> None:
         conn = await asyncpg.connect(self.server_url)

@@ -11,7 +11,8 @@ from shared.contract import Severity
 
 _MEMBER_COLUMNS = (
     "member_id, name, status, region, erp_secret, previous_erp_secret, previous_secret_valid_until,"
-    " email, locale, webhook_url, webhook_secret, interest_categories, min_risk_severity"
+    " email, locale, webhook_url, webhook_secret, interest_categories, min_risk_severity,"
+    " peppol_id, vat_id"
 )
 
 
@@ -30,6 +31,8 @@ def _member(row: asyncpg.Record) -> Member:
         webhook_secret=row["webhook_secret"],
         interest_categories=tuple(row["interest_categories"]),
         min_risk_severity=Severity(row["min_risk_severity"]),
+        peppol_id=row["peppol_id"],
+        vat_id=row["vat_id"],
     )
 
 
@@ -53,15 +56,15 @@ class MembersRepository:
 
     async def save(self, member: Member) -> None:
         await self._conn.execute(
-            f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+            f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
             " ON CONFLICT (member_id) DO UPDATE SET name = $2, status = $3, region = $4, erp_secret = $5,"
             " previous_erp_secret = $6, previous_secret_valid_until = $7, email = $8, locale = $9,"
             " webhook_url = $10, webhook_secret = $11, interest_categories = $12, min_risk_severity = $13,"
-            " updated_at = now()",
+            " peppol_id = $14, vat_id = $15, updated_at = now()",
             member.member_id, member.name, member.status.value, member.region, member.erp_secret,
             member.previous_erp_secret, member.previous_secret_valid_until, member.email, member.locale,
             member.webhook_url, member.webhook_secret, list(member.interest_categories),
-            member.min_risk_severity.value,
+            member.min_risk_severity.value, member.peppol_id, member.vat_id,
         )
 
 

@@ -19,6 +19,7 @@ from services.members.domain.members import Member, MemberStatus
 from shared.contract import (
     EventType,
     PurchaseRequestCancelled,
+    PurchaseRequestReceived,
     PurchaseRequestSubmitted,
     RejectionReason,
 )
@@ -35,6 +36,9 @@ class Outcome(StrEnum):
     QUARANTINED = "quarantined"
     CANCELLATION = "cancellation"
     """Authenticated cancellation of a known request: procurement decides."""
+    RECEIPT = "receipt"
+    """Authenticated, valid goods receipt for a known request: procurement checks it against what
+    was dispatched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class Verdict:
     detail: str = ""
     request: PurchaseRequestSubmitted | None = None
     cancellation: PurchaseRequestCancelled | None = None
+    receipt: PurchaseRequestReceived | None = None
     fingerprint: bytes = b""
     request_id: str = ""
 
@@ -115,4 +120,22 @@ def assess_cancellation(data: dict[str, Any], member: Member, request_known: boo
     return Verdict(Outcome.CANCELLATION, cancellation=cancellation, request_id=request_id)
 
 
-ADMISSION_TYPES = frozenset({EventType.PURCHASE_REQUEST_SUBMITTED, EventType.PURCHASE_REQUEST_CANCELLED})
+def assess_receipt(data: dict[str, Any], request_known: bool) -> Verdict:
+    """Decide an authenticated `purchase_request.received` (v1.1): valid and for one of the member's
+    own requests (another member's is unknown to it); whether it fits what was dispatched is
+    procurement's call. A suspended member's goods still arrive, so its receipts count."""
+    request_id = str(data.get("request_id", ""))[:64]
+    try:
+        receipt = PurchaseRequestReceived.model_validate(data)
+    except ValidationError as error:
+        return Verdict(Outcome.REJECTED, RejectionReason.INVALID_PAYLOAD, validation_summary(error),
+                       request_id=request_id)
+    if not request_known:
+        return Verdict(Outcome.REJECTED, RejectionReason.UNKNOWN_REQUEST,
+                       "no admitted request with this request_id", request_id=request_id)
+    return Verdict(Outcome.RECEIPT, receipt=receipt, request_id=request_id)
+
+
+ADMISSION_TYPES = frozenset({
+    EventType.PURCHASE_REQUEST_SUBMITTED, EventType.PURCHASE_REQUEST_CANCELLED, EventType.PURCHASE_REQUEST_RECEIVED,
+})

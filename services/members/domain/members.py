@@ -30,6 +30,9 @@ class Member:
     webhook_secret: str | None = field(default=None, repr=False)
     interest_categories: tuple[str, ...] = ()
     min_risk_severity: Severity = Severity.MEDIUM
+    peppol_id: str | None = None
+    """Its delivery party in the orders XML suppliers get (docs/suppliers.md)."""
+    vat_id: str | None = None
 
     def verification_secrets(self, now: datetime) -> list[str]:
         """The current secret, and the previous one while its grace period lasts."""
@@ -65,4 +68,6 @@ class Member:
             webhook_url=self.webhook_url,
             sealed_webhook_secret=sealed_webhook_secret,
             interests=Interests(categories=self.interest_categories, min_risk_severity=self.min_risk_severity),
+            peppol_id=self.peppol_id,
+            vat_id=self.vat_id,
         )

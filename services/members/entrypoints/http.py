@@ -31,6 +31,8 @@ class MemberView(BaseModel):
     secret_rotation_grace_until: str | None
     interest_categories: list[str]
     min_risk_severity: str
+    peppol_id: str | None = None
+    vat_id: str | None = None
 
     @classmethod
     def of(cls, member: Member) -> MemberView:
@@ -48,6 +50,8 @@ class MemberView(BaseModel):
             ),
             interest_categories=list(member.interest_categories),
             min_risk_severity=member.min_risk_severity.value,
+            peppol_id=member.peppol_id,
+            vat_id=member.vat_id,
         )
 
 

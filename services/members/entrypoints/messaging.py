@@ -20,10 +20,12 @@ def subscriptions(settings: Settings) -> list[Subscription]:
     intakes = [
         Intake(
             topic=settings.topic(topics.PURCHASE_REQUESTS),
-            description="Signed purchase requests and cancellations from member ERPs (contract v1)",
+            description="Signed purchase requests and cancellations (contract v1) and goods receipts "
+            "(purchase_request.received, v1.1) from member ERPs",
             accepts={
                 EventType.PURCHASE_REQUEST_SUBMITTED: Accept(None),
                 EventType.PURCHASE_REQUEST_CANCELLED: Accept(None),
+                EventType.PURCHASE_REQUEST_RECEIVED: Accept(None),
             },
             handler=admit,
             inbox=admission.INBOX,
@@ -53,8 +55,9 @@ def publications(settings: Settings) -> list[Publication]:
     return [
         Publication(
             settings.topic(topics.ADMITTED_REQUESTS),
-            "Admitted requests for procurement (alliance.purchase_request.admitted, keyed by SKU) and "
-            "the command alliance.purchase_request.withdraw when a member cancels",
+            "Admitted requests for procurement (alliance.purchase_request.admitted, keyed by SKU), "
+            "the command alliance.purchase_request.withdraw when a member cancels, and members' "
+            "authenticated goods receipts (alliance.purchase_request.received, keyed by the request's SKU)",
             PurchaseRequestAdmitted,
         ),
         Publication(

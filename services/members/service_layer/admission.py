@@ -13,6 +13,7 @@ from services.members.domain.admission import (
     Outcome,
     Verdict,
     assess_cancellation,
+    assess_receipt,
     assess_submission,
     authenticate,
 )
@@ -27,6 +28,7 @@ from shared.contract import (
 )
 from shared.events.members import (
     PURCHASE_REQUEST_ADMITTED,
+    PURCHASE_REQUEST_RECEIVED,
     SOURCE,
     WITHDRAW_PURCHASE_REQUEST,
     WithdrawPurchaseRequest,
@@ -70,6 +72,8 @@ async def admit(uow: MembersUnitOfWork, commands: list[Command]) -> None:
                 assert verdict.request is not None
                 known[key] = (verdict.fingerprint, verdict.request.sku)
                 new_rows.append((member.member_id, verdict.request_id, verdict.request.sku, verdict.fingerprint))
+        elif command.event.type == EventType.PURCHASE_REQUEST_RECEIVED:
+            verdict = assess_receipt(command.data, key in known)
         else:
             verdict = assess_cancellation(command.data, member, key in known)
         _act(uow, command.cause, member, verdict, known.get(key), outcomes)
@@ -140,6 +144,19 @@ def _act(
         told.append((EventType.PURCHASE_REQUEST_REJECTED, rejection, cause))
         outcomes.consumed["rejected"] += 1
         outcomes.rejections[verdict.reason] += 1
+    elif verdict.outcome is Outcome.RECEIPT:
+        assert verdict.receipt is not None and admitted is not None
+        uow.publish(
+            event_record(
+                topics.ADMITTED_REQUESTS,
+                admitted[1],
+                PURCHASE_REQUEST_RECEIVED,
+                SOURCE,
+                verdict.receipt,
+                event_id=notice_id(cause, "received"),
+            )
+        )
+        outcomes.consumed["processed"] += 1
     elif verdict.outcome is Outcome.CANCELLATION:
         assert verdict.cancellation is not None and admitted is not None
         command = WithdrawPurchaseRequest(

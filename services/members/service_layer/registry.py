@@ -94,6 +94,8 @@ def member_from_seed(entry: object) -> Member:
         webhook_secret=entry.webhook.secret.get_secret_value() if entry.webhook and entry.webhook.secret else None,
         interest_categories=tuple(entry.interests.categories),
         min_risk_severity=entry.interests.min_risk_severity,
+        peppol_id=entry.peppol_id,
+        vat_id=entry.vat_id,
     )
 
 

@@ -1,7 +1,8 @@
 """The risk buffers' tables (migration 0007), read and written inside a unit of work's transaction.
 
 A buffer's stock on order is not stored: its lots are the alliance's deliveries of the SKU on
-orders still standing (neither rejected nor cancelled), oldest first, each less the units booked
+orders still standing (neither rejected nor cancelled), oldest first, each of what its supplier
+committed to where it answered (`commitments`, a partial line's share), less the units booked
 as received from it. A rejection, a cancellation or a re-sourcing of a replenishment so moves
 the stock on order with no write here.
 """
@@ -104,9 +105,11 @@ class BuffersRepository:
             return []
         lots = await self._conn.fetch(
             "SELECT l.sku, l.reference, l.quantity - coalesce(r.quantity, 0) AS quantity, l.unit_price FROM ("
-            " SELECT p.sku, d.order_id || '/' || d.line_id AS reference, d.quantity, d.unit_price, o.placed_at,"
-            " d.order_id, d.line_id FROM deliveries d JOIN orders o USING (order_id)"
+            " SELECT p.sku, d.order_id || '/' || d.line_id AS reference, coalesce(c.confirmed, d.quantity) AS quantity,"
+            " d.unit_price, o.placed_at, d.order_id, d.line_id FROM deliveries d JOIN orders o USING (order_id)"
             " JOIN purchase_requests p ON p.member_id = d.member_id AND p.request_id = d.request_id"
+            " LEFT JOIN commitments c ON c.order_id = d.order_id AND c.member_id = d.member_id"
+            " AND c.request_id = d.request_id"
             " WHERE d.member_id = $1 AND o.status NOT IN ('rejected', 'cancelled') AND p.sku = ANY($2::text[])) l"
             " LEFT JOIN risk_buffer_lot_receipts r ON r.sku = l.sku AND r.reference = l.reference"
             " WHERE l.quantity > coalesce(r.quantity, 0) ORDER BY l.placed_at, l.order_id, l.line_id",
@@ -336,16 +339,17 @@ class BuffersRepository:
         """The number a draw between closes counts in: the cycle after the last closed one."""
         return await self._conn.fetchval("SELECT coalesce(max(cycle_no), 0) + 1 FROM cycles")
 
-    async def record_draws(self, cycle_no: int, draws: Mapping[str, Sequence[Draw]]) -> None:
-        """Draws per SKU. Raises asyncpg.UniqueViolationError for a request drawn before: none is
-        ever drawn twice."""
+    async def record_draws(self, cycle_no: int, occasion: str, draws: Mapping[str, Sequence[Draw]]) -> None:
+        """Draws per SKU on one occasion (a close's cycle id, or the order left without a
+        supplier). Raises asyncpg.UniqueViolationError for a request drawn for on this occasion
+        before: none is ever served twice."""
         await self._conn.copy_records_to_table(
             "risk_buffer_draws",
             records=[
-                (d.member_id, d.request_id, sku, d.quantity, d.unit_price, cycle_no)
+                (d.member_id, d.request_id, occasion, sku, d.quantity, d.unit_price, cycle_no)
                 for sku, of_sku in draws.items() for d in of_sku
             ],
-            columns=("member_id", "request_id", "sku", "quantity", "unit_price", "cycle_no"),
+            columns=("member_id", "request_id", "occasion", "sku", "quantity", "unit_price", "cycle_no"),
         )
 
     async def draw_totals(self) -> dict[str, int]:

@@ -29,12 +29,21 @@ OPTIMIZER_GAP = Gauge(
 )
 ORDERS = Counter(
     "alliance_orders",
-    "Joint orders, by status reached (escalated: unanswered too long; risk_flagged: confirmed, but "
-    "inside a critical risk alert's scope)",
+    "Joint orders, by status reached (answered: per line, some of it partial or rejected; escalated: "
+    "unanswered too long; risk_flagged: confirmed, but inside a critical risk alert's scope)",
     ["status"],
 )
-for _status in ("placed", "confirmed", "rejected", "cancelled", "escalated", "risk_flagged"):
+for _status in ("placed", "confirmed", "answered", "rejected", "cancelled", "escalated", "risk_flagged"):
     ORDERS.labels(_status)  # every status shows from the start, at 0
+SUPPLIER_DOCUMENTS = Counter(
+    "alliance_supplier_documents",
+    "Documents in suppliers' own standards (docs/suppliers.md): orders rendered, answers and despatch "
+    "advices read, and documents refused as invalid_document, by standard",
+    ["standard", "outcome"],
+)
+for _standard in ("peppol-bis3", "opentrans-2.1"):
+    for _outcome in ("rendered", "read", "refused"):
+        SUPPLIER_DOCUMENTS.labels(_standard, _outcome)
 ORDERS_AWAITING_ANSWER = Gauge(
     "alliance_orders_awaiting_answer", "Placed joint orders the supplier has not answered yet"
 )
@@ -87,4 +96,40 @@ BUFFER_UNMET = Counter(
 )
 BUFFER_COST_SHARED = Counter(
     "alliance_risk_buffer_cost_shared_eur", "Holding cost of risk buffers shared among subscribers, in EUR", ["sku"]
+)
+SHORTFALL_QUANTITY = Counter(
+    "alliance_shortfall_quantity",
+    "Quantity suppliers' answers left unserved (partial, rejected or late lines), re-sourced at once",
+)
+DISPATCHED_QUANTITY = Counter("alliance_dispatched_quantity", "Quantity suppliers reported dispatched")
+RECEIVED_QUANTITY = Counter(
+    "alliance_received_quantity", "Quantity members' goods receipts reported, by outcome", ["outcome"]
+)
+for _outcome in ("accepted", "rejected"):
+    RECEIVED_QUANTITY.labels(_outcome)
+DISCREPANCIES = Counter(
+    "alliance_discrepancies", "joint_order.discrepancy reports sent to suppliers, by kind", ["kind"]
+)
+for _kind in ("rejected", "missing"):
+    DISCREPANCIES.labels(_kind)
+REQUESTS_COMPLETED = Counter(
+    "alliance_requests_completed", "Requests told purchase_request.completed (everything confirmed accepted)"
+)
+DELIVERIES_OVERDUE = Gauge(
+    "alliance_deliveries_overdue",
+    "Open delivery escalations: not_dispatched (confirmed goods not dispatched by their expected "
+    "delivery), not_received (dispatched goods not received by expected arrival plus the grace)",
+    ["kind"],
+)
+for _kind in ("not_dispatched", "not_received"):
+    DELIVERIES_OVERDUE.labels(_kind)
+SUPPLIER_OTIF = Gauge(
+    "alliance_supplier_otif",
+    "Suppliers' on-time-in-full over the rolling window, by supplier and category (absent without data)",
+    ["supplier_id", "category"],
+)
+SUPPLIER_BELOW_FLOOR = Gauge(
+    "alliance_supplier_below_otif_floor",
+    "1 while a supplier's on-time-in-full for a category is below ALLIANCE_SUPPLIER_OTIF_FLOOR (last resort)",
+    ["supplier_id", "category"],
 )

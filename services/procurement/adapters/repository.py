@@ -19,11 +19,12 @@ from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import JointOrder, LineSummary, OrderLine, OrderRecord, OrderStatus
 from services.procurement.domain.schedule import ClosedCycle
 from shared.contract import ShipTo
+from shared.documents.standards import Standard
 from shared.events.members import PurchaseRequestAdmitted
 
 _SUPPLIER_COLUMNS = (
     "supplier_id, name, regions, lead_time_days, secret, previous_secret,"
-    " previous_secret_valid_until"
+    " previous_secret_valid_until, documents, peppol_id, vat_id"
 )
 _ITEM_COLUMNS = (
     "supplier_id, sku, name, category, unit, capacity_per_cycle, min_order_quantity,"
@@ -64,6 +65,9 @@ def _supplier(row: asyncpg.Record, items: Sequence[CatalogItem]) -> Supplier:
         previous_secret=row["previous_secret"],
         previous_secret_valid_until=row["previous_secret_valid_until"],
         catalog=tuple(sorted(items, key=lambda i: i.sku)),
+        documents=Standard(row["documents"]),
+        peppol_id=row["peppol_id"],
+        vat_id=row["vat_id"],
     )
 
 
@@ -142,9 +146,10 @@ class SuppliersRepository:
     async def save(self, supplier: Supplier) -> None:
         """Write the supplier and replace its catalog with `supplier.catalog`."""
         await self._conn.execute(
-            f"INSERT INTO suppliers ({_SUPPLIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            f"INSERT INTO suppliers ({_SUPPLIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " ON CONFLICT (supplier_id) DO UPDATE SET name = $2, regions = $3, lead_time_days = $4,"
-            " secret = $5, previous_secret = $6, previous_secret_valid_until = $7, updated_at = now()",
+            " secret = $5, previous_secret = $6, previous_secret_valid_until = $7, documents = $8,"
+            " peppol_id = $9, vat_id = $10, updated_at = now()",
             supplier.supplier_id,
             supplier.name,
             list(supplier.regions),
@@ -152,6 +157,9 @@ class SuppliersRepository:
             supplier.secret,
             supplier.previous_secret,
             supplier.previous_secret_valid_until,
+            supplier.documents.value,
+            supplier.peppol_id,
+            supplier.vat_id,
         )
         await self._conn.execute(
             "DELETE FROM catalog_items WHERE supplier_id = $1 AND NOT sku = ANY($2::text[])",
@@ -240,12 +248,40 @@ class RequestsRepository:
         ]
 
     async def on_order(self, order_id: str) -> list[OpenRequest]:
+        """The requests on an order, each with the quantity the order carries of it (a part, when
+        the order re-sources part of a request)."""
         rows = await self._conn.fetch(
-            f"SELECT {_REQUEST_COLUMNS} FROM deliveries d JOIN purchase_requests p"
+            f"SELECT {_REQUEST_COLUMNS.replace('p.quantity', 'd.quantity')} FROM deliveries d JOIN purchase_requests p"
             " USING (member_id, request_id) WHERE d.order_id = $1 ORDER BY p.sku, member_id, request_id",
             order_id,
         )
         return [_request(r) for r in rows]
+
+    async def quantities(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """(member_id, request_id) -> the request's whole quantity."""
+        rows = await self._conn.fetch(
+            "SELECT p.member_id, p.request_id, p.quantity FROM purchase_requests p"
+            " JOIN unnest($1::text[], $2::text[]) AS u(m, r) ON p.member_id = u.m AND p.request_id = u.r",
+            [m for m, _ in keys], [r for _, r in keys],
+        )
+        return {(r["member_id"], r["request_id"]): r["quantity"] for r in rows}
+
+    async def confirm(self, keys: Sequence[tuple[str, str]]) -> None:
+        """(member_id, request_id)s a supplier's answer serves, in whole or in part."""
+        await self._conn.execute(
+            "UPDATE purchase_requests p SET status = 'confirmed', decided_at = now()"
+            " FROM unnest($1::text[], $2::text[]) AS u(m, r) WHERE p.member_id = u.m AND p.request_id = u.r",
+            [m for m, _ in keys], [r for _, r in keys],
+        )
+
+    async def exclude_supplier_for(self, keys: Sequence[tuple[str, str]], supplier_id: str) -> None:
+        """What a supplier left unserved of these requests never goes back to it."""
+        await self._conn.execute(
+            "UPDATE purchase_requests p SET excluded_suppliers = array_append(p.excluded_suppliers, $3)"
+            " FROM unnest($1::text[], $2::text[]) AS u(m, r) WHERE p.member_id = u.m AND p.request_id = u.r"
+            " AND NOT $3 = ANY(p.excluded_suppliers)",
+            [m for m, _ in keys], [r for _, r in keys], supplier_id,
+        )
 
     async def excluded_suppliers(self, order_id: str) -> set[str]:
         """Every supplier that rejected any request now on `order_id`."""
@@ -310,23 +346,6 @@ class RequestsRepository:
             [r.request_id for r in requests],
             list(reasons),
             status.value,
-        )
-
-    async def confirm_order(self, order_id: str) -> None:
-        await self._conn.execute(
-            "UPDATE purchase_requests p SET status = 'confirmed', decided_at = now() FROM deliveries d"
-            " WHERE d.order_id = $1 AND p.member_id = d.member_id AND p.request_id = d.request_id",
-            order_id,
-        )
-
-    async def exclude_supplier(self, order_id: str, supplier_id: str) -> None:
-        """The requests of a rejected order never go back to the supplier that rejected it."""
-        await self._conn.execute(
-            "UPDATE purchase_requests p SET excluded_suppliers = array_append(p.excluded_suppliers, $2)"
-            " FROM deliveries d WHERE d.order_id = $1 AND p.member_id = d.member_id"
-            " AND p.request_id = d.request_id AND NOT $2 = ANY(p.excluded_suppliers)",
-            order_id,
-            supplier_id,
         )
 
     async def open_demand_by_category(self) -> list[tuple[str, int, int]]:
@@ -448,10 +467,11 @@ class OrdersRepository:
 
     async def ordered_this_cycle(self, cycle_id: str, sku: str) -> dict[str, int]:
         """Units of `sku` each supplier carries on this cycle's orders still standing (neither
-        rejected nor cancelled)."""
+        rejected nor cancelled): of an order answered per line, what the answer confirmed."""
         rows = await self._conn.fetch(
-            "SELECT o.supplier_id, sum(l.quantity) AS quantity FROM orders o"
-            " JOIN order_lines l USING (order_id)"
+            "SELECT o.supplier_id, sum(CASE WHEN o.status = 'answered' THEN (SELECT coalesce(sum(c.confirmed), 0)"
+            " FROM commitments c WHERE c.order_id = o.order_id AND c.line_id = l.line_id) ELSE l.quantity END)"
+            " AS quantity FROM orders o JOIN order_lines l USING (order_id)"
             " WHERE o.cycle_id = $1 AND l.sku = $2 AND o.status NOT IN ('rejected', 'cancelled')"
             " GROUP BY 1",
             cycle_id,

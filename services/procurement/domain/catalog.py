@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from services.procurement.domain.bundling import Offer, Tier
+from shared.documents.parties import Address, Party
+from shared.documents.standards import Standard
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,15 @@ class Supplier:
     previous_secret: str | None = field(default=None, repr=False)
     previous_secret_valid_until: datetime | None = None
     catalog: tuple[CatalogItem, ...] = ()
+    documents: Standard = Standard.CLOUDEVENTS
+    """What its orders and answers are written in (docs/suppliers.md)."""
+    peppol_id: str | None = None
+    vat_id: str | None = None
+
+    @property
+    def party(self) -> Party:
+        """The supplier as the seller of an order document: its country is its first region."""
+        return Party(self.supplier_id, self.name, Address(country=self.regions[0]), self.peppol_id, self.vat_id)
 
     def verification_secrets(self, now: datetime) -> list[str]:
         """The current response secret, and the previous one while its grace period lasts."""

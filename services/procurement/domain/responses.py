@@ -19,20 +19,21 @@ from shared.signing import verify
 
 def authenticate_response(
     record_key: str | None,
-    data: dict[str, Any],
+    data: dict[str, Any] | str,
     signature_header: bytes | None,
     body: bytes,
     supplier: Supplier | None,
     now: datetime,
 ) -> QuarantineReason | None:
     """The key names a known supplier, which signed the bytes and is the one the data names
-    (whether the order is that supplier's, `order_held` tells once the order is read)."""
+    (whether the order is that supplier's, `order_held` tells once the order is read). XML data
+    (a document) is checked again once read into its JSON twin."""
     if supplier is None or record_key is None:
         return QuarantineReason.UNKNOWN_SUPPLIER
     failure = verify(signature_header, body, supplier.verification_secrets(now), now=now.timestamp())
     if failure is not None:
         return QuarantineReason(failure.value)
-    if data.get("supplier_id") != record_key:
+    if isinstance(data, dict) and data.get("supplier_id") != record_key:
         return QuarantineReason.KEY_NOT_SUPPLIER
     return None
 

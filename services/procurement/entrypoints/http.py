@@ -17,8 +17,16 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.procurement.adapters.alerts import AlertsRepository
+from services.procurement.domain.answers import OrderAnswer
 from services.procurement.domain.catalog import CatalogConflict, Supplier
-from services.procurement.domain.orders import OrderRecord, OrderStatus
+from services.procurement.domain.fulfilment import (
+    DEFAULT_RECEIPT_GRACE_DAYS,
+    EscalationKind,
+    RequestLedger,
+    order_stage,
+)
+from services.procurement.domain.orders import JointOrder, OrderRecord, OrderStatus, delivery_id
+from services.procurement.domain.performance import DEFAULT_WINDOW_DAYS
 from services.procurement.domain.risk import (
     OPS_REPORTER,
     AlertSource,
@@ -30,6 +38,7 @@ from services.procurement.domain.risk import (
 from services.procurement.entrypoints.buffers_http import buffers_router
 from services.procurement.service_layer.catalog import supplier_from_seed, upsert_supplier
 from services.procurement.service_layer.cycle import CycleReport
+from services.procurement.service_layer.performance import performances
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import AlertRefused, raise_alert, resolve_alert
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
@@ -72,6 +81,10 @@ class SupplierView(BaseModel):
     lead_time_days: int
     secret_rotation_grace_until: datetime | None
     catalog: list[CatalogItemView]
+    documents: str = "cloudevents"
+    """What its orders and answers are written in: cloudevents, peppol-bis3 or opentrans-2.1."""
+    peppol_id: str | None = None
+    vat_id: str | None = None
 
     @classmethod
     def of(cls, supplier: Supplier) -> SupplierView:
@@ -93,6 +106,9 @@ class SupplierView(BaseModel):
                 )
                 for item in supplier.catalog
             ],
+            documents=supplier.documents.value,
+            peppol_id=supplier.peppol_id,
+            vat_id=supplier.vat_id,
         )
 
 
@@ -171,8 +187,67 @@ class OrderLineView(BaseModel):
     unit_price: str
 
 
+class DeliveryStageView(BaseModel):
+    """One delivery after the order: units ordered, confirmed by the answer, dispatched, received
+    (accepted, rejected) and missing past the grace, and the stage they make."""
+
+    delivery_id: str
+    member_id: str
+    request_id: str
+    ordered: int
+    confirmed: int | None
+    """None until the supplier answered."""
+    dispatched: int
+    accepted: int
+    rejected: int
+    missing: int
+    stage: str
+
+
+class LineStageView(OrderLineView):
+    answer: str | None
+    """accepted, partial or rejected; None until answered."""
+    confirmed: int | None
+    expected_delivery: date | None
+    answer_reason: str | None
+    stage: str
+    deliveries: list[DeliveryStageView]
+
+
 class OrderDetail(OrderView):
-    lines: list[OrderLineView]
+    stage: str
+    """placed → answered → dispatched → received → completed (the least advanced delivery it
+    still serves), or cancelled."""
+    lines: list[LineStageView]
+
+
+class EscalationView(BaseModel):
+    kind: str
+    """not_dispatched (confirmed goods not dispatched by the expected delivery) or not_received
+    (dispatched goods not received by the expected arrival plus the grace)."""
+    order_id: str
+    supplier_id: str
+    subject: str
+    """The delivery_id (not_dispatched) or the dispatch_id (not_received)."""
+    quantity: int
+    due_on: date
+
+
+class PerformanceView(BaseModel):
+    """A supplier's record for one category over the rolling window; rates are null without data."""
+
+    supplier_id: str
+    category: str
+    window_days: int
+    deliveries: int
+    on_time: float | None
+    in_full: float | None
+    otif: float | None
+    line_rejection_rate: float | None
+    mean_answer_hours: float | None
+    below_floor: bool
+    """Used only as a last resort for the category's SKUs (on-time-in-full below the floor)."""
+    otif_floor: float
 
 
 class DemandView(BaseModel):
@@ -268,6 +343,7 @@ def admin_router(
     default_grace: timedelta,
     ensure_supplier_topic: Callable[[str], Awaitable[None]],
     decisions: DecisionOptions,
+    receipt_grace_days: int = DEFAULT_RECEIPT_GRACE_DAYS,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -300,6 +376,10 @@ def admin_router(
             raise Unprocessable(detail, [FieldError(field="body.id", message=detail)])
         try:
             async with unit_of_work() as uow:
+                if body.documents != "cloudevents" and await uow.parties.alliance() is None:
+                    detail = (f"documents: {body.documents} needs the alliance's own party (the seed's alliance "
+                              "entry: name, peppol_id, vat_id, address), the buyer of its orders")
+                    raise Unprocessable(detail, [FieldError(field="body.documents", message=detail)])
                 stored, changed = await upsert_supplier(uow, supplier_from_seed(body), default_grace)
         except CatalogConflict as conflict:
             raise HTTPException(409, str(conflict)) from None
@@ -346,23 +426,68 @@ def admin_router(
             orders = await uow.orders.list(status, escalated, limit, risk_flagged)
         return [OrderView.of(o) for o in orders]
 
-    @router.get("/orders/{order_id}", response_model=OrderDetail, tags=["orders"], responses=problems(404))
+    @router.get(
+        "/orders/{order_id}",
+        response_model=OrderDetail,
+        tags=["orders"],
+        responses=problems(404),
+        description="The order with each line's answer and each delivery's progress after the order: "
+        "placed → answered → dispatched → received → completed, or cancelled.",
+    )
     async def show_order(order_id: str) -> OrderDetail:
+        today = datetime.now(UTC).date()
         async with unit_of_work() as uow:
-            orders = uow.orders
-            order = await orders.get(order_id)
-            lines = await orders.lines(order_id) if order else []
-        if order is None:
-            raise HTTPException(404, f"no order {order_id!r}")
-        return OrderDetail(
-            **OrderView.of(order).model_dump(),
-            lines=[
-                OrderLineView(
-                    line_id=line.line_id, sku=line.sku, quantity=line.quantity, unit_price=str(line.unit_price)
-                )
-                for line in lines
-            ],
-        )
+            order = await uow.orders.get(order_id)
+            if order is None:
+                raise HTTPException(404, f"no order {order_id!r}")
+            fulfilment = uow.fulfilment
+            placed = await fulfilment.placed_order(order_id)
+            answer = await fulfilment.answer(order_id)
+            ledgers = await fulfilment.ledgers_on_order(order_id)
+        assert placed is not None
+        return order_detail(order, placed.order, answer, ledgers, today, receipt_grace_days)
+
+    @router.get(
+        "/escalations",
+        response_model=list[EscalationView],
+        tags=["orders"],
+        description="Goods overdue after the order, oldest first: confirmed units not dispatched by their "
+        "expected delivery, dispatched units not received by the expected arrival plus "
+        "ALLIANCE_RECEIPT_GRACE_DAYS. Orders unanswered too long: `GET /orders?escalated=true`.",
+    )
+    async def list_escalations(
+        kind: EscalationKind | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[EscalationView]:
+        async with unit_of_work() as uow:
+            found = await uow.fulfilment.open_escalations(kind, limit)
+        return [EscalationView(kind=e.kind.value, order_id=e.order_id, supplier_id=e.supplier_id, subject=e.subject,
+                               quantity=e.quantity, due_on=e.due_on) for e in found]
+
+    @router.get(
+        "/suppliers/{supplier_id}/performance",
+        response_model=list[PerformanceView],
+        tags=["suppliers"],
+        responses=problems(404),
+        description="On time (received in full by the promised date), in full (accepted ÷ confirmed), "
+        "on-time-in-full, line rejection rate and answer time, per SKU category over the last "
+        f"{DEFAULT_WINDOW_DAYS} days.",
+    )
+    async def supplier_performance(supplier_id: str) -> list[PerformanceView]:
+        async with unit_of_work() as uow:
+            if await uow.suppliers.get(supplier_id) is None:
+                raise HTTPException(404, f"no supplier {supplier_id!r}")
+            found = await performances(uow, datetime.now(UTC))
+        floor = decisions.otif_floor
+        return [
+            PerformanceView(
+                supplier_id=p.supplier_id, category=p.category, window_days=DEFAULT_WINDOW_DAYS,
+                deliveries=p.deliveries, on_time=p.on_time, in_full=p.in_full, otif=p.otif,
+                line_rejection_rate=p.line_rejection_rate, mean_answer_hours=p.mean_answer_hours,
+                below_floor=p.otif is not None and p.otif < floor, otif_floor=floor,
+            )
+            for (supplier, _), p in found.items()
+            if supplier == supplier_id
+        ]
 
     @router.post(
         "/alerts",
@@ -432,6 +557,47 @@ def admin_router(
 
     router.include_router(buffers_router(unit_of_work))
     return router
+
+
+def order_detail(
+    order: OrderRecord,
+    placed: JointOrder,
+    answer: OrderAnswer | None,
+    ledgers: Sequence[RequestLedger],
+    today: date,
+    grace_days: int,
+) -> OrderDetail:
+    """The order, its lines and their deliveries with the stage each has reached."""
+    progress = {p.delivery_id: p for ledger in ledgers for p in ledger.progress(today, grace_days)
+                if p.order_id == order.order_id}
+    decisions = {line.line_id: line for line in answer.lines} if answer else {}
+    lines = []
+    every = []
+    for line in placed.lines:
+        deliveries = []
+        reached = []
+        for delivery in line.deliveries:
+            key = delivery_id(line.line_id, delivery)
+            known = progress.get(key)
+            if known is not None:
+                reached.append(known)
+            deliveries.append(DeliveryStageView(
+                delivery_id=key, member_id=delivery.member_id, request_id=delivery.request_id,
+                ordered=delivery.quantity, confirmed=known.confirmed if known else None,
+                dispatched=known.dispatched if known else 0, accepted=known.accepted if known else 0,
+                rejected=known.rejected if known else 0, missing=known.missing if known else 0,
+                stage=order_stage(order.status, [known] if known else []).value,
+            ))
+        every += reached
+        decision = decisions.get(line.line_id)
+        lines.append(LineStageView(
+            line_id=line.line_id, sku=line.sku, quantity=line.quantity, unit_price=str(line.unit_price),
+            answer=decision.status.value if decision else None, confirmed=decision.quantity if decision else None,
+            expected_delivery=decision.expected_delivery if decision else None,
+            answer_reason=decision.reason if decision else None,
+            stage=order_stage(order.status, reached).value, deliveries=deliveries,
+        ))
+    return OrderDetail(**OrderView.of(order).model_dump(), stage=order_stage(order.status, every).value, lines=lines)
 
 
 async def _check_scope_known(uow: ProcurementUnitOfWork, raised: RiskAlertRaised) -> None:

@@ -7,23 +7,30 @@ from functools import partial
 
 from services.procurement.service_layer import demand, responses, risk_intake
 from services.procurement.service_layer.demand import take_demand
+from services.procurement.service_layer.documents import read_document, standards_kit
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.responses import take_responses
 from services.procurement.service_layer.risk_intake import learn_members, take_member_reports, take_supplier_alerts
 from shared import topics
 from shared.contract import (
     EventType,
+    JointOrderAnswered,
     JointOrderCancelled,
     JointOrderConfirmed,
+    JointOrderDiscrepancy,
+    JointOrderDispatched,
     JointOrderPlaced,
     JointOrderRejected,
+    PurchaseRequestReceived,
     RiskAlertRaised,
     RiskAlertResolved,
 )
+from shared.documents.schemas import SchemaKit
 from shared.events.members import (
     MEMBER_REGISTERED,
     MEMBER_UPDATED,
     PURCHASE_REQUEST_ADMITTED,
+    PURCHASE_REQUEST_RECEIVED,
     RISK_ALERT_REPORTED,
     RISK_ALERT_WITHDRAWN,
     WITHDRAW_PURCHASE_REQUEST,
@@ -43,30 +50,42 @@ from shared.settings import Settings
 SEED_DEFAULT_SHARE: float = Cycle.model_fields["max_supplier_share"].default
 
 
-def subscriptions(settings: Settings, max_supplier_share: float = SEED_DEFAULT_SHARE) -> list[Subscription]:
-    """`max_supplier_share` is the seed's; re-sourcing an order applies it too."""
-    options = DecisionOptions(max_supplier_share, settings.risk_corroboration_members)
+def subscriptions(
+    settings: Settings, max_supplier_share: float = SEED_DEFAULT_SHARE, standards: SchemaKit | None = None
+) -> list[Subscription]:
+    """`max_supplier_share` is the seed's; re-sourcing an order applies it too. `standards`: the
+    schemas XML suppliers' documents are validated against (by default from `standards_dir`)."""
+    options = DecisionOptions(max_supplier_share, settings.risk_corroboration_members, settings.supplier_otif_floor)
+    kit = standards or standards_kit(settings.standards_dir)
     intakes = [
         Intake(
             topic=settings.topic(topics.ADMITTED_REQUESTS),
-            description="Admitted purchase requests and withdrawals from the members service",
+            description="Admitted purchase requests, withdrawals and members' goods receipts from the "
+            "members service",
             accepts={
                 PURCHASE_REQUEST_ADMITTED: Accept(PurchaseRequestAdmitted, once=False),
                 WITHDRAW_PURCHASE_REQUEST: Accept(WithdrawPurchaseRequest),
+                PURCHASE_REQUEST_RECEIVED: Accept(PurchaseRequestReceived),
             },
             handler=take_demand,
             inbox=demand.INBOX,
         ),
         Intake(
             topic=settings.topic(topics.SUPPLIER_RESPONSES),
-            description="Signed confirmations and rejections of joint orders from suppliers (contract v1)",
+            description="Suppliers' signed answers to joint orders (confirmed, rejected: contract v1; answered "
+            "per line: v1.1) and despatch advice (dispatched: v1.1), as JSON or, from suppliers in their own "
+            "standards, as PEPPOL Order Responses and Despatch Advices or openTRANS ORDERRESPONSEs and "
+            "DISPATCHNOTIFICATIONs (contract v1.1, docs/suppliers.md)",
             accepts={
                 EventType.JOINT_ORDER_CONFIRMED: Accept(JointOrderConfirmed),
                 EventType.JOINT_ORDER_REJECTED: Accept(JointOrderRejected),
+                EventType.JOINT_ORDER_ANSWERED: Accept(JointOrderAnswered),
+                EventType.JOINT_ORDER_DISPATCHED: Accept(JointOrderDispatched),
             },
             handler=partial(take_responses, options=options),
             inbox=responses.INBOX,
             signed=responses.SIGNED_BY_SUPPLIERS,
+            documents=partial(read_document, kit),
         ),
         Intake(
             topic=settings.topic(topics.RISK_ALERTS),
@@ -105,20 +124,22 @@ def publications(settings: Settings) -> list[Publication]:
     return [
         Publication(
             settings.topic(topics.supplier_orders("{supplier_id}")),
-            "joint_order.placed to one supplier, and joint_order.cancelled when a critical risk alert "
-            "covers an order it has not confirmed (contract v1), keyed by supplier_id, signed with the "
+            "joint_order.placed to one supplier, joint_order.cancelled when a critical risk alert "
+            "covers an order it has not confirmed (contract v1), and joint_order.discrepancy for goods a "
+            "member rejected or still misses after the grace (v1.1), keyed by supplier_id, signed with the "
             "supplier's secret in the alliance-signature header (extension)",
-            JointOrderPlaced | JointOrderCancelled,  # type: ignore[arg-type]
+            JointOrderPlaced | JointOrderCancelled | JointOrderDiscrepancy,  # type: ignore[arg-type]
         ),
         Publication(
             settings.topic(topics.MEMBER_NOTICES),
             "What to tell a member about its own request (ordered, confirmed, resourced, "
-            "unfulfillable, cancelled, rejected), keyed by member",
+            "unfulfillable, cancelled, rejected, dispatched, completed), keyed by member",
             MemberNoticeRequested,
         ),
         Publication(
             settings.topic(topics.PROCUREMENT_EVENTS),
-            "alliance.joint_order.placed|confirmed|rejected|escalated|cancelled (keyed by supplier_id), "
+            "alliance.joint_order.placed|confirmed|answered|rejected|escalated|cancelled and "
+            "alliance.delivery.escalated (keyed by supplier_id), "
             "alliance.risk_alert.exposure_assessed (keyed by the alert's key: the members exposed to a "
             "risk alert when it is raised and when it ends, never who raised it), "
             "alliance.catalog_item.listed (keyed by sku) and alliance.cycle.closed (keyed by cycle_id); "

@@ -88,6 +88,9 @@ class _Served:
     partly: list[tuple[OpenRequest, str, int]] = field(default_factory=list)
     """(request, reason, quantity not served) of requests served in part."""
     unmet: dict[str, int] = field(default_factory=dict)
+    parts: set[tuple[str, str]] = field(default_factory=set)
+    """(member_id, request_id) of requests drawn for in part only (the rest is on an order):
+    their state is the order's business, only the notices are told here."""
 
     def serve(
         self,
@@ -129,7 +132,7 @@ class _Served:
         makes each notice's id (the same as the `unfulfillable` it replaces would have had)."""
         store = uow.buffers
         if self.draws:
-            await store.record_draws(cycle_no, self.draws)
+            await store.record_draws(cycle_no, cause, self.draws)
             await store.save_stocks({sku: self.stock[sku] for sku in self.draws})
         for sku, draws in self.draws.items():
             for served in draws:
@@ -137,10 +140,10 @@ class _Served:
                     SOURCE, served.member_id, EventType.PURCHASE_REQUEST_SERVED_FROM_BUFFER,
                     served.notice(sites[sku]), f"{cause}:{served.request_id}",
                 ))
-        await store.mark_served(self.in_full)
-        await uow.requests.mark_decided(
-            [r for r, _, _ in self.partly], RequestStatus.UNFULFILLABLE, [why for _, why, _ in self.partly]
-        )
+        whole = {m: [r for r in ids if (m, r) not in self.parts] for m, ids in self.in_full.items()}
+        await store.mark_served(whole)
+        lost = [(r, why) for r, why, _ in self.partly if (r.member_id, r.request_id) not in self.parts]
+        await uow.requests.mark_decided([r for r, _ in lost], RequestStatus.UNFULFILLABLE, [why for _, why in lost])
         for request, why, rest in self.partly:
             told = PurchaseRequestUnfulfillable(request_id=request.request_id, reason=why, quantity=rest)
             uow.publish(member_notice(
@@ -162,9 +165,9 @@ class _Served:
 async def serve_from_buffers(
     uow: ProcurementUnitOfWork, unplaced: Sequence[tuple[OpenRequest, str]], cause: str
 ) -> list[tuple[OpenRequest, str]]:
-    """Requests about to be told `unfulfillable` outside a close (their order was rejected or
-    cancelled and they could not be re-sourced): serve subscribers from the buffers as far as
-    they reach, now. Returns the requests served none of, for the caller to tell as before;
+    """Requests, or parts of requests, about to be told `unfulfillable` outside a close (their
+    order was rejected, answered short or cancelled, and they could not be re-sourced): serve
+    subscribers from the buffers as far as they reach, now. Returns the requests served none of, for the caller to tell as before;
     those served in full or in part are written and told here. The caller holds the decision
     lock; `cause` is what the caller's notices' ids are made of (the order's id)."""
     skus = {r.sku for r, _ in unplaced if r.member_id != ALLIANCE_MEMBER_ID}
@@ -174,7 +177,10 @@ async def serve_from_buffers(
     if not buffers:
         return list(unplaced)
     sizings = await uow.buffers.latest_sizings(b.sku for b in buffers)
-    served = _Served()
+    requested = await uow.requests.quantities([(r.member_id, r.request_id) for r, _ in unplaced])
+    served = _Served(parts={
+        (r.member_id, r.request_id) for r, _ in unplaced if r.quantity < requested.get((r.member_id, r.request_id), 0)
+    })
     left = [(r, why) for r, why in unplaced if r.sku not in {b.sku for b in buffers}]
     for buffer in buffers:
         of_sku = [(r, why) for r, why in unplaced if r.sku == buffer.sku]

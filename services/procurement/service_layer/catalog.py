@@ -10,6 +10,8 @@ from services.procurement.domain.bundling import Tier
 from services.procurement.domain.catalog import CatalogItem, Supplier, check_consistent
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import seed, topics
+from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, Party
+from shared.documents.standards import Standard
 from shared.events.procurement import CATALOG_ITEM_LISTED, SOURCE, CatalogItemListed
 from shared.messaging.envelope import event_record
 
@@ -39,6 +41,17 @@ def supplier_from_seed(entry: seed.Supplier) -> Supplier:
                 key=lambda i: i.sku,
             )
         ),
+        documents=Standard(entry.documents),
+        peppol_id=entry.peppol_id,
+        vat_id=entry.vat_id,
+    )
+
+
+def alliance_from_seed(entry: seed.AllianceParty) -> Party:
+    address = entry.address
+    return Party(
+        ALLIANCE_MEMBER_ID, entry.name, Address(address.country, address.street, address.city, address.postal_code),
+        entry.peppol_id, entry.vat_id,
     )
 
 
@@ -89,6 +102,8 @@ async def sync_seed(uow: ProcurementUnitOfWork, entries: seed.Seed, grace: timed
     The seed was checked for consistent SKUs as a whole; checking supplier by supplier would
     refuse a seed that changes the category of a SKU two suppliers list.
     """
+    if entries.alliance is not None:
+        await uow.parties.save_alliance(alliance_from_seed(entries.alliance))
     changed = 0
     for entry in entries.suppliers:
         _, did_change = await upsert_supplier(

@@ -1,7 +1,8 @@
 """Closing an order cycle: every open request decided in one transaction.
 
 Under the decision lock the close reads the catalog, the risk alerts in force (they rate the
-offers, see `domain/risk.py`) and all open demand, solves each SKU, and writes the cycle, its
+offers, see `domain/risk.py`), the suppliers below the on-time-in-full floor (a last resort, see
+`domain/performance.py`) and all open demand, solves each SKU, and writes the cycle, its
 orders, lines and deliveries, the requests' new states, the suppliers' `joint_order.placed`
 records and one record per member with all its notices, then commits once. The SKUs are solved
 off the event loop (`adapters/bundling_runner.py`), in SKU order; as their decisions come the close
@@ -35,9 +36,12 @@ from services.procurement.domain.orders import (
     placed_suppliers,
     sort_leftovers,
 )
+from services.procurement.domain.performance import offers_with_performance
 from services.procurement.domain.risk import offers_with_risk
 from services.procurement.service_layer.buffers import BufferClose
+from services.procurement.service_layer.documents import count_rendered, document_settings
 from services.procurement.service_layer.order_records import CloseRecords
+from services.procurement.service_layer.performance import categories, last_resorts
 from services.procurement.service_layer.risk import effects_in_force
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import gc_policy, topics
@@ -75,6 +79,8 @@ class CloseOptions:
     interval_seconds: int
     risk_corroboration_members: int = Settings.model_fields["risk_corroboration_members"].default
     """Distinct members whose alerts with one scope make those alerts act on the close."""
+    otif_floor: float = Settings.model_fields["supplier_otif_floor"].default
+    """Below it a supplier is a last resort for the category (`domain/performance.py`)."""
 
 
 async def close_cycle(
@@ -129,7 +135,10 @@ async def _decide(
     open_requests = await requests_store.open_requests()
     in_force = await effects_in_force(uow, now, options.risk_corroboration_members)
     catalog_offers = offers_by_sku(suppliers)
-    offers = offers_with_risk(catalog_offers, in_force)
+    offers = offers_with_performance(
+        offers_with_risk(catalog_offers, in_force), categories(suppliers),
+        await last_resorts(uow, now, options.otif_floor),
+    )
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in open_requests:
         requests_of = by_sku.get(request.sku)
@@ -212,9 +221,12 @@ async def _decide(
             number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds
         ))
         secrets = {s.supplier_id: s.secret for s in suppliers}
+        by_id = {s.supplier_id: s for s in suppliers}
+        documents = await writes.add(lambda: document_settings(uow, orders, by_id))  # on the writes' connection
         for order in orders:
-            for message in records.order_messages(order, secrets[order.supplier_id]):
+            for message in records.order_messages(order, secrets[order.supplier_id], documents.get(order.supplier_id)):
                 uow.publish(message)
+        count_rendered(uow, orders, documents)
         for message in records.member_messages():
             uow.publish(message)
         uow.publish(_closed_message(report))

@@ -1,14 +1,17 @@
 """Open demand from the members service: admitted requests join it, withdrawals leave it while
-they are still open (once a request is on a placed order it is too late)."""
+they are still open (once a request is on a placed order it is too late); members' goods
+receipts come the same way, after the members service's admission checks."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
 from services.procurement.domain.demand import RequestStatus
+from services.procurement.service_layer.receipts import take_receipts
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import (
     EventType,
+    PurchaseRequestReceived,
     PurchaseRequestRejected,
     PurchaseRequestWithdrawn,
     RejectionReason,
@@ -24,7 +27,8 @@ _NOTHING_TO_ORDER = (RequestStatus.OPEN, RequestStatus.WITHDRAWN, RequestStatus.
 
 
 async def take_demand(uow: ProcurementUnitOfWork, commands: list[Command]) -> None:
-    """Admissions join the open demand; withdrawals leave it while nothing is ordered yet.
+    """Admissions join the open demand; withdrawals leave it while nothing is ordered yet; goods
+    receipts are checked against what was dispatched (`receipts.py`).
 
     An admission is idempotent by its (member, request) key, so it claims no inbox row: a
     redelivered one adds nothing. A withdrawal tells the member something, so it does."""
@@ -41,6 +45,9 @@ async def take_demand(uow: ProcurementUnitOfWork, commands: list[Command]) -> No
     for command in withdrawals:
         await _withdraw(uow, command.data, command.cause)
         uow.count_consumed(topic, "processed")
+    receipts = [c for c in commands if isinstance(c.data, PurchaseRequestReceived)]
+    if receipts:
+        await take_receipts(uow, receipts)
 
 
 async def _withdraw(uow: ProcurementUnitOfWork, command: WithdrawPurchaseRequest, cause: str) -> None:

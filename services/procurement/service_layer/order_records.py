@@ -25,13 +25,14 @@ import pydantic_core
 from pydantic import TypeAdapter
 
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.orders import JointOrder, OrderLine
+from services.procurement.domain.orders import JointOrder, OrderLine, delivery_id
+from services.procurement.service_layer.documents import DocumentSetting, order_document
 from services.procurement.service_layer.publishing import placed_status_message, signed_for_supplier
 from shared import topics
 from shared.contract import EventType, ShipTo, UnitPrice, to_cents
 from shared.events.notices import MEMBER_NOTICES_REQUESTED
 from shared.events.procurement import SOURCE
-from shared.messaging.envelope import event_bytes
+from shared.messaging.envelope import document_event_bytes, event_bytes
 from shared.messaging.notices import notice_id
 from shared.messaging.records import OutboundMessage
 
@@ -87,10 +88,13 @@ def _ship_to_json(ship_to: ShipTo | None) -> str:
 
 
 def _line_json(line: OrderLine, unit_price: str) -> str:
-    """The line as the supplier's `joint_order.placed` carries it (`unit_price` already the contract's text)."""
+    """The line as the supplier's `joint_order.placed` carries it (`unit_price` already the contract's
+    text), each delivery with its `delivery_id` (contract v1.1)."""
+    line_id = line.line_id
     deliveries = ",".join([
         f'{{"member_id":{json_text(d.member_id)},"ship_to":{_ship_to_json(d.ship_to)},'
-        f'"quantity":{d.quantity},"needed_by":"{d.needed_by.isoformat()}"}}'
+        f'"quantity":{d.quantity},"needed_by":"{d.needed_by.isoformat()}",'
+        f'"delivery_id":{json_text(delivery_id(line_id, d))}}}'
         for d in line.deliveries
     ])
     return (
@@ -100,25 +104,35 @@ def _line_json(line: OrderLine, unit_price: str) -> str:
 
 
 def _placed_messages(
-    order: JointOrder, lines_json: Sequence[str], supplier_secret: str
+    order: JointOrder, lines_json: Sequence[str], supplier_secret: str, document: DocumentSetting | None
 ) -> list[OutboundMessage]:
+    """`document`: the supplier's standard, for an XML supplier (the same record, its data the XML)."""
     now = time.time()
-    envelope = Envelope(EventType.JOINT_ORDER_PLACED, datetime.fromtimestamp(now, UTC))
-    data = (
-        f'{{"order_id":{json_text(order.order_id)},"supplier_id":{json_text(order.supplier_id)},'
-        f'"cycle_id":{json_text(order.cycle_id)},"currency":"EUR","total":"{amount_text(order.total)}",'
-        f'"lines":[{",".join(lines_json)}]}}'
-    )
-    value = envelope.render(f"{order.order_id}.placed", data)
+    when = datetime.fromtimestamp(now, UTC)
+    event_id = f"{order.order_id}.placed"
+    if document is not None:
+        dataschema, xml = order_document(order, document, when.date())
+        value = document_event_bytes(EventType.JOINT_ORDER_PLACED, SOURCE, dataschema, xml, event_id, when)
+    else:
+        data = (
+            f'{{"order_id":{json_text(order.order_id)},"supplier_id":{json_text(order.supplier_id)},'
+            f'"cycle_id":{json_text(order.cycle_id)},"currency":"EUR","total":"{amount_text(order.total)}",'
+            f'"lines":[{",".join(lines_json)}]}}'
+        )
+        value = Envelope(EventType.JOINT_ORDER_PLACED, when).render(event_id, data)
     signed = signed_for_supplier(order.supplier_id, value, supplier_secret, now)
     return [signed, placed_status_message(order)]
 
 
-def placed_messages(order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
+def placed_messages(
+    order: JointOrder, supplier_secret: str, document: DocumentSetting | None = None
+) -> list[OutboundMessage]:
     """The signed `joint_order.placed` for the supplier and our own `alliance.joint_order.placed`,
     for an order placed whole (re-sourcing); a close renders its lines as they come (`CloseRecords`)."""
+    if document is not None:
+        return _placed_messages(order, (), supplier_secret, document)
     lines_json = [_line_json(line, unit_price_text(line.unit_price)) for line in order.lines]
-    return _placed_messages(order, lines_json, supplier_secret)
+    return _placed_messages(order, lines_json, supplier_secret, None)
 
 
 class CloseRecords:
@@ -176,11 +190,12 @@ class CloseRecords:
             f'{json_text(request.request_id)},"reason":{json_text(reason)}}}}}'
         )))
 
-    def order_messages(self, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
+    def order_messages(
+        self, order: JointOrder, supplier_secret: str, document: DocumentSetting | None = None
+    ) -> list[OutboundMessage]:
         """`placed_messages` of the order, from its lines as `ordered` rendered them."""
-        return _placed_messages(
-            order, [self._lines[line.line_id] for line in order.lines], supplier_secret
-        )
+        lines_json = () if document is not None else [self._lines[line.line_id] for line in order.lines]
+        return _placed_messages(order, lines_json, supplier_secret, document)
 
     def member_messages(self) -> list[OutboundMessage]:
         """One record per member (more past `NOTICES_PER_RECORD`): its placed requests by

@@ -2,10 +2,10 @@
 the exposure to a risk alert (`joint_order.placed` and the notices of placing orders are
 rendered by `order_records.py`).
 
-`joint_order.placed` and `joint_order.cancelled` carry an `alliance-signature` header made with
-the supplier's current secret (an extension of the contract, which defines signatures only on
-what we receive), so a supplier can check a record really comes from the alliance. Its
-timestamp is the moment the record was made; the record's CloudEvent `time` is the same moment.
+`joint_order.placed`, `joint_order.cancelled` and `joint_order.discrepancy` carry an
+`alliance-signature` header made with the supplier's current secret (an extension of the
+contract, which defines signatures only on what we receive), so a supplier can check a record
+really comes from the alliance. Its timestamp is the moment the record was made; the record's CloudEvent `time` is the same moment.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from services.procurement.domain.orders import JointOrder, OrderRecord
 from services.procurement.domain.risk import Alert
 from shared import topics
-from shared.contract import EventType, JointOrderCancelled
+from shared.contract import EventType, JointOrderCancelled, JointOrderDiscrepancy
 from shared.events.procurement import (
     JOINT_ORDER_EVENT_TYPES,
     RISK_EXPOSURE_ASSESSED,
@@ -56,6 +56,15 @@ def cancelled_message(order: OrderRecord, reason: str, supplier_secret: str) -> 
         time=datetime.fromtimestamp(now, UTC),
     )
     return signed_for_supplier(order.supplier_id, value, supplier_secret, now)
+
+
+def discrepancy_message(report: JointOrderDiscrepancy, event_id: str, supplier_secret: str) -> OutboundMessage:
+    """`joint_order.discrepancy` for the supplier, signed like its orders; `event_id` names what
+    the report is about, so a report is made once (`FulfilmentRepository.add_discrepancies`)."""
+    now = time.time()
+    value = event_bytes(EventType.JOINT_ORDER_DISCREPANCY, SOURCE, report, event_id=event_id,
+                        time=datetime.fromtimestamp(now, UTC))
+    return signed_for_supplier(report.supplier_id, value, supplier_secret, now)
 
 
 def signed_for_supplier(

@@ -1,25 +1,45 @@
-"""Supplier answers on `supplier.responses`: a confirmation is passed on to each member on the
-order; a rejection re-sources the order's requests at once among the SKU's other suppliers."""
+"""What suppliers send on `supplier.responses`, one path per kind whatever its wording:
+
+- an answer (`joint_order.answered` per line; v1's `joint_order.confirmed` / `.rejected` as every
+  line accepted / rejected): each member told what the order serves of its request, and what
+  it leaves unserved decided again at once among the SKU's other suppliers (`domain/answers.py`);
+- a despatch advice (`joint_order.dispatched`): each member told its own quantity
+  (`domain/fulfilment.py`).
+
+The handler takes the contract's models, so a supplier writing another standard (its documents
+read into the same models) is judged by the same rules.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from services.procurement.adapters import metrics
+from services.procurement.domain.answers import (
+    AnswerEffects,
+    OrderAnswer,
+    Refusal,
+    apply_answer,
+    judge_line_answer,
+    read_answer,
+    whole_order_answer,
+)
 from services.procurement.domain.catalog import Supplier
-from services.procurement.domain.orders import AnswerOutcome, OrderRecord, OrderStatus, judge_answer
-from services.procurement.domain.resourcing import SUPPLIER_REJECTED
+from services.procurement.domain.fulfilment import Dispatch, dispatch_notices, judge_dispatch
+from services.procurement.domain.orders import AnswerOutcome, OrderRecord
+from services.procurement.domain.resourcing import request_part
 from services.procurement.domain.responses import authenticate_response, order_held
 from services.procurement.service_layer.publishing import status_message, status_of
-from services.procurement.service_layer.resourcing import DecisionOptions, resource_order
+from services.procurement.service_layer.resourcing import DecisionOptions, resource_parts
 from services.procurement.service_layer.risk import effects_in_force
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import (
     CloudEvent,
     EventType,
+    JointOrderAnswered,
     JointOrderConfirmed,
+    JointOrderDispatched,
     JointOrderRejected,
-    PurchaseRequestConfirmed,
 )
 from shared.events.procurement import SOURCE
 from shared.messaging.intake import Command, Signed
@@ -29,6 +49,8 @@ from shared.reasons import DeadLetterReason
 from shared.signing import SIGNATURE_HEADER
 
 INBOX = "procurement.responses"
+
+SupplierAnswer = JointOrderConfirmed | JointOrderRejected | JointOrderAnswered
 
 
 async def suppliers_by_key(uow: ProcurementUnitOfWork, keys: set[str]) -> dict[str, Supplier]:
@@ -49,79 +71,130 @@ SIGNED_BY_SUPPLIERS = Signed(suppliers_by_key, _signed_by_its_supplier, lambda s
 async def take_responses(
     uow: ProcurementUnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
 ) -> None:
+    """Answers and dispatches of orders their sender holds, in partition order."""
     now = now or datetime.now(UTC)
-    orders = uow.orders
-    locked = False
+    batch = _Batch()
     for command in commands:
         record, data = command.record, command.data
-        order = await orders.get(data.order_id)
+        order = await uow.orders.get(data.order_id)
         refused = order_held(order, command.sender)
         if refused is not None:
             uow.quarantine(record, refused, f"event {command.event.id[:64]!r} failed authentication: {refused}")
             continue
         assert order is not None
-        status = OrderStatus.CONFIRMED if isinstance(data, JointOrderConfirmed) else OrderStatus.REJECTED
-        if status is OrderStatus.REJECTED and not locked:
-            await uow.lock_decisions()  # re-sourcing uses capacity a close also decides on
-            locked = True
-            order = await orders.get(order.order_id)
-            assert order is not None
-        outcome = judge_answer(order.status, status)
-        if outcome is AnswerOutcome.REPEATED:
-            uow.count_consumed(record.topic, "duplicate")
-            continue
-        if outcome is AnswerOutcome.CONFLICT:
-            detail = f"order {order.order_id} was already {order.status.value}"
-            uow.dead_letter(record, DeadLetterReason.CONFLICTING_ANSWER, detail)
-            continue
-        if isinstance(data, JointOrderConfirmed):
-            await _confirm(uow, order, data)
+        if isinstance(data, JointOrderDispatched):
+            outcome = await take_dispatch(uow, command, order)
         else:
-            assert isinstance(data, JointOrderRejected)
-            await _reject(uow, order, data, options, now)
-        uow.count_consumed(record.topic, "processed")
+            outcome = await take_answer(uow, command, order, options, now, batch)
+        if outcome is not None:
+            uow.count_consumed(record.topic, outcome)
 
 
-async def _confirm(uow: ProcurementUnitOfWork, order: OrderRecord, data: JointOrderConfirmed) -> None:
-    orders, requests = uow.orders, uow.requests
-    await orders.record_answer(order.order_id, OrderStatus.CONFIRMED, expected_delivery=data.expected_delivery)
-    for request in await requests.on_order(order.order_id):
-        confirmed = PurchaseRequestConfirmed(
-            request_id=request.request_id, order_id=order.order_id, expected_delivery=data.expected_delivery
-        )
-        uow.publish(
-            member_notice(
-                SOURCE,
-                request.member_id,
-                EventType.PURCHASE_REQUEST_CONFIRMED,
-                confirmed,
-                f"{order.order_id}:{request.request_id}",
-            )
-        )
-    await requests.confirm_order(order.order_id)
-    answered = await orders.get(order.order_id)
-    assert answered is not None
-    skus = tuple(await orders.skus(order.order_id))
-    uow.publish(status_message(status_of(answered, "confirmed", skus)))
-    uow.after_commit(lambda: metrics.ORDERS.labels("confirmed").inc())
+class _Batch:
+    """What a batch has done once: the decision lock is taken by the first answer that needs it."""
+
+    def __init__(self) -> None:
+        self.locked = False
 
 
-async def _reject(
+async def take_answer(
+    uow: ProcurementUnitOfWork,
+    command: Command,
+    order: OrderRecord,
+    options: DecisionOptions,
+    now: datetime,
+    batch: _Batch,
+) -> str | None:
+    """Judge and apply one answer; returns the consumed outcome (None when set aside)."""
+    record, data = command.record, command.data
+    placed = await uow.fulfilment.placed_order(order.order_id)
+    assert placed is not None
+    answer = read_answer(placed.order, data) if isinstance(data, JointOrderAnswered) else whole_order_answer(
+        placed.order, data
+    )
+    if isinstance(answer, Refusal):
+        uow.dead_letter(record, answer.reason, answer.detail)
+        return None
+    effects = apply_answer(placed.order, answer, placed.admitted_at)
+    if effects.shortfalls and not batch.locked:
+        await uow.lock_decisions()  # re-sourcing uses capacity a close also decides on
+        batch.locked = True
+        current = await uow.orders.get(order.order_id)
+        assert current is not None
+        order = current
+    outcome = judge_line_answer(order.status, await uow.fulfilment.answer(order.order_id), answer)
+    if outcome is AnswerOutcome.REPEATED:
+        return "duplicate"
+    if outcome is AnswerOutcome.CONFLICT:
+        uow.dead_letter(record, DeadLetterReason.CONFLICTING_ANSWER, f"order {order.order_id} was already "
+                        f"{order.status.value}")
+        return None
+    await _apply(uow, order, data, answer, effects, placed.requested, options, now)
+    return "processed"
+
+
+async def _apply(
     uow: ProcurementUnitOfWork,
     order: OrderRecord,
-    data: JointOrderRejected,
+    data: SupplierAnswer,
+    answer: OrderAnswer,
+    effects: AnswerEffects,
+    requested: dict[str, int],
     options: DecisionOptions,
     now: datetime,
 ) -> None:
-    """Decide the rejected order's requests again without that supplier, in this transaction."""
     orders, requests = uow.orders, uow.requests
-    await orders.record_answer(order.order_id, OrderStatus.REJECTED, reason=data.reason)
-    await requests.exclude_supplier(order.order_id, order.supplier_id)
-    in_force = await effects_in_force(uow, now, options.corroboration)
-    resourced = await resource_order(uow, order, SUPPLIER_REJECTED, options, in_force, now)
-    rejected = await orders.get(order.order_id)
-    assert rejected is not None
-    uow.publish(
-        status_message(status_of(rejected, "rejected", resourced.skus, reason=data.reason))
+    status = answer.status
+    dates = [line.expected_delivery for line in answer.lines if line.expected_delivery is not None]
+    reason = data.reason if isinstance(data, JointOrderRejected) else None
+    await orders.record_answer(order.order_id, status, expected_delivery=max(dates, default=None), reason=reason)
+    await uow.fulfilment.record_answer(answer, effects.commitments)
+    served = effects.confirmed
+    for commitment in served:
+        notice = commitment.confirmed_notice(requested[f"{commitment.member_id}/{commitment.request_id}"])
+        uow.publish(member_notice(SOURCE, commitment.member_id, EventType.PURCHASE_REQUEST_CONFIRMED, notice,
+                                  f"{order.order_id}:{commitment.request_id}"))
+    await requests.confirm(list(dict.fromkeys((c.member_id, c.request_id) for c in served)))
+    shortfalls = effects.shortfalls
+    if shortfalls:
+        keys = list(dict.fromkeys((s.member_id, s.request_id) for s in shortfalls))
+        await requests.exclude_supplier_for(keys, order.supplier_id)
+        on_order = {r.key: r for r in await requests.on_order(order.order_id)}
+        parts = [(request_part(on_order[f"{s.member_id}/{s.request_id}"], s.quantity), s.reason) for s in shortfalls]
+        in_force = await effects_in_force(uow, now, options.corroboration)
+        await resource_parts(uow, order, parts, options, in_force, now)
+    answered = await orders.get(order.order_id)
+    assert answered is not None
+    skus = tuple(await orders.skus(order.order_id))
+    uow.publish(status_message(status_of(answered, status.value, skus, reason=reason)))
+    unserved = sum(s.quantity for s in shortfalls)
+
+    def record() -> None:
+        metrics.ORDERS.labels(status.value).inc()
+        metrics.SHORTFALL_QUANTITY.inc(unserved)
+
+    uow.after_commit(record)
+
+
+async def take_dispatch(uow: ProcurementUnitOfWork, command: Command, order: OrderRecord) -> str | None:
+    """Judge and take one despatch advice; returns the consumed outcome (None when set aside)."""
+    record, dispatch = command.record, Dispatch.of(command.data)
+    fulfilment = uow.fulfilment
+    commitments = await fulfilment.commitments(order.order_id)
+    verdict = judge_dispatch(
+        order.status, commitments, await fulfilment.dispatches(order.order_id),
+        await fulfilment.dispatch(dispatch.supplier_id, dispatch.dispatch_id), dispatch,
     )
-    uow.after_commit(lambda: metrics.ORDERS.labels("rejected").inc())
+    if isinstance(verdict, Refusal):
+        uow.dead_letter(record, verdict.reason, verdict.detail)
+        return None
+    if verdict is AnswerOutcome.REPEATED:
+        return "duplicate"
+    await fulfilment.add_dispatch(dispatch)
+    for member_id, notice in dispatch_notices(commitments, dispatch):
+        uow.publish(member_notice(SOURCE, member_id, EventType.PURCHASE_REQUEST_DISPATCHED, notice,
+                                  f"{dispatch.supplier_id}:{dispatch.dispatch_id}:{notice.request_id}"))
+    units = sum(quantity for _, quantity in dispatch.quantities)
+    uow.after_commit(lambda: metrics.DISPATCHED_QUANTITY.inc(units))
+    return "processed"
+

@@ -75,8 +75,8 @@ async def take_member_reports(
 
 
 async def learn_members(uow: ProcurementUnitOfWork, commands: list[Command]) -> None:
-    """Remember every member id the registry announces (idempotent, so no inbox)."""
-    await uow.known_members.add([command.data.member_id for command in commands])
+    """Remember every member the registry announces, as a delivery party too (idempotent, so no inbox)."""
+    await uow.parties.learn_members([command.data for command in commands])
     uow.count_consumed(commands[0].record.topic, "processed", len(commands))
 
 

@@ -6,6 +6,8 @@ import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
 from services.procurement.adapters.buffers import BuffersRepository
+from services.procurement.adapters.fulfilment import FulfilmentRepository
+from services.procurement.adapters.parties import PartiesRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
     OrdersRepository,
@@ -30,6 +32,8 @@ class ProcurementUnitOfWork(UnitOfWork):
     alerts: AlertsRepository
     known_members: KnownMembersRepository
     buffers: BuffersRepository
+    parties: PartiesRepository
+    fulfilment: FulfilmentRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
         self.suppliers = SuppliersRepository(conn)
@@ -38,6 +42,8 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.cycles = CyclesRepository(conn)
         self.alerts = AlertsRepository(conn)
         self.known_members = KnownMembersRepository(conn)
+        self.parties = PartiesRepository(conn)
+        self.fulfilment = FulfilmentRepository(conn)
         self.buffers = BuffersRepository(conn)
 
     def publish(self, message: OutboundMessage) -> None:

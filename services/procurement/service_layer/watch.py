@@ -1,4 +1,5 @@
-"""Keeping watch: orders unanswered too long are escalated, and the gauges follow the database.
+"""Keeping watch: orders unanswered too long are escalated, and the gauges follow the database
+(goods overdue after the answer are watched by `receipts.watch_deliveries`).
 
 Every instance runs this; escalation is an UPDATE that marks each order once, so N instances
 escalate an order once, and the gauges read the same rows on each instance. (Expiring risk
@@ -11,9 +12,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from services.procurement.adapters import metrics
+from services.procurement.domain.fulfilment import EscalationKind
 from services.procurement.domain.orders import OrderRecord
 from services.procurement.domain.risk import effective_alerts, effects, excluded_suppliers
 from services.procurement.service_layer.buffers import refresh_buffer_gauges
+from services.procurement.service_layer.performance import performances
 from services.procurement.service_layer.publishing import status_message, status_of
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import Severity
@@ -66,3 +69,25 @@ async def refresh_gauges(uow: ProcurementUnitOfWork, corroboration: int, now: da
         )
     metrics.EXCLUDED_SUPPLIERS.set(len(excluded_suppliers(in_force)))
     await refresh_buffer_gauges(uow)
+    overdue = await uow.fulfilment.escalation_counts()
+    for kind in EscalationKind:
+        metrics.DELIVERIES_OVERDUE.labels(kind.value).set(overdue.get(kind.value, 0))
+
+
+_shown_performance: set[tuple[str, str]] = set()
+
+
+async def refresh_performance_gauges(uow: ProcurementUnitOfWork, floor: float, now: datetime | None = None) -> None:
+    """Each supplier's on-time-in-full per category, and whether it is below the floor."""
+    found = await performances(uow, now or datetime.now(UTC))
+    measured = {key for key, p in found.items() if p.otif is not None}
+    for key in _shown_performance - measured:
+        metrics.SUPPLIER_OTIF.remove(*key)
+        metrics.SUPPLIER_BELOW_FLOOR.remove(*key)
+    for key in measured:
+        otif = found[key].otif
+        assert otif is not None
+        metrics.SUPPLIER_OTIF.labels(*key).set(otif)
+        metrics.SUPPLIER_BELOW_FLOOR.labels(*key).set(int(otif < floor))
+    _shown_performance.clear()
+    _shown_performance.update(measured)

@@ -12,7 +12,7 @@ from services.members.domain.members import Member, MemberStatus
 from services.members.entrypoints.messaging import subscriptions
 from shared import topics
 from shared.contract import EventType, RejectionReason
-from shared.events.members import PURCHASE_REQUEST_ADMITTED, WITHDRAW_PURCHASE_REQUEST
+from shared.events.members import PURCHASE_REQUEST_ADMITTED, PURCHASE_REQUEST_RECEIVED, WITHDRAW_PURCHASE_REQUEST
 from shared.events.notices import MEMBER_NOTICES_REQUESTED
 from shared.messaging.records import InboundRecord
 from shared.reasons import DeadLetterReason, QuarantineReason
@@ -182,3 +182,38 @@ async def test_a_batch_that_fails_leaves_nothing_behind_so_its_redelivery_is_adm
     monkeypatch.undo()
     await deliver(uow, erp_record(REQUEST))
     assert len(uow.events(topics.ADMITTED_REQUESTS, PURCHASE_REQUEST_ADMITTED)) == 1
+
+
+RECEIPT = {"request_id": "r-1", "member_id": "m-huber", "receipt_id": "gr-1", "received_on": "2027-01-18",
+           "quantity_accepted": 55, "quantity_rejected": 5, "reason": "damaged"}
+
+
+async def test_a_goods_receipt_for_an_own_request_is_forwarded_to_procurement_keyed_by_its_sku(uow):
+    await deliver(uow, erp_record(REQUEST))
+    await deliver(uow, erp_record(RECEIPT, event_type=EventType.PURCHASE_REQUEST_RECEIVED, event_id="e-2"))
+
+    received = [e for e in uow.events(topics.ADMITTED_REQUESTS) if e.type == PURCHASE_REQUEST_RECEIVED]
+    assert [(e.key, e.data) for e in received] == [("BOARD-18MM", {**RECEIPT, "note": None})]
+    assert [n for n in notices(uow) if n[1] != EventType.PURCHASE_REQUEST_ACCEPTED] == []
+
+
+@pytest.mark.parametrize(("receipt", "reason"), [
+    ({**RECEIPT, "request_id": "r-404"}, RejectionReason.UNKNOWN_REQUEST),
+    ({**RECEIPT, "quantity_accepted": 0, "quantity_rejected": 0}, RejectionReason.INVALID_PAYLOAD),
+    ({**RECEIPT, "reason": "stolen"}, RejectionReason.INVALID_PAYLOAD),
+])
+async def test_a_receipt_that_cannot_be_taken_is_rejected_to_its_member_and_not_forwarded(uow, receipt, reason):
+    await deliver(uow, erp_record(REQUEST))
+    await deliver(uow, erp_record(receipt, event_type=EventType.PURCHASE_REQUEST_RECEIVED, event_id="e-2"))
+
+    assert [e for e in uow.events(topics.ADMITTED_REQUESTS) if e.type == PURCHASE_REQUEST_RECEIVED] == []
+    assert [(m, t, d["reason"]) for m, t, d in notices(uow) if t == EventType.PURCHASE_REQUEST_REJECTED] == [
+        ("m-huber", EventType.PURCHASE_REQUEST_REJECTED, reason)]
+
+
+async def test_a_receipt_signed_by_another_member_is_quarantined():
+    uow = FakeMembersUnitOfWork([HUBER, BERG], skus=["BOARD-18MM"], topic_prefix=SETTINGS.topic_prefix)
+    await deliver(uow, erp_record(REQUEST))
+    await deliver(uow, erp_record(RECEIPT, secret="berg-secret", event_type=EventType.PURCHASE_REQUEST_RECEIVED,
+                                  event_id="e-2"))
+    assert [q.reason for q in uow.quarantined] == [QuarantineReason.BAD_SIGNATURE]

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from services.procurement.domain.demand import OpenRequest
-from services.procurement.domain.orders import Delivery, JointOrder, OrderLine
+from services.procurement.domain.orders import Delivery, JointOrder, OrderLine, delivery_id
 from services.procurement.service_layer import order_records
 from services.procurement.service_layer.order_records import Envelope, json_text, placed_messages
 from shared import contract, topics
@@ -98,7 +98,7 @@ def placed_data(order: JointOrder) -> dict:
                 unit_price=line.unit_price,
                 deliveries=[
                     contract.Delivery(member_id=d.member_id, ship_to=d.ship_to, quantity=d.quantity,
-                                      needed_by=d.needed_by)
+                                      needed_by=d.needed_by, delivery_id=delivery_id(line.line_id, d))
                     for d in line.deliveries
                 ],
             )

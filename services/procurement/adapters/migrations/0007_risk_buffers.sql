@@ -48,16 +48,18 @@ CREATE TABLE risk_buffer_sizings (
     PRIMARY KEY (sku, cycle_no)
 );
 
--- One draw per request at most: a request served from a buffer is decided.
+-- A request is drawn for at most once per occasion (a close, or the answer or alert that left
+-- its order without a supplier): whatever redelivers the occasion, nothing is served twice.
 CREATE TABLE risk_buffer_draws (
     member_id  text        NOT NULL,
     request_id text        NOT NULL,
+    occasion   text        NOT NULL,
     sku        text        NOT NULL,
     quantity   integer     NOT NULL CHECK (quantity >= 1),
     unit_price numeric     NOT NULL,
     cycle_no   bigint      NOT NULL,
     drawn_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (member_id, request_id)
+    PRIMARY KEY (member_id, request_id, occasion)
 );
 CREATE INDEX risk_buffer_draws_by_cycle ON risk_buffer_draws (sku, cycle_no);
 

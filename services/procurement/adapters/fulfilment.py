@@ -1,0 +1,410 @@
+"""What happens to an order after it is placed (migration 0005), read and written inside a unit of
+work's transaction, as the domain's objects (`domain/answers.py`, `domain/fulfilment.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import asyncpg
+
+from services.procurement.domain.answers import Commitment, LineDecision, OrderAnswer, Service
+from services.procurement.domain.fulfilment import Dispatch, Escalation, EscalationKind, Receipt, RequestLedger
+from services.procurement.domain.orders import Delivery, JointOrder, OrderLine
+from services.procurement.domain.performance import AnsweredLine
+from shared.contract import GoodsRejection, JointOrderDiscrepancy, LineStatus, ShipTo
+
+_COMMITMENT_COLUMNS = (
+    "order_id, supplier_id, line_id, sku, delivery_id, member_id, request_id, ordered, confirmed,"
+    " expected_delivery, service"
+)
+_DISPATCH_COLUMNS = (
+    "dispatch_id, order_id, supplier_id, shipped_on, expected_arrival, delivery_ids, quantities, carrier, tracking_id"
+)
+_RECEIPT_COLUMNS = "receipt_id, member_id, request_id, received_on, accepted, rejected, reason, note"
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """An order with every delivery as placed, and what answering it needs of its requests."""
+
+    order: JointOrder
+    admitted_at: dict[str, datetime]
+    """By request key: who was admitted first is served first among deliveries needed the same day."""
+    requested: dict[str, int]
+    """By request key: the request's whole quantity (a notice names a quantity only for a part)."""
+
+
+def _commitment(row: asyncpg.Record) -> Commitment:
+    return Commitment(
+        row["order_id"], row["supplier_id"], row["line_id"], row["sku"], row["delivery_id"], row["member_id"],
+        row["request_id"], row["ordered"], row["confirmed"], row["expected_delivery"], Service(row["service"]),
+    )
+
+
+def _dispatch(row: asyncpg.Record) -> Dispatch:
+    return Dispatch(
+        row["dispatch_id"], row["order_id"], row["supplier_id"], row["shipped_on"], row["expected_arrival"],
+        tuple(zip(row["delivery_ids"], row["quantities"], strict=True)), row["carrier"], row["tracking_id"],
+    )
+
+
+def _receipt(row: asyncpg.Record) -> Receipt:
+    reason = row["reason"]
+    return Receipt(
+        row["receipt_id"], row["member_id"], row["request_id"], row["received_on"], row["accepted"],
+        row["rejected"], GoodsRejection(reason) if reason else None, row["note"],
+    )
+
+
+def _escalation(row: asyncpg.Record) -> Escalation:
+    return Escalation(EscalationKind(row["kind"]), row["order_id"], row["supplier_id"], row["subject"],
+                      row["quantity"], row["due_on"])
+
+
+class FulfilmentRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def placed_order(self, order_id: str) -> PlacedOrder | None:
+        """The order as placed: its lines and each delivery with its request's date and ship-to."""
+        head = await self._conn.fetchrow("SELECT supplier_id, cycle_id, replaces_order_id FROM orders"
+                                         " WHERE order_id = $1", order_id)
+        if head is None:
+            return None
+        lines = await self._conn.fetch(
+            "SELECT line_id, sku, unit_price FROM order_lines WHERE order_id = $1", order_id
+        )
+        rows = await self._conn.fetch(
+            "SELECT d.line_id, d.member_id, d.request_id, d.quantity, d.unit_price, d.standalone_unit_price,"
+            " p.needed_by, p.ship_to::text AS ship_to, p.admitted_at, p.quantity AS requested"
+            " FROM deliveries d JOIN purchase_requests p USING (member_id, request_id)"
+            " WHERE d.order_id = $1 ORDER BY d.member_id, d.request_id",
+            order_id,
+        )
+        by_line: dict[str, list[Delivery]] = {}
+        admitted_at: dict[str, datetime] = {}
+        requested: dict[str, int] = {}
+        for row in rows:
+            ship_to = row["ship_to"]
+            delivery = Delivery(
+                row["member_id"], row["request_id"], row["quantity"], row["needed_by"],
+                ShipTo.model_validate_json(ship_to) if ship_to else None, row["unit_price"],
+                row["standalone_unit_price"],
+            )
+            by_line.setdefault(row["line_id"], []).append(delivery)
+            admitted_at[delivery.request_key] = row["admitted_at"]
+            requested[delivery.request_key] = row["requested"]
+        order_lines = tuple(
+            OrderLine(line["line_id"], line["sku"], line["unit_price"], tuple(by_line.get(line["line_id"], ())))
+            for line in sorted(lines, key=lambda line: _line_number(line["line_id"]))
+        )
+        order = JointOrder(order_id, head["supplier_id"], head["cycle_id"], order_lines, head["replaces_order_id"])
+        return PlacedOrder(order, admitted_at, requested)
+
+    async def answer(self, order_id: str) -> OrderAnswer | None:
+        """The answer the order holds, in its line order; None while it has none."""
+        rows = await self._conn.fetch(
+            "SELECT o.supplier_id, a.line_id, a.status, a.quantity, a.expected_delivery, a.reason"
+            " FROM line_answers a JOIN orders o USING (order_id) WHERE a.order_id = $1 ORDER BY a.position",
+            order_id,
+        )
+        if not rows:
+            return None
+        return OrderAnswer(order_id, rows[0]["supplier_id"], tuple(
+            LineDecision(r["line_id"], LineStatus(r["status"]), r["quantity"], r["expected_delivery"], r["reason"])
+            for r in rows
+        ))
+
+    async def record_answer(self, answer: OrderAnswer, commitments: Sequence[Commitment]) -> None:
+        """The answer and what it commits each delivery to, one COPY each."""
+        await self._conn.copy_records_to_table(
+            "line_answers",
+            records=[
+                (answer.order_id, line.line_id, line.status.value, line.quantity, line.expected_delivery,
+                 line.reason, position)
+                for position, line in enumerate(answer.lines)
+            ],
+            columns=("order_id", "line_id", "status", "quantity", "expected_delivery", "reason", "position"),
+        )
+        await self._conn.copy_records_to_table(
+            "commitments",
+            records=[
+                (c.order_id, c.delivery_id, c.supplier_id, c.line_id, c.sku, c.member_id, c.request_id, c.ordered,
+                 c.confirmed, c.expected_delivery, c.service.value, position)
+                for position, c in enumerate(commitments)
+            ],
+            columns=("order_id", "delivery_id", "supplier_id", "line_id", "sku", "member_id", "request_id",
+                     "ordered", "confirmed", "expected_delivery", "service", "position"),
+        )
+
+    async def commitments(self, order_id: str) -> list[Commitment]:
+        rows = await self._conn.fetch(
+            f"SELECT {_COMMITMENT_COLUMNS} FROM commitments WHERE order_id = $1 ORDER BY position", order_id
+        )
+        return [_commitment(r) for r in rows]
+
+    async def dispatches(self, order_id: str) -> list[Dispatch]:
+        rows = await self._conn.fetch(
+            f"SELECT {_DISPATCH_COLUMNS} FROM dispatches WHERE order_id = $1 ORDER BY taken_at, dispatch_id",
+            order_id,
+        )
+        return [_dispatch(r) for r in rows]
+
+    async def dispatch(self, supplier_id: str, dispatch_id: str) -> Dispatch | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_DISPATCH_COLUMNS} FROM dispatches WHERE supplier_id = $1 AND dispatch_id = $2",
+            supplier_id, dispatch_id,
+        )
+        return _dispatch(row) if row else None
+
+    async def add_dispatch(self, dispatch: Dispatch) -> None:
+        await self._conn.execute(
+            "INSERT INTO dispatches (supplier_id, dispatch_id, order_id, shipped_on, expected_arrival, carrier,"
+            " tracking_id, delivery_ids, quantities) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            dispatch.supplier_id, dispatch.dispatch_id, dispatch.order_id, dispatch.shipped_on,
+            dispatch.expected_arrival, dispatch.carrier, dispatch.tracking_id,
+            [d for d, _ in dispatch.quantities], [q for _, q in dispatch.quantities],
+        )
+
+    async def ledger(self, member_id: str, request_id: str) -> RequestLedger | None:
+        """Everything after the answer about one request of `member_id`; None when the member has
+        no request by that id."""
+        awaiting = await self._conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN orders o USING (order_id)"
+            " WHERE d.member_id = $1 AND d.request_id = $2 AND o.status = 'placed')"
+            " FROM purchase_requests WHERE member_id = $1 AND request_id = $2",
+            member_id, request_id,
+        )
+        if awaiting is None:
+            return None
+        return (await self._ledgers([(member_id, request_id)], {(member_id, request_id): awaiting}))[0]
+
+    async def ledgers_on_order(self, order_id: str) -> list[RequestLedger]:
+        """The ledger of every request with a delivery on `order_id`."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT member_id, request_id FROM deliveries WHERE order_id = $1 ORDER BY 1, 2", order_id
+        )
+        return await self.ledgers([(r["member_id"], r["request_id"]) for r in rows])
+
+    async def requests_on(self, order_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(member_id, request_id) of every request with a delivery on one of `order_ids`."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT member_id, request_id FROM deliveries WHERE order_id = ANY($1::text[]) ORDER BY 1, 2",
+            list(order_ids),
+        )
+        return [(r["member_id"], r["request_id"]) for r in rows]
+
+    async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
+        """The ledgers of these (member_id, request_id)s, in that order."""
+        if not keys:
+            return []
+        rows = await self._conn.fetch(
+            "SELECT u.m, u.r FROM unnest($1::text[], $2::text[]) AS u(m, r) WHERE EXISTS ("
+            " SELECT 1 FROM deliveries d JOIN orders o USING (order_id)"
+            " WHERE d.member_id = u.m AND d.request_id = u.r AND o.status = 'placed')",
+            [m for m, _ in keys], [r for _, r in keys],
+        )
+        awaiting = {(r["m"], r["r"]): True for r in rows}
+        return await self._ledgers(keys, awaiting)
+
+    async def _ledgers(
+        self, keys: Sequence[tuple[str, str]], awaiting: dict[tuple[str, str], bool]
+    ) -> list[RequestLedger]:
+        members, requests = [m for m, _ in keys], [r for _, r in keys]
+        commitment_rows = await self._conn.fetch(
+            f"SELECT {', '.join('c.' + c for c in _COMMITMENT_COLUMNS.split(', '))} FROM commitments c"
+            " JOIN orders o USING (order_id) JOIN unnest($1::text[], $2::text[]) AS u(m, r)"
+            " ON c.member_id = u.m AND c.request_id = u.r"
+            " WHERE o.status <> 'cancelled' ORDER BY c.order_id, c.position",
+            members, requests,
+        )
+        commitments: dict[tuple[str, str], list[Commitment]] = {}
+        for row in commitment_rows:
+            commitment = _commitment(row)
+            commitments.setdefault((commitment.member_id, commitment.request_id), []).append(commitment)
+        order_ids = sorted({c.order_id for found in commitments.values() for c in found})
+        dispatch_rows = await self._conn.fetch(
+            f"SELECT {_DISPATCH_COLUMNS} FROM dispatches WHERE order_id = ANY($1::text[])"
+            " ORDER BY taken_at, dispatch_id",
+            order_ids,
+        )
+        dispatches: dict[str, list[Dispatch]] = {}
+        for row in dispatch_rows:
+            dispatches.setdefault(row["order_id"], []).append(_dispatch(row))
+        receipt_rows = await self._conn.fetch(
+            f"SELECT {', '.join('x.' + c for c in _RECEIPT_COLUMNS.split(', '))} FROM receipts x"
+            " JOIN unnest($1::text[], $2::text[]) AS u(m, r) ON x.member_id = u.m AND x.request_id = u.r"
+            " ORDER BY x.seq",
+            members, requests,
+        )
+        receipts: dict[tuple[str, str], list[Receipt]] = {}
+        for row in receipt_rows:
+            receipts.setdefault((row["member_id"], row["request_id"]), []).append(_receipt(row))
+        ledgers = []
+        for key in keys:
+            mine = commitments.get(key, [])
+            orders = dict.fromkeys(c.order_id for c in mine)
+            ledgers.append(RequestLedger(
+                key[0], key[1], tuple(mine),
+                tuple(d for order_id in orders for d in dispatches.get(order_id, ())),
+                tuple(receipts.get(key, ())),
+                awaiting.get(key, False),
+            ))
+        return ledgers
+
+    async def receipt(self, member_id: str, receipt_id: str) -> Receipt | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE member_id = $1 AND receipt_id = $2",
+            member_id, receipt_id,
+        )
+        return _receipt(row) if row else None
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        await self._conn.execute(
+            f"INSERT INTO receipts ({_RECEIPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            receipt.receipt_id, receipt.member_id, receipt.request_id, receipt.received_on, receipt.accepted,
+            receipt.rejected, receipt.reason.value if receipt.reason else None, receipt.note,
+        )
+
+    async def reported_missing(self, member_id: str, request_id: str) -> dict[str, int]:
+        """delivery_id -> units reported missing so far for this request."""
+        rows = await self._conn.fetch(
+            "SELECT delivery_id, sum(quantity_missing) AS missing FROM discrepancies"
+            " WHERE member_id = $1 AND request_id = $2 GROUP BY 1",
+            member_id, request_id,
+        )
+        return {r["delivery_id"]: r["missing"] for r in rows}
+
+    async def add_discrepancies(
+        self, reports: Sequence[tuple[str, str, str, JointOrderDiscrepancy]]
+    ) -> set[str]:
+        """Record (event_id, member_id, request_id, report)s; returns the event ids new here (a
+        report already made is not made again)."""
+        if not reports:
+            return set()
+        rows = await self._conn.fetch(
+            "INSERT INTO discrepancies (event_id, order_id, supplier_id, delivery_id, member_id, request_id,"
+            " quantity_rejected, quantity_missing, reason, note)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+            " $7::integer[], $8::integer[], $9::text[], $10::text[])"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            [e for e, _, _, _ in reports], [d.order_id for *_, d in reports], [d.supplier_id for *_, d in reports],
+            [d.delivery_id for *_, d in reports], [m for _, m, _, _ in reports], [r for _, _, r, _ in reports],
+            [d.quantity_rejected for *_, d in reports], [d.quantity_missing for *_, d in reports],
+            [d.reason for *_, d in reports], [d.note for *_, d in reports],
+        )
+        return {r["event_id"] for r in rows}
+
+    async def discrepancy_counts(self) -> dict[str, int]:
+        """Reports sent so far, by reason."""
+        rows = await self._conn.fetch("SELECT reason, count(*) AS n FROM discrepancies GROUP BY 1")
+        return {r["reason"]: r["n"] for r in rows}
+
+    async def complete(self, member_id: str, request_id: str, quantity: int) -> bool:
+        """Mark the request completed; False when it already was."""
+        row = await self._conn.fetchrow(
+            "INSERT INTO completions (member_id, request_id, quantity) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING 1",
+            member_id, request_id, quantity,
+        )
+        return row is not None
+
+    async def to_watch(self, today: date, grace_days: int, limit: int) -> list[str]:
+        """Orders with a request not completed and something overdue: confirmed units due before
+        today, or a dispatch whose expected arrival plus the grace has come."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT c.order_id FROM commitments c JOIN orders o USING (order_id)"
+            " WHERE c.confirmed > 0 AND o.status <> 'cancelled' AND ("
+            "   c.expected_delivery < $1"
+            "   OR EXISTS (SELECT 1 FROM dispatches x WHERE x.order_id = c.order_id"
+            "              AND x.expected_arrival <= $1 - $2::integer AND c.delivery_id = ANY(x.delivery_ids)))"
+            " AND NOT EXISTS (SELECT 1 FROM completions k WHERE k.member_id = c.member_id"
+            "                 AND k.request_id = c.request_id)"
+            " ORDER BY 1 LIMIT $3",
+            today, grace_days, limit,
+        )
+        return [r["order_id"] for r in rows]
+
+    async def escalate(self, found: Sequence[Escalation]) -> list[Escalation]:
+        """Keep the escalations open now (each once) and resolve the ones no longer found among
+        those of the same orders; returns the new ones."""
+        if found:
+            rows = await self._conn.fetch(
+                "INSERT INTO delivery_escalations (kind, order_id, subject, supplier_id, quantity, due_on)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::date[])"
+                " ON CONFLICT (kind, order_id, subject) DO UPDATE SET quantity = excluded.quantity,"
+                " resolved_at = NULL WHERE delivery_escalations.resolved_at IS NOT NULL"
+                " OR delivery_escalations.quantity <> excluded.quantity"
+                " RETURNING kind, order_id, subject, supplier_id, quantity, due_on, (xmax = 0) AS new",
+                [e.kind.value for e in found], [e.order_id for e in found], [e.subject for e in found],
+                [e.supplier_id for e in found], [e.quantity for e in found], [e.due_on for e in found],
+            )
+            return [_escalation(r) for r in rows if r["new"]]
+        return []
+
+    async def resolve_escalations(self, order_ids: Iterable[str], still_open: Sequence[Escalation]) -> int:
+        """Resolve the open escalations of `order_ids` not in `still_open`; returns how many."""
+        keep = {(e.kind.value, e.order_id, e.subject) for e in still_open}
+        rows = await self._conn.fetch(
+            "SELECT kind, order_id, subject FROM delivery_escalations"
+            " WHERE order_id = ANY($1::text[]) AND resolved_at IS NULL",
+            list(set(order_ids)),
+        )
+        gone = [(r["kind"], r["order_id"], r["subject"]) for r in rows if (r["kind"], r["order_id"], r["subject"])
+                not in keep]
+        if gone:
+            await self._conn.execute(
+                "UPDATE delivery_escalations e SET resolved_at = now() FROM unnest($1::text[], $2::text[],"
+                " $3::text[]) AS u(k, o, s) WHERE e.kind = u.k AND e.order_id = u.o AND e.subject = u.s",
+                [k for k, _, _ in gone], [o for _, o, _ in gone], [s for _, _, s in gone],
+            )
+        return len(gone)
+
+    async def open_escalations(self, kind: EscalationKind | None = None, limit: int = 100) -> list[Escalation]:
+        rows = await self._conn.fetch(
+            "SELECT kind, order_id, subject, supplier_id, quantity, due_on FROM delivery_escalations"
+            " WHERE resolved_at IS NULL AND ($1::text IS NULL OR kind = $1) ORDER BY due_on, order_id, subject"
+            " LIMIT $2",
+            kind.value if kind else None, limit,
+        )
+        return [_escalation(r) for r in rows]
+
+    async def escalation_counts(self) -> dict[str, int]:
+        rows = await self._conn.fetch(
+            "SELECT kind, count(*) AS n FROM delivery_escalations WHERE resolved_at IS NULL GROUP BY 1"
+        )
+        return {r["kind"]: r["n"] for r in rows}
+
+    async def answered_lines(self, since: datetime) -> list[AnsweredLine]:
+        """Lines answered since `since`, with their SKU's category, for supplier performance."""
+        rows = await self._conn.fetch(
+            "SELECT o.supplier_id, coalesce(c.category, 'unlisted') AS category, a.line_id, o.placed_at,"
+            " o.answered_at, a.status FROM line_answers a JOIN orders o USING (order_id)"
+            " JOIN order_lines l USING (order_id, line_id)"
+            " LEFT JOIN catalog_items c ON c.supplier_id = o.supplier_id AND c.sku = l.sku"
+            " WHERE o.answered_at > $1",
+            since,
+        )
+        return [AnsweredLine(r["supplier_id"], r["category"], r["line_id"], r["placed_at"], r["answered_at"],
+                             LineStatus(r["status"])) for r in rows]
+
+    async def served_since(self, since: date) -> list[tuple[str, str, str, date]]:
+        """(member_id, request_id, category, needed_by) of requests with a served delivery promised
+        after `since`, for supplier performance."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT c.member_id, c.request_id, coalesce(i.category, 'unlisted') AS category,"
+            " p.needed_by FROM commitments c JOIN purchase_requests p USING (member_id, request_id)"
+            " JOIN orders o ON o.order_id = c.order_id"
+            " LEFT JOIN catalog_items i ON i.supplier_id = c.supplier_id AND i.sku = c.sku"
+            " WHERE c.confirmed > 0 AND o.status <> 'cancelled' AND coalesce(c.expected_delivery, p.needed_by) > $1",
+            since,
+        )
+        return [(r["member_id"], r["request_id"], r["category"], r["needed_by"]) for r in rows]
+
+
+def _line_number(line_id: str) -> tuple[int, str]:
+    """Lines in the order they were numbered (`<order_id>-<n>`), not as text sorts them."""
+    _, _, number = line_id.rpartition("-")
+    return (int(number), line_id) if number.isdigit() else (0, line_id)

@@ -1,0 +1,146 @@
+"""Suppliers in their own standards (contract v1.1, docs/suppliers.md). Out: who appears in a
+supplier's order document, and the document itself, rendered by shared/documents from the same
+contract data its JSON twin carries (so its totals are the JSON order's to the cent). In: a
+supplier's order response or despatch advice read into the JSON event it stands for, which the
+intake pipeline then judges exactly as the JSON one (same Accept entries, rules and reasons).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from services.procurement.adapters import metrics
+from services.procurement.domain.catalog import Supplier
+from services.procurement.domain.orders import JointOrder, delivery_id
+from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
+from shared.contract import CloudEvent, JointOrderPlaced, to_cents
+from shared.documents.answers import SupplierAnswer
+from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, OrderParties, Party
+from shared.documents.safe_xml import InvalidDocument
+from shared.documents.schemas import SchemaKit
+from shared.documents.standards import Standard, read_supplier_document, render_joint_order
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSetting:
+    """How one supplier's orders are written: its standard, and the parties they name."""
+
+    standard: Standard
+    parties: OrderParties
+
+
+async def document_settings(
+    uow: ProcurementUnitOfWork, orders: Sequence[JointOrder], suppliers: Mapping[str, Supplier]
+) -> dict[str, DocumentSetting]:
+    """The settings of the XML suppliers among these orders' (one read of the members' parties).
+    A member whose profile has not reached procurement yet is named by its id, in the alliance's
+    country; without the alliance's own party (the seed and the admin API insist on it) the
+    orders go as JSON, logged."""
+    xml = {o.supplier_id for o in orders if suppliers[o.supplier_id].documents is not Standard.CLOUDEVENTS}
+    if not xml:
+        return {}
+    alliance = await uow.parties.alliance()
+    if alliance is None:
+        log.error("suppliers %s take documents, but the alliance's own party is unknown: their orders go as JSON",
+                  ", ".join(sorted(xml)))
+        return {}
+    wanted = {d.member_id for o in orders if o.supplier_id in xml for _, d in o.deliveries()} - {ALLIANCE_MEMBER_ID}
+    members = await uow.parties.members(wanted)
+    for member_id in wanted - members.keys():
+        members[member_id] = Party(member_id, member_id, Address(alliance.address.country))
+    return {
+        supplier_id: DocumentSetting(
+            suppliers[supplier_id].documents, OrderParties(alliance, suppliers[supplier_id].party, members)
+        )
+        for supplier_id in xml
+    }
+
+
+def contract_order(order: JointOrder) -> JointOrderPlaced:
+    """The order as `joint_order.placed` states it, delivery ids included, validated by the
+    contract's model (which checks the total against the lines)."""
+    return JointOrderPlaced.model_validate({
+        "order_id": order.order_id,
+        "supplier_id": order.supplier_id,
+        "cycle_id": order.cycle_id,
+        "total": to_cents(order.total),
+        "lines": [
+            {
+                "line_id": line.line_id,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "deliveries": [
+                    {"member_id": d.member_id, "ship_to": d.ship_to, "quantity": d.quantity,
+                     "needed_by": d.needed_by, "delivery_id": delivery_id(line.line_id, d)}
+                    for d in line.deliveries
+                ],
+            }
+            for line in order.lines
+        ],
+    })
+
+
+def order_document(order: JointOrder, setting: DocumentSetting, issued: date) -> tuple[str, str]:
+    """The supplier's order document: its `dataschema` and the XML text."""
+    dataschema, document = render_joint_order(setting.standard, contract_order(order), setting.parties, issued)
+    return dataschema, document.decode()
+
+
+def count_rendered(uow: ProcurementUnitOfWork, orders: Iterable[JointOrder], settings: Mapping[str, DocumentSetting]) -> None:
+    """Once the transaction that publishes them commits."""
+    for order in orders:
+        setting = settings.get(order.supplier_id)
+        if setting is not None:
+            uow.after_commit(lambda standard=setting.standard: metrics.SUPPLIER_DOCUMENTS.labels(
+                standard.value, "rendered").inc())
+
+
+def standards_kit(directory: Path) -> SchemaKit | None:
+    """The schemas, compiled once at start; None (logged) where the kit is absent: JSON suppliers
+    are unaffected, XML suppliers' documents are dead-lettered until it is installed."""
+    try:
+        return SchemaKit(directory).load()
+    except (OSError, ValueError) as error:
+        log.error("no standards kit (ALLIANCE_STANDARDS_DIR): XML suppliers' documents will be refused: %s", error)
+        return None
+
+
+async def read_document(
+    kit: SchemaKit | None, uow: ProcurementUnitOfWork, event: CloudEvent, supplier: Supplier
+) -> CloudEvent:
+    """An XML supplier's answer or despatch advice as the JSON event it stands for (its JSON twin).
+    An answer's document lines are mapped back through the order it names; one naming an order
+    the supplier does not hold is mapped without it, and refused as `order_not_held` like a JSON one."""
+    standard = supplier.documents
+    try:
+        if standard is Standard.CLOUDEVENTS:
+            raise InvalidDocument(f"supplier {supplier.supplier_id} is set to cloudevents: its data is JSON")
+        if kit is None:
+            raise InvalidDocument("the standards kit is not installed (ALLIANCE_STANDARDS_DIR): cannot validate")
+        assert isinstance(event.data, str)  # the CloudEvent model: application/xml data is a string
+        read = read_supplier_document(standard, event.type, event.dataschema, event.data, kit)
+        if isinstance(read, SupplierAnswer):
+            order = await uow.parties.placed_order(read.order_id)
+            if order is None or order.supplier_id != supplier.supplier_id:
+                order = JointOrderPlaced.model_construct(
+                    order_id=read.order_id, supplier_id=supplier.supplier_id, cycle_id="", total=Decimal(0), lines=[]
+                )
+            event_type, data = read.contract_data(order, supplier.party)
+        else:
+            event_type, data = read.contract_data(supplier.party)
+    except InvalidDocument:
+        if standard is not Standard.CLOUDEVENTS:
+            uow.after_commit(lambda: metrics.SUPPLIER_DOCUMENTS.labels(standard.value, "refused").inc())
+        raise
+    uow.after_commit(lambda: metrics.SUPPLIER_DOCUMENTS.labels(standard.value, "read").inc())
+    return event.model_copy(update={
+        "type": event_type.value, "datacontenttype": "application/json", "dataschema": None, "data": data,
+    })
