@@ -2,7 +2,7 @@
 
 Stages: the machine's ceiling for the admission pattern, the platform into procurement's open
 demand (and its ratio to the ceiling), the admission stage alone, end-to-end latency to the
-member's webhook, a cycle close, the optimizer on one SKU, and each service's memory. A stage
+member's webhook, a cycle close, a cycle close with 200 risk buffers, the optimizer on one SKU, and each service's memory. A stage
 that fails is reported as failed and the run goes on. Results go to the terminal and to
 bench/results/<UTC timestamp>.json and .md.
 
@@ -41,7 +41,7 @@ from rich.table import Table
 from tests.support.backends import apache_kafka, kafka_backend, postgres_backend
 
 RESULTS = Path(__file__).parent / "results"
-STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "lifecycle", "optimizer", "documents")
+STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "lifecycle", "buffers", "optimizer", "documents")
 SERVICES = ("members", "procurement", "notifications")
 BROKERS = ("tansu", "kafka")
 
@@ -60,10 +60,11 @@ class Sizes:
     cycle_suppliers: int
     optimizer_requests: int
     lifecycle_requests: int
+    buffered_skus: int
 
 
-FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000, 100_000)
-QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000, 20_000)
+FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000, 100_000, 200)
+QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000, 20_000, 40)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,16 @@ async def _lifecycle(ctx: Context, progress: Callable[[float, str], None]) -> di
     return await bench_lifecycle(ctx.server_url, s.lifecycle_requests, s.cycle_skus, s.cycle_suppliers)
 
 
+async def _buffers(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.cycle_close_bench import bench_cycle_close
+
+    s = ctx.sizes
+    progress(0, f"{s.cycle_requests:,} requests, {s.cycle_skus:,} SKUs, {s.buffered_skus} with a risk buffer")
+    return await bench_cycle_close(
+        ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers, buffered_skus=s.buffered_skus
+    )
+
+
 async def _optimizer(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
     from bench.optimizer_bench import bench_single_sku
 
@@ -192,6 +203,7 @@ RUNNERS: dict[str, StageRunner] = {
     "latency": _latency,
     "cycle": _cycle,
     "lifecycle": _lifecycle,
+    "buffers": _buffers,
     "optimizer": _optimizer,
     "documents": _documents,
 }
@@ -392,6 +404,12 @@ def _lifecycle_rows(r: dict, _: dict) -> list[Row]:
     ]
 
 
+def _buffers_rows(r: dict, _: dict) -> list[Row]:
+    detail = (f"{r['requests']:,} req, {r['buffered_skus']} of {r['skus']:,} SKUs buffered: solve "
+              f"{r['solve_seconds']:.2f} s, write {r['write_seconds']:.2f} s, publish {r['publish_seconds']:.2f} s")
+    return [_row("buffers", Target("close through publish", "s", 5), r["total_seconds"], detail)]
+
+
 def _optimizer_rows(r: dict, _: dict) -> list[Row]:
     detail = f"{r['requests']:,} requests, {r['suppliers']} suppliers, {r['method']}"
     return [
@@ -417,6 +435,7 @@ FIGURES: dict[str, Callable[[dict, dict], list[Row]]] = {
     "latency": _latency_rows,
     "cycle": _cycle_rows,
     "lifecycle": _lifecycle_rows,
+    "buffers": _buffers_rows,
     "optimizer": _optimizer_rows,
     "documents": _documents_rows,
 }

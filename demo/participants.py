@@ -168,7 +168,7 @@ class MemberERPs:
         data = self._scenario.purchase_request(self._rng, member, self._numbers[member.id], date.today())
         topic = self._prefix + topics.PURCHASE_REQUESTS
         await publish(self._producer, topic, member.id, member.erp_secret, "purchase_request.submitted", data)
-        self._board.request_sent(member.id, data["request_id"])
+        self._board.request_sent(member.id, data["request_id"], data["sku"])
         if self._rng.random() < CANCELLED_SHARE:
             when = asyncio.get_running_loop().time() + self._rng.uniform(1, 8)
             heapq.heappush(self._cancellations, (when, member.id, data["request_id"]))
@@ -217,6 +217,9 @@ class SupplierDesks:
     def go_insolvent(self, supplier: Supplier) -> None:
         """From now on the supplier turns down every order it receives."""
         self._insolvent.add(supplier.id)
+
+    def is_insolvent(self, supplier: Supplier) -> bool:
+        return supplier.id in self._insolvent
 
     async def run(self) -> None:
         """Every supplier's desk, until cancelled."""

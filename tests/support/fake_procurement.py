@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from services.procurement.adapters.fulfilment import PlacedOrder
 from services.procurement.domain.answers import Commitment, OrderAnswer
+from services.procurement.domain.buffers import BufferSizing, BufferStock, Draw, RiskBuffer
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.fulfilment import Dispatch, Receipt, RequestLedger
@@ -83,6 +84,13 @@ class ProcurementTables:
     history: list[tuple[str, str, str | None]] = field(default_factory=list)
     exposure: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     known_members: set[str] = field(default_factory=set)
+    buffers: dict[str, RiskBuffer] = field(default_factory=dict)
+    """Their stock as `BufferStock` keeps it (the adapter derives what is on order from deliveries)."""
+    buffer_sizings: dict[str, BufferSizing] = field(default_factory=dict)
+    """The latest per SKU."""
+    buffer_draws: dict[tuple[str, str, str], tuple[str, Draw, int]] = field(default_factory=dict)
+    """(member_id, request_id, occasion) -> (sku, draw, cycle number)."""
+    cycle_no: int = 1
     answers: dict[str, OrderAnswer] = field(default_factory=dict)
     commitments: dict[str, list[Commitment]] = field(default_factory=dict)
     dispatches: list[Dispatch] = field(default_factory=list)
@@ -526,10 +534,45 @@ class FakePerformanceRepository:
         return self._tables.performance
 
 
+class FakeBuffersRepository:
+    """What re-sourcing's draws use of `adapters/buffers.py`."""
+
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def list(self, skus: Iterable[str] | None = None) -> list[RiskBuffer]:
+        wanted = set(self._tables.buffers) if skus is None else set(skus)
+        return [b for sku, b in sorted(self._tables.buffers.items()) if sku in wanted]
+
+    async def latest_sizings(self, skus: Iterable[str]) -> dict[str, BufferSizing]:
+        return {sku: self._tables.buffer_sizings[sku] for sku in skus if sku in self._tables.buffer_sizings}
+
+    async def current_cycle_no(self) -> int:
+        return self._tables.cycle_no
+
+    async def record_draws(self, cycle_no: int, occasion: str, draws: Mapping[str, Sequence[Draw]]) -> None:
+        for sku, of_sku in draws.items():
+            for d in of_sku:
+                if (d.member_id, d.request_id, occasion) in self._tables.buffer_draws:
+                    raise AssertionError(f"request {d.request_id} of {d.member_id} drawn twice for {occasion}")
+                self._tables.buffer_draws[(d.member_id, d.request_id, occasion)] = (sku, d, cycle_no)
+
+    async def save_stocks(self, stocks: Mapping[str, BufferStock]) -> None:
+        for sku, stock in stocks.items():
+            buffer = self._tables.buffers[sku]
+            self._tables.buffers[sku] = replace(buffer, stock=replace(stock, on_order=buffer.stock.on_order))
+
+    async def mark_served(self, requests: Mapping[str, Sequence[str]]) -> None:
+        for member_id, request_ids in requests.items():
+            for request_id in request_ids:
+                stored = self._tables.requests[(member_id, request_id)]
+                stored.status, stored.status_reason = RequestStatus.CONFIRMED, "served_from_buffer"
+
+
 class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
     """Repositories over one set of in-memory tables; `decision_locks` counts `lock_decisions()`."""
 
-    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members", "parties", "fulfilment")
+    stores = ("tables", "suppliers", "requests", "orders", "alerts", "known_members", "parties", "fulfilment", "buffers")
 
     def __init__(
         self, suppliers: Iterable[Supplier] = (), known_members: Iterable[str] = (), topic_prefix: str = ""
@@ -541,6 +584,7 @@ class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
         self.orders = FakeOrdersRepository(self.tables)  # type: ignore[assignment]
         self.alerts = FakeAlertsRepository(self.tables)  # type: ignore[assignment]
         self.known_members = FakeKnownMembersRepository(self.tables)  # type: ignore[assignment]
+        self.buffers = FakeBuffersRepository(self.tables)  # type: ignore[assignment]
         self.parties = FakePartiesRepository(self.tables)  # type: ignore[assignment]
         self.fulfilment = FakeFulfilmentRepository(self.tables)  # type: ignore[assignment]
         self.performance = FakePerformanceRepository(self.tables)  # type: ignore[assignment]

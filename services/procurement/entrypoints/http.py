@@ -35,6 +35,7 @@ from services.procurement.domain.risk import (
     effective_alerts,
     effects,
 )
+from services.procurement.entrypoints.buffers_http import buffers_router
 from services.procurement.service_layer.catalog import supplier_from_seed, upsert_supplier
 from services.procurement.service_layer.cycle import CycleReport
 from services.procurement.service_layer.resourcing import DecisionOptions
@@ -555,6 +556,7 @@ def admin_router(
             [view] = await _alert_views(registry, [found], decisions.corroboration)
         return view
 
+    router.include_router(buffers_router(unit_of_work))
     return router
 
 

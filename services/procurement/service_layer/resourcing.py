@@ -16,6 +16,7 @@ from services.procurement.domain.orders import JointOrder, OrderRecord, assemble
 from services.procurement.domain.performance import DEFAULT_OTIF_FLOOR
 from services.procurement.domain.resourcing import resourcing_offers
 from services.procurement.domain.risk import Effect
+from services.procurement.service_layer.buffers import serve_from_buffers
 from services.procurement.service_layer.documents import count_rendered, document_settings
 from services.procurement.service_layer.order_records import placed_messages
 from services.procurement.service_layer.performance import category_of, last_resort_by_category
@@ -129,6 +130,7 @@ async def resource_parts(
         for request in sku_requests
         if request.key in decisions[sku].unplaced
     ]
+    unplaced = await serve_from_buffers(uow, unplaced, order.order_id)
     lost_whole = [(r, why) for r, why in unplaced if part_of(r.member_id, r.request_id, r.quantity) is None]
     await requests.mark_decided([r for r, _ in lost_whole], RequestStatus.UNFULFILLABLE, [w for _, w in lost_whole])
     for request, why in unplaced:
