@@ -25,7 +25,7 @@ from shared.contract import (
 )
 from shared.messaging.envelope import validation_summary
 from shared.reasons import QuarantineReason
-from shared.signing import verify
+from shared.signing import signed_by
 
 
 class Outcome(StrEnum):
@@ -69,9 +69,8 @@ def authenticate(
     """Key names a known member, that member signed the bytes, and the data names it too."""
     if member is None or record_key is None:
         return QuarantineReason.UNKNOWN_MEMBER
-    failure = verify(signature_header, body, member.verification_secrets(now), now=now.timestamp())
-    if failure is not None:
-        return QuarantineReason(failure.value)
+    if (failure := signed_by(member, signature_header, body, now)) is not None:
+        return failure
     if data.get("member_id") != record_key:
         return QuarantineReason.KEY_NOT_MEMBER
     return None
