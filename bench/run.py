@@ -2,7 +2,7 @@
 
 Stages: the machine's ceiling for the admission pattern, the platform into procurement's open
 demand (and its ratio to the ceiling), the admission stage alone, end-to-end latency to the
-member's webhook, a cycle close, the optimizer on one SKU, and each service's memory. A stage
+member's webhook, a cycle close, a cycle close with 200 risk buffers, the optimizer on one SKU, and each service's memory. A stage
 that fails is reported as failed and the run goes on. Results go to the terminal and to
 bench/results/<UTC timestamp>.json and .md.
 
@@ -41,7 +41,7 @@ from rich.table import Table
 from tests.support.backends import apache_kafka, kafka_backend, postgres_backend
 
 RESULTS = Path(__file__).parent / "results"
-STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "optimizer")
+STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "lifecycle", "buffers", "optimizer", "documents")
 SERVICES = ("members", "procurement", "notifications")
 BROKERS = ("tansu", "kafka")
 
@@ -59,10 +59,12 @@ class Sizes:
     cycle_skus: int
     cycle_suppliers: int
     optimizer_requests: int
+    lifecycle_requests: int
+    buffered_skus: int
 
 
-FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000)
-QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000)
+FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000, 100_000, 200)
+QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000, 20_000, 40)
 
 
 @dataclass(frozen=True)
@@ -156,11 +158,42 @@ async def _cycle(ctx: Context, progress: Callable[[float, str], None]) -> dict[s
     return await bench_cycle_close(ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers)
 
 
+async def _lifecycle(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.lifecycle_bench import bench_lifecycle
+
+    s = ctx.sizes
+    progress(0, f"answers, dispatches and receipts after a close of {s.lifecycle_requests:,} requests")
+    return await bench_lifecycle(ctx.server_url, s.lifecycle_requests, s.cycle_skus, s.cycle_suppliers)
+
+
+async def _buffers(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.cycle_close_bench import bench_cycle_close
+
+    s = ctx.sizes
+    progress(0, f"{s.cycle_requests:,} requests, {s.cycle_skus:,} SKUs, {s.buffered_skus} with a risk buffer")
+    return await bench_cycle_close(
+        ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers, buffered_skus=s.buffered_skus
+    )
+
+
 async def _optimizer(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
     from bench.optimizer_bench import bench_single_sku
 
     progress(0, f"one SKU, {ctx.sizes.optimizer_requests:,} requests")
     return bench_single_sku(ctx.sizes.optimizer_requests)
+
+
+async def _documents(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.cycle_close_bench import bench_cycle_close
+    from bench.documents_bench import reading_rates
+    from shared.documents.standards import Standard
+
+    s = ctx.sizes
+    progress(0, f"reading suppliers' documents, then a close of {s.cycle_requests:,} requests, all suppliers PEPPOL")
+    rates = await asyncio.to_thread(reading_rates)
+    close = await bench_cycle_close(ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers,
+                                    Standard.PEPPOL_BIS3)
+    return {"reading_per_s": rates, "close": close}
 
 
 RUNNERS: dict[str, StageRunner] = {
@@ -169,7 +202,10 @@ RUNNERS: dict[str, StageRunner] = {
     "admission": _admission,
     "latency": _latency,
     "cycle": _cycle,
+    "lifecycle": _lifecycle,
+    "buffers": _buffers,
     "optimizer": _optimizer,
+    "documents": _documents,
 }
 
 
@@ -354,6 +390,26 @@ def _cycle_rows(r: dict, _: dict) -> list[Row]:
     return [_row("cycle", Target("close through publish", "s", 5), r["total_seconds"], detail)]
 
 
+def _lifecycle_rows(r: dict, _: dict) -> list[Row]:
+    return [
+        _row("lifecycle", Target("answers: deliveries/s", "/s", 5_000, at_least=True),
+             r["deliveries_answered_per_second"],
+             f"{r['answers']} answers (a third per line, partial lines re-sourced) for {r['deliveries_answered']:,}"
+             f" deliveries in {r['answer_seconds']:.2f} s"),
+        _row("lifecycle", Target("dispatches/s", "/s", 5_000, at_least=True), r["dispatches_per_second"],
+             f"{r['dispatches']:,} dispatches of one delivery each in {r['dispatch_seconds']:.2f} s"),
+        _row("lifecycle", Target("receipts/s", "/s", 5_000, at_least=True), r["receipts_per_second"],
+             f"{r['receipts']:,} receipts in {r['receipt_seconds']:.2f} s: {r['requests_completed']:,} completed,"
+             f" {r['discrepancies']:,} discrepancies"),
+    ]
+
+
+def _buffers_rows(r: dict, _: dict) -> list[Row]:
+    detail = (f"{r['requests']:,} req, {r['buffered_skus']} of {r['skus']:,} SKUs buffered: solve "
+              f"{r['solve_seconds']:.2f} s, write {r['write_seconds']:.2f} s, publish {r['publish_seconds']:.2f} s")
+    return [_row("buffers", Target("close through publish", "s", 5), r["total_seconds"], detail)]
+
+
 def _optimizer_rows(r: dict, _: dict) -> list[Row]:
     detail = f"{r['requests']:,} requests, {r['suppliers']} suppliers, {r['method']}"
     return [
@@ -362,13 +418,26 @@ def _optimizer_rows(r: dict, _: dict) -> list[Row]:
     ]
 
 
+def _documents_rows(r: dict, _: dict) -> list[Row]:
+    c = r["close"]
+    detail = (f"{c['requests']:,} req, {c['orders']} PEPPOL orders: solve {c['solve_seconds']:.2f} s, write and "
+              f"render {c['write_seconds']:.2f} s, publish {c['publish_seconds']:.2f} s")
+    rows = [_row("documents", Target("close, all suppliers PEPPOL", "s", 5), c["total_seconds"], detail)]
+    rows += [_row("documents", Target(f"read {name}", "/s", 2_000, at_least=True), rate, "parse, schema, mapping")
+             for name, rate in r["reading_per_s"].items()]
+    return rows
+
+
 FIGURES: dict[str, Callable[[dict, dict], list[Row]]] = {
     "ceiling": _ceiling_rows,
     "platform": _platform_rows,
     "admission": _admission_rows,
     "latency": _latency_rows,
     "cycle": _cycle_rows,
+    "lifecycle": _lifecycle_rows,
+    "buffers": _buffers_rows,
     "optimizer": _optimizer_rows,
+    "documents": _documents_rows,
 }
 
 

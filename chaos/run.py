@@ -125,7 +125,7 @@ async def run(
         await platform.start()
         note(f"platform up (log: {directory / 'platform.log'})")
         await producer.start()
-        desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen)
+        desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen, answers_per_line=False)
         background.append(asyncio.create_task(desks.run()))
         erps = ERPs(load, producer, topics.PURCHASE_REQUESTS, seen)
         faults = Faults(platform, receiver, erps, seen, profile.recovery_timeout_s, rng, started, note,

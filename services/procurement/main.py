@@ -10,9 +10,9 @@ from pathlib import Path
 from services.procurement.domain.schedule import next_close_at, slot_of
 from services.procurement.entrypoints.http import admin_router
 from services.procurement.entrypoints.messaging import publications, subscriptions
+from services.procurement.service_layer.buffers import sync_seed_buffers
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
-from services.procurement.service_layer.documents import standards_kit
 from services.procurement.service_layer.receipts import watch_deliveries
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import expire_alerts
@@ -46,7 +46,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     else:
         async with runtime.unit_of_work() as uow:
             changed = await sync_seed(uow, seed, grace)
-        log.info("seed loaded: %d supplier(s) added or changed", changed)
+            buffers = await sync_seed_buffers(uow, seed)
+        log.info("seed loaded: %d supplier(s) added or changed, %d risk buffer(s)", changed, buffers)
 
     async def ensure_supplier_topics(*supplier_ids: str) -> None:
         names = [settings.topic(topics.supplier_orders(s)) for s in supplier_ids]
@@ -126,8 +127,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     runtime.add_background(close_on_schedule)
     runtime.add_background(keep_watch)
     runtime.add_background(follow_performance)
-    standards = await asyncio.to_thread(standards_kit, settings.standards_dir)
-    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share, standards))
+    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share))  # compiles the standards' schemas
     runtime.document(publications(settings))
     app = create_app(
         "procurement",
