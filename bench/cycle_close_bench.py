@@ -1,4 +1,6 @@
-"""Benchmark of a whole cycle close: 100k open requests over 1k SKUs and 20 suppliers.
+"""Benchmark of a whole cycle close: 100k open requests over 1k SKUs and 20 suppliers (with
+`buffered_skus`, that many of them with a risk buffer: sized from a history of closed cycles,
+replenished, drawn on and accounted for in the same close).
 
 The demand is loaded straight into a fresh procurement database (COPY), then the service's own
 `close_cycle` runs as in production: load, solve every SKU, write orders,
@@ -135,6 +137,45 @@ async def _load(
     return [s.supplier_id for s in catalog]
 
 
+HISTORY_CYCLES = 12
+BUFFER_SUBSCRIBERS = 8
+
+
+async def _buffers(pool: asyncpg.Pool, rng: random.Random, count: int) -> None:
+    """Risk buffers on the `count` SKUs with the most requests, with 11 closed cycles of history
+    per subscriber, stock on hand to draw on, and a statement period closing with the benched
+    close (number 12)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT sku, array_agg(DISTINCT member_id) AS members FROM purchase_requests GROUP BY sku"
+            " ORDER BY count(*) DESC, sku LIMIT $1",
+            count,
+        )
+        async with conn.transaction():
+            await conn.executemany(
+                "INSERT INTO cycles (cycle_no, cycle_id, trigger, order_date, requests_considered, requests_placed,"
+                " quantity_placed, orders, unfulfillable, solve_seconds) VALUES ($1, $2, 'admin', current_date,"
+                " 0, 0, 0, 0, 0, 0)",
+                [(n, f"cycle-{n}") for n in range(1, HISTORY_CYCLES)],
+            )
+            await conn.execute("SELECT setval(pg_get_serial_sequence('cycles', 'cycle_no'), $1)", HISTORY_CYCLES - 1)
+            await conn.executemany(
+                "INSERT INTO risk_buffers (sku, warehouse, service_level, holding_cost_per_unit_and_cycle,"
+                " history_cycles, statement_every_cycles, on_hand, stock_value) VALUES ($1, $2::jsonb, 0.95, 0.05,"
+                " $3, $3, 50, 500)",
+                [(r["sku"], '{"site": "Zentrallager", "postal_code": "30159", "country": "DE"}', HISTORY_CYCLES)
+                 for r in rows],
+            )
+            subscribed = [(r["sku"], m) for r in rows for m in sorted(r["members"])[:BUFFER_SUBSCRIBERS]]
+            await conn.executemany("INSERT INTO risk_buffer_subscribers (sku, member_id) VALUES ($1, $2)", subscribed)
+            await conn.copy_records_to_table(
+                "risk_buffer_demand",
+                records=[(sku, n, m, rng.randint(0, 60)) for sku, m in subscribed for n in range(1, HISTORY_CYCLES)],
+                columns=("sku", "cycle_no", "member_id", "quantity"),
+            )
+        await conn.execute("VACUUM ANALYZE")
+
+
 async def _drain(relay: OutboxRelay) -> int:
     """Publish the outbox until it is empty (the service's relay, woken by the commit, does the
     same)."""
@@ -147,8 +188,13 @@ async def _drain(relay: OutboxRelay) -> int:
 
 
 async def bench_cycle_close(
-    kafka_bootstrap: str, server_url: str, requests: int = 100_000, skus: int = 1_000, suppliers: int = 20,
+    kafka_bootstrap: str,
+    server_url: str,
+    requests: int = 100_000,
+    skus: int = 1_000,
+    suppliers: int = 20,
     documents: Standard = Standard.CLOUDEVENTS,
+    buffered_skus: int = 0,
 ) -> dict[str, object]:
     """Load the demand into a fresh database, close one cycle, publish it; return the timings.
     `documents`: what every supplier takes (`peppol-bis3`: each order rendered as a PEPPOL Order)."""
@@ -161,6 +207,8 @@ async def bench_cycle_close(
     try:
         await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
         supplier_ids = await _load(pool, random.Random(11), requests, skus, suppliers, documents)
+        if buffered_skus:
+            await _buffers(pool, random.Random(12), buffered_skus)
         await create_topics(kafka_bootstrap, topics.all_topics(prefix, supplier_ids), partitions=6)
         options = CloseOptions(max_supplier_share=SHARE, interval_seconds=3600)
         uow = ProcurementUnitOfWork(pool, prefix)
@@ -186,6 +234,7 @@ async def bench_cycle_close(
         "skus": skus,
         "suppliers": suppliers,
         "documents": documents.value,
+        "buffered_skus": buffered_skus,
         "close_seconds": closed - started,
         "solve_seconds": report.solve_seconds,
         "write_seconds": closed - started - report.solve_seconds,

@@ -34,6 +34,8 @@ from tools.webhook_receiver import WebhookReceiver
 
 DRAIN_TIMEOUT_S = 30.0
 QUIET_AFTER_S = 3.0
+WAREHOUSE_LOOK_S = 4.0
+"""Longer than a supplier desk takes to answer: what is on order twice in a row is confirmed."""
 """The end: the last notices are in when every order is answered and no webhook came for this long."""
 
 
@@ -130,6 +132,7 @@ async def trade(
     try:
         async with platform.admin() as admin:
             background.append(asyncio.create_task(follow_cycles(admin, board)))
+            background.append(asyncio.create_task(keep_warehouse(admin, board, desks, scenario)))
             with Live(get_renderable=lambda: view.dashboard(board, options.duration, title), console=console):
                 await _watch(platform, stop, publishing, until=board.started + options.duration)
                 erps_done.set()
@@ -178,6 +181,31 @@ async def follow_cycles(admin: httpx.AsyncClient, board: Scoreboard) -> None:
                         f"{cycle['requests_considered']} requests on {cycle['orders']} orders"
                     )
         await asyncio.sleep(1.0)
+
+
+async def keep_warehouse(
+    admin: httpx.AsyncClient, board: Scoreboard, desks: SupplierDesks, scenario: Scenario
+) -> None:
+    """The warehouse books as arrived what its buffers had on order at the last look and still
+    have (its supplier has answered by then), until their only supplier fails: then nothing
+    more comes. The operator's view of the buffers is the summary's."""
+    seen: dict[str, int] = {}
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            response = await admin.get("/buffers")
+            response.raise_for_status()
+            board.buffers = response.json()
+            arriving = not desks.is_insolvent(scenario.insolvent_supplier)
+            for buffer in board.buffers:
+                sku, quantity = buffer["sku"], min(buffer["on_order"], seen.get(buffer["sku"], 0))
+                seen[sku] = buffer["on_order"]
+                if arriving and quantity:
+                    booked = await admin.post(f"/buffers/{sku}/receipts", json={"quantity": quantity})
+                    if booked.status_code == 200:
+                        board.buffer_units_booked += quantity
+                        seen[sku] -= quantity
+                        board.note(f"{quantity} units of {sku} booked into the risk buffer's warehouse")
+        await asyncio.sleep(WAREHOUSE_LOOK_S)
 
 
 async def supplier_performance(admin: httpx.AsyncClient, scenario: Scenario, board: Scoreboard) -> None:

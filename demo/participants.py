@@ -13,6 +13,7 @@ import heapq
 import json
 import random
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,7 @@ from demo.supplier_documents import (
     order_response,
 )
 from shared import topics
+from shared.kafka_client import METADATA_MAX_AGE_MS
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, sign, verify
 
@@ -166,7 +168,7 @@ class MemberERPs:
         data = self._scenario.purchase_request(self._rng, member, self._numbers[member.id], date.today())
         topic = self._prefix + topics.PURCHASE_REQUESTS
         await publish(self._producer, topic, member.id, member.erp_secret, "purchase_request.submitted", data)
-        self._board.request_sent(member.id, data["request_id"])
+        self._board.request_sent(member.id, data["request_id"], data["sku"])
         if self._rng.random() < CANCELLED_SHARE:
             when = asyncio.get_running_loop().time() + self._rng.uniform(1, 8)
             heapq.heappush(self._cancellations, (when, member.id, data["request_id"]))
@@ -197,8 +199,12 @@ class SupplierDesks:
         producer: AIOKafkaProducer,
         topic_prefix: str,
         board: Scoreboard,
+        answers_per_line: bool = True,
     ) -> None:
+        """`answers_per_line=False`: every order confirmed whole or rejected, as a v1 supplier
+        does (chaos compares runs, and which orders get a partial answer depends on timing)."""
         self._scenario = scenario
+        self._answers_per_line = answers_per_line
         self._bootstrap = bootstrap
         self._producer = producer
         self._prefix = topic_prefix
@@ -211,6 +217,9 @@ class SupplierDesks:
     def go_insolvent(self, supplier: Supplier) -> None:
         """From now on the supplier turns down every order it receives."""
         self._insolvent.add(supplier.id)
+
+    def is_insolvent(self, supplier: Supplier) -> bool:
+        return supplier.id in self._insolvent
 
     async def run(self) -> None:
         """Every supplier's desk, until cancelled."""
@@ -227,6 +236,7 @@ class SupplierDesks:
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,  # finds a lost broker's successor in seconds
         )
         await consumer.start()
         try:
@@ -307,7 +317,7 @@ class SupplierDesks:
             event_type = "joint_order.rejected"
             insolvent = supplier.id in self._insolvent
             answer["reason"] = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
-        elif self._rng.random() < ANSWERED_PER_LINE_SHARE:
+        elif self._answers_per_line and self._rng.random() < ANSWERED_PER_LINE_SHARE:
             event_type = "joint_order.answered"
             answer["lines"] = [self._line_answer(line, promised) for line in order["lines"]]
             for line, said in zip(order["lines"], answer["lines"], strict=True):
@@ -315,6 +325,8 @@ class SupplierDesks:
                 shipped += served(line, said["status"], said.get("quantity"), expected)
         else:
             event_type = "joint_order.confirmed"
+            needed = min(date.fromisoformat(d["needed_by"]) for line in order["lines"] for d in line["deliveries"])
+            promised = min(promised, needed)  # a whole confirmation keeps every date (later: answered per line)
             answer["expected_delivery"] = promised.isoformat()
             for line in order["lines"]:
                 shipped += served(line, "accepted", None, promised)
@@ -343,7 +355,8 @@ class SupplierDesks:
     async def _ship(self, supplier: Supplier, order_id: str, shipped: list[tuple[str, int]]) -> None:
         """What it confirmed, in one dispatch or, for larger orders, two."""
         await asyncio.sleep(self._rng.uniform(0.5, 3.0))
-        cut = len(shipped) // 2 if len(shipped) >= 2 and self._rng.random() < 0.5 else len(shipped)
+        two = len(shipped) >= 2 and zlib.crc32(order_id.encode()) % 2 == 1  # the same however runs are timed
+        cut = len(shipped) // 2 if two else len(shipped)
         for number, part in enumerate((shipped[:cut], shipped[cut:]), start=1):
             if not part:
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -190,6 +190,21 @@ class Member:
 
 
 @dataclass(frozen=True)
+class Buffer:
+    """A shared risk buffer of a product only the insolvent supplier sells."""
+
+    product: Product
+    subscribers: tuple[str, ...]
+
+
+BUFFER_WAREHOUSE = {"site": "Zentrallager Kassel", "postal_code": "34117", "country": "DE"}
+HOLDING_COST_SHARE = Decimal("0.02")
+"""A buffer's holding cost per unit and cycle, of the product's list price (storage, capital)."""
+BUFFERED_SHARE = 0.3
+"""How often a member that buys a buffered product asks for one of them."""
+
+
+@dataclass(frozen=True)
 class Scenario:
     random_seed: int
     cycle_seconds: int
@@ -198,6 +213,7 @@ class Scenario:
     insolvent_supplier: Supplier
     alert_reporters: tuple[Member, Member]
     """The member who reports the insolvency, and the one who corroborates it."""
+    buffers: tuple[Buffer, ...] = ()
 
     @cached_property
     def offered(self) -> dict[str, Product]:
@@ -212,7 +228,9 @@ class Scenario:
         self, rng: random.Random, member: Member, number: int, today: date
     ) -> dict[str, Any]:
         """The data of one `purchase_request.submitted`, as this member's ERP would send it."""
-        product = rng.choice(self.products_of(member))
+        products = self.products_of(member)
+        buffered = [p for p in products if p.sku in {b.product.sku for b in self.buffers}]
+        product = rng.choice(buffered if buffered and rng.random() < BUFFERED_SHARE else products)
         data: dict[str, Any] = {
             "request_id": f"BANF-{number:06d}",
             "member_id": member.id,
@@ -273,6 +291,18 @@ class Scenario:
                 }
                 for s in self.suppliers
             ],
+            "risk_buffers": [
+                {
+                    "sku": b.product.sku,
+                    "warehouse": BUFFER_WAREHOUSE,
+                    "service_level": 0.95,
+                    "holding_cost_per_unit_and_cycle": str((b.product.list_price * HOLDING_COST_SHARE).quantize(CENT)),
+                    "history_cycles": 6,
+                    "statement_every_cycles": 2,
+                    "members": list(b.subscribers),
+                }
+                for b in self.buffers
+            ],
         }
 
     def write_seed(self, path: Path, webhook_base_url: str) -> None:
@@ -294,7 +324,34 @@ def generate(random_seed: int, member_count: int, supplier_count: int, cycle_sec
     insolvent_categories = {o.product.category for o in insolvent.offers}
     customers = [m for m in members if insolvent_categories & set(m.categories)]
     first, second = rng.sample(customers if len(customers) >= 2 else list(members), 2)
-    return Scenario(random_seed, cycle_seconds, members, suppliers, insolvent, (first, second))
+    suppliers, buffers = _buffered(random.Random(random_seed + 2), suppliers, insolvent, members)
+    insolvent = next(s for s in suppliers if s.id == insolvent.id)
+    return Scenario(random_seed, cycle_seconds, members, suppliers, insolvent, (first, second), buffers)
+
+
+def _buffered(
+    rng: random.Random, suppliers: tuple[Supplier, ...], insolvent: Supplier, members: tuple[Member, ...]
+) -> tuple[tuple[Supplier, ...], tuple[Buffer, ...]]:
+    """Two of the insolvent supplier's products that only it sells from now on, each with a
+    shared risk buffer to which a few of the members buying it subscribe: when it fails,
+    they are served from the buffer and the others are told `unfulfillable`. It delivers the same
+    day: a buffer covers the cycles until a replenishment arrives, and in the demo's compressed
+    time (cycles of seconds) days of lead time would be tens of thousands of cycles."""
+    bought = {c for m in members for c in m.categories}
+    candidates = [o.product for o in insolvent.offers if o.product.category in bought]
+    products = rng.sample(candidates, min(2, len(candidates)))
+    skus = {p.sku for p in products}
+    others = tuple(
+        replace(s, lead_time_days=0) if s.id == insolvent.id
+        else replace(s, offers=tuple(o for o in s.offers if o.product.sku not in skus))
+        for s in suppliers
+    )
+    buffers = []
+    for product in products:
+        buyers = sorted(m.id for m in members if product.category in m.categories)
+        subscribers = sorted(rng.sample(buyers, max(1, min(4, len(buyers) // 2))))
+        buffers.append(Buffer(product, tuple(subscribers)))
+    return others, tuple(buffers)
 
 
 def _supplier(rng: random.Random, index: int) -> Supplier:

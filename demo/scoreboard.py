@@ -17,8 +17,12 @@ from shared.contract import to_cents
 RequestKey = tuple[str, str]
 """(member_id, request_id): request ids are unique per member only."""
 
-CLOSING_NOTICES = {"purchase_request.ordered", "purchase_request.unfulfillable", "purchase_request.cancelled"}
+CLOSING_NOTICES = {
+    "purchase_request.ordered", "purchase_request.unfulfillable", "purchase_request.cancelled",
+    "purchase_request.served_from_buffer",
+}
 RATE_WINDOW_S = 5.0
+STATEMENT_FIELDS = {"sku", "period", "cost_share", "standalone_cost", "savings", "on_hand", "drawn"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Scoreboard:
     cancellations_sent: int = 0
     alerts_raised: int = 0
     submitted: set[RequestKey] = field(default_factory=set)
+    skus: dict[RequestKey, str] = field(default_factory=dict)
     _recent_sends: deque[float] = field(default_factory=deque)
 
     notices: Counter[str] = field(default_factory=Counter)
@@ -65,6 +70,17 @@ class Scoreboard:
     duplicate_deliveries: int = 0
     foreign_notices: int = 0
     """Notices naming a request the receiving member never sent: must stay 0."""
+
+    served_from_buffer: dict[RequestKey, int] = field(default_factory=dict)
+    """Units each request was served from a risk buffer."""
+    buffer_savings: dict[str, Decimal] = field(default_factory=dict)
+    """Each subscriber's savings, summed over the `risk_buffer.statement`s it received."""
+    statements: int = 0
+    foreign_statements: int = 0
+    """Statements carrying more than the contract's fields of one member's own account: must stay 0."""
+    buffers: list[dict[str, Any]] = field(default_factory=list)
+    """The risk buffers as the operator last saw them (GET /admin/buffers)."""
+    buffer_units_booked: int = 0
 
     orders_received: set[str] = field(default_factory=set)
     orders_confirmed: int = 0
@@ -93,10 +109,12 @@ class Scoreboard:
     def note(self, text: str) -> None:
         self.moments.append((time.monotonic() - self.started, text))
 
-    def request_sent(self, member_id: str, request_id: str) -> None:
+    def request_sent(self, member_id: str, request_id: str, sku: str | None = None) -> None:
         now = time.monotonic()
         self.requests_sent += 1
         self.submitted.add((member_id, request_id))
+        if sku is not None:
+            self.skus[(member_id, request_id)] = sku
         self._recent_sends.append(now)
         while self._recent_sends and self._recent_sends[0] < now - RATE_WINDOW_S:
             self._recent_sends.popleft()
@@ -120,6 +138,11 @@ class Scoreboard:
         self.notices[notice_type] += 1
         if notice_type == "risk_alert.notice":
             return
+        if notice_type == "risk_buffer.statement":
+            self.statements += 1
+            self.foreign_statements += set(data) != STATEMENT_FIELDS
+            self.buffer_savings[member_id] = self.buffer_savings.get(member_id, Decimal(0)) + Decimal(data["savings"])
+            return
         key = (member_id, data["request_id"])
         if key not in self.submitted:
             self.foreign_notices += 1
@@ -136,6 +159,8 @@ class Scoreboard:
             self.to_receive.append((member_id, data["request_id"], data["quantity"]))
         elif notice_type == "purchase_request.ordered":
             self._ordered(key, data)
+        elif notice_type == "purchase_request.served_from_buffer":
+            self.served_from_buffer[key] = self.served_from_buffer.get(key, 0) + data["quantity"]
         elif notice_type == "purchase_request.resourced" and data.get("quantity") is None:
             at = datetime.fromisoformat(event["time"])
             if key not in self.resourced or self.resourced[key][0] < at:
@@ -160,8 +185,44 @@ class Scoreboard:
             if key in self.resourced
             else line
             for key, line in self.ordered.items()
-            if key not in self.unfulfillable
+            if key not in self.unfulfillable and key not in self.served_from_buffer
         ]
+
+    def buffer_summary(self) -> dict[str, Any]:
+        """Pooled against summed standalone stock per buffer (the operator's view), what the
+        members were served and told (their webhooks), each subscriber's savings (its statements)."""
+        served_by_member: Counter[str] = Counter()
+        for (member_id, _), units in self.served_from_buffer.items():
+            served_by_member[member_id] += units
+        subscribers = {m for b in self.buffers for m in b["subscribers"]}
+        return {
+            "buffers": [
+                {
+                    "sku": b["sku"],
+                    "subscribers": b["subscribers"],
+                    "target": (b["sizing"] or {}).get("target", 0),
+                    "pooled_safety_stock": (b["sizing"] or {}).get("safety_stock", "0"),
+                    "standalone_stock_summed": (b["sizing"] or {}).get("standalone_stock_summed", "0"),
+                    "on_hand": b["on_hand"],
+                    "on_order": b["on_order"],
+                    "subscriber_requests_served": sum(
+                        1 for key in self.served_from_buffer if self.skus.get(key) == b["sku"]
+                    ),
+                    "non_subscriber_requests_unfulfillable": sum(
+                        1 for key in self.unfulfillable
+                        if self.skus.get(key) == b["sku"] and key[0] not in b["subscribers"]
+                    ),
+                }
+                for b in self.buffers
+            ],
+            "units_booked": self.buffer_units_booked,
+            "requests_served": len(self.served_from_buffer),
+            "units_served": sum(self.served_from_buffer.values()),
+            "served_non_subscribers": sorted(set(served_by_member) - subscribers),
+            "statements": self.statements,
+            "statements_with_foreign_fields": self.foreign_statements,
+            "subscriber_savings_eur": {m: str(to_cents(v)) for m, v in sorted(self.buffer_savings.items())},
+        }
 
     def summary(self) -> dict[str, Any]:
         """The machine-readable result; the live view and the summary table show parts of it."""
@@ -201,6 +262,7 @@ class Scoreboard:
             "lines_above_standalone_after_resourcing": sum(
                 line.unit_price > standalone for line, standalone in alone
             ),
+            "risk_buffers": self.buffer_summary(),
             "alerts_raised": self.alerts_raised,
             "alerts_routed": self.notices["risk_alert.notice"],
             "notices": dict(self.notices),

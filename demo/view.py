@@ -80,6 +80,7 @@ def summary_panel(s: dict[str, Any]) -> Panel:
             "(unit_price <= standalone_unit_price); after re-sourcing, "
             f"{s['lines_above_standalone_after_resourcing']} above their original standalone price",
         ),
+        ("risk buffers", _buffers(s["risk_buffers"])),
         (
             "alerts routed",
             f"{s['alerts_routed']} risk_alert.notice webhooks for the {s['alerts_raised']} alerts raised",
@@ -110,6 +111,23 @@ def summary_panel(s: dict[str, Any]) -> Panel:
     ending = "interrupted" if s["interrupted"] else "done"
     title = f"Summary ({ending} after {_clock(s['elapsed_seconds'])})"
     return Panel(table, title=title, border_style="green")
+
+
+def _buffers(b: dict[str, Any]) -> str:
+    """Pooled against summed standalone stock per buffer, draws, and each subscriber's savings."""
+    lines = [
+        f"{x['sku']}: target {x['target']} (pooled {Decimal(x['pooled_safety_stock']):.1f} units against "
+        f"{Decimal(x['standalone_stock_summed']):.1f} for {len(x['subscribers'])} subscribers alone), "
+        f"{x['on_hand']} on hand; {x['subscriber_requests_served']} subscriber requests served from it, "
+        f"{x['non_subscriber_requests_unfulfillable']} of non-subscribers unfulfillable"
+        for x in b["buffers"]
+    ]
+    lines.append(
+        f"{b['units_served']:,} units served to {b['requests_served']} subscriber requests; "
+        f"{b['statements']} statements"
+    )
+    lines += [f"  {member} saved {_eur(amount)}" for member, amount in b["subscriber_savings_eur"].items()]
+    return "\n".join(lines)
 
 
 def _grid(label_style: str, *rows: tuple[str, str]) -> Table:

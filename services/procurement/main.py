@@ -10,6 +10,7 @@ from pathlib import Path
 from services.procurement.domain.schedule import next_close_at, slot_of
 from services.procurement.entrypoints.http import admin_router
 from services.procurement.entrypoints.messaging import publications, subscriptions
+from services.procurement.service_layer.buffers import sync_seed_buffers
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
 from services.procurement.service_layer.receipts import watch_deliveries
@@ -45,7 +46,8 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     else:
         async with runtime.unit_of_work() as uow:
             changed = await sync_seed(uow, seed, grace)
-        log.info("seed loaded: %d supplier(s) added or changed", changed)
+            buffers = await sync_seed_buffers(uow, seed)
+        log.info("seed loaded: %d supplier(s) added or changed, %d risk buffer(s)", changed, buffers)
 
     async def ensure_supplier_topics(*supplier_ids: str) -> None:
         names = [settings.topic(topics.supplier_orders(s)) for s in supplier_ids]

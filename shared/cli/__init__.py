@@ -145,6 +145,7 @@ async def _until_signalled(work: Awaitable[None]) -> None:
 
 
 def _register_operator_groups() -> None:
+    from shared.cli.buffers import buffers_app
     from shared.cli.kafka import kafka_app
     from shared.cli.members import members_app
     from shared.cli.notifications import notifications_app
@@ -157,6 +158,7 @@ def _register_operator_groups() -> None:
     app.add_typer(orders_app, name="orders")
     app.add_typer(notifications_app, name="notifications")
     app.add_typer(alert_app, name="alert")
+    app.add_typer(buffers_app, name="buffers")
     app.add_typer(kafka_app, name="kafka")
 
 

@@ -37,6 +37,7 @@ EXPECTED_ALERTS = {
     "DeliveriesNotDispatched",
     "DispatchesNotReceived",
     "NoticesDead",
+    "RiskBufferBelowHalfTarget",
 }
 
 

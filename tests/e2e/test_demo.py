@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -71,7 +72,8 @@ def assert_nothing_left(scratch: Path, ports: dict[str, int], summary: dict[str,
 
 
 def test_the_demo_trades_saves_and_stops_everything(scratch: Path) -> None:
-    process, ports, summary_path = demo(scratch, "--duration", "40")
+    # Cycles of 5 s: enough closes before the insolvency midway for the risk buffers to fill.
+    process, ports, summary_path = demo(scratch, "--duration", "60", "--cycle-seconds", "5")
     finished(process, scratch, timeout=400)
     summary = json.loads(summary_path.read_text())
 
@@ -93,7 +95,26 @@ def test_the_demo_trades_saves_and_stops_everything(scratch: Path) -> None:
     assert summary["despatch_documents_sent"] and summary["notices"].get("purchase_request.dispatched", 0) > 0
     integrity = ("webhook_bad_signatures", "foreign_notices", "unsigned_supplier_orders", "supplier_orders_in_wrong_format")
     assert {key: summary[key] for key in integrity} == dict.fromkeys(integrity, 0)
+    assert_risk_buffers_shared(summary["risk_buffers"])
     assert_nothing_left(scratch, ports, summary)
+
+
+def assert_risk_buffers_shared(buffers: dict) -> None:
+    """Two buffered SKUs whose only supplier becomes insolvent midway: pooled stock below the
+    subscribers' summed standalone stocks, subscribers served from the buffers, non-subscribers
+    told unfulfillable, and each subscriber's savings from its own statements."""
+    assert len(buffers["buffers"]) == 2
+    for buffer in buffers["buffers"]:
+        assert 0 < Decimal(buffer["pooled_safety_stock"]) < Decimal(buffer["standalone_stock_summed"])
+        assert buffer["non_subscriber_requests_unfulfillable"] > 0
+    assert sum(b["subscriber_requests_served"] for b in buffers["buffers"]) > 0
+    assert buffers["units_booked"] > 0 and buffers["units_served"] > 0
+    assert buffers["served_non_subscribers"] == []
+    assert buffers["statements"] > 0 and buffers["statements_with_foreign_fields"] == 0
+    subscribers = {m for b in buffers["buffers"] for m in b["subscribers"]}
+    savings = buffers["subscriber_savings_eur"]
+    assert savings and set(savings) <= subscribers
+    assert all(Decimal(amount) >= 0 for amount in savings.values())
 
 
 def test_ctrl_c_ends_the_demo_early_with_a_summary_and_stops_the_platform(scratch: Path) -> None:

@@ -47,15 +47,18 @@ class CloseHold:
     """`async with CloseHold(procurement_database_url) as hold:` closes wait before their commit
     until the block is left (or `release()`)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, table: str = HELD_TABLE) -> None:
+        """`table`: another table a close writes to hold it there instead (e.g. a risk buffer's
+        draws, `risk_buffer_draws`, written before the cycle's row)."""
         self._database_url = database_url
+        self._table = table
         self._conn: asyncpg.Connection | None = None
 
     async def __aenter__(self) -> Self:
         self._conn = await asyncpg.connect(self._database_url)
         try:
             await self._conn.transaction().start()
-            await self._conn.execute(f"LOCK TABLE {HELD_TABLE} IN EXCLUSIVE MODE")
+            await self._conn.execute(f"LOCK TABLE {self._table} IN EXCLUSIVE MODE")
         except BaseException:
             await self.release()
             raise
@@ -75,7 +78,7 @@ class CloseHold:
     async def waiting(self) -> list[tuple[int, int]]:
         """(backend pid, backends waiting for it) of every close waiting for the hold."""
         assert self._conn is not None, "the hold was released"
-        return [(r["pid"], r["behind"]) for r in await self._conn.fetch(_WAITING, HELD_TABLE)]
+        return [(r["pid"], r["behind"]) for r in await self._conn.fetch(_WAITING, self._table)]
 
     async def tables_written(self, pid: int) -> set[str]:
         """The tables the backend `pid` has written in its transaction so far (those it holds ROW

@@ -76,6 +76,27 @@ ACTIVE_ALERTS = Gauge(
 EXCLUDED_SUPPLIERS = Gauge(
     "alliance_excluded_suppliers", "Suppliers a critical risk alert in force excludes (in its scope)"
 )
+BUFFER_TARGET = Gauge(
+    "alliance_risk_buffer_target_units", "A risk buffer's target at the last close (pooled safety stock)", ["sku"]
+)
+BUFFER_ON_HAND = Gauge("alliance_risk_buffer_on_hand_units", "Units booked into a risk buffer's warehouse", ["sku"])
+BUFFER_ON_ORDER = Gauge(
+    "alliance_risk_buffer_on_order_units", "Units placed for a risk buffer, not yet booked as received", ["sku"]
+)
+BUFFER_CLOSES_BELOW_HALF = Gauge(
+    "alliance_risk_buffer_closes_below_half_target",
+    "Consecutive closes after which a risk buffer had less than half its target on hand",
+    ["sku"],
+)
+BUFFER_DRAWN = Counter("alliance_risk_buffer_drawn_units", "Units served to subscribers from a risk buffer", ["sku"])
+BUFFER_UNMET = Counter(
+    "alliance_risk_buffer_unmet_units",
+    "Units subscribers needed from a risk buffer that it could not serve (too little stock)",
+    ["sku"],
+)
+BUFFER_COST_SHARED = Counter(
+    "alliance_risk_buffer_cost_shared_eur", "Holding cost of risk buffers shared among subscribers, in EUR", ["sku"]
+)
 SHORTFALL_QUANTITY = Counter(
     "alliance_shortfall_quantity",
     "Quantity suppliers' answers left unserved (partial, rejected or late lines), re-sourced at once",

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from services.procurement.domain.bundling import Demand, Offer
+from services.procurement.domain.bundling import Demand, Offer, RiskLevel
 from shared.contract import ShipTo
 
 
@@ -50,8 +50,12 @@ class OpenRequest:
 
 def earliest_delivery(request: OpenRequest, offers: Sequence[Offer], order_date: date) -> date | None:
     """The soonest any supplier serving the request's country could deliver if ordered on
-    `order_date`; None when no supplier of the SKU serves that country."""
-    lead_times = [o.lead_time_days for o in offers if request.country in o.regions]
+    `order_date`; None when no supplier of the SKU serves that country, a critical risk alert
+    excluding those that do (a request only they could serve cannot wait for them)."""
+    lead_times = [
+        o.lead_time_days for o in offers
+        if request.country in o.regions and o.risk_in(request.country) is not RiskLevel.EXCLUDED
+    ]
     if not lead_times:
         return None
     return order_date + timedelta(days=min(lead_times))

@@ -38,6 +38,7 @@ from services.procurement.domain.orders import (
 )
 from services.procurement.domain.performance import offers_with_performance
 from services.procurement.domain.risk import offers_with_risk
+from services.procurement.service_layer.buffers import BufferClose
 from services.procurement.service_layer.documents import count_rendered, document_settings
 from services.procurement.service_layer.order_records import CloseRecords
 from services.procurement.service_layer.performance import categories, last_resorts
@@ -134,9 +135,10 @@ async def _decide(
     suppliers = await uow.suppliers.list()
     open_requests = await requests_store.open_requests()
     in_force = await effects_in_force(uow, now, options.risk_corroboration_members)
+    catalog_offers = offers_by_sku(suppliers)
     offers = offers_with_performance(
-        offers_with_risk(offers_by_sku(suppliers), in_force), categories(suppliers),
-        await last_resorts(uow, now, options.otif_floor),
+        offers_with_risk(catalog_offers, in_force), categories(suppliers),
+        await last_resorts(uow, options.otif_floor),
     )
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in open_requests:
@@ -144,9 +146,14 @@ async def _decide(
         if requests_of is None:
             requests_of = by_sku[request.sku] = []
         requests_of.append(request)
+    number, cycle_id = await cycles.allocate()
+    buffers = await BufferClose.plan(
+        uow, number, cycle_id, by_sku, catalog_offers, options.interval_seconds, order_date
+    )
+    for replenishment in buffers.replenishments:
+        by_sku.setdefault(replenishment.sku, []).append(replenishment)
     # SKUs in ascending order: each supplier's order lines are numbered in SKU order as they come.
     skus = [SkuRequests(sku, tuple(offers.get(sku, ())), by_sku[sku]) for sku in sorted(by_sku)]
-    number, cycle_id = await cycles.allocate()
 
     writes = _Writes()
     order_ids: dict[str, str] = {}
@@ -182,12 +189,13 @@ async def _decide(
                     savings += records.ordered(supplier_id, order_id, line)
                 if decision.unplaced:
                     leftovers = sort_leftovers(decision, requests, offers.get(sku, ()), next_order_date)
-                    waiting += len(leftovers.waiting)
-                    for request, reason in leftovers.unfulfillable:
+                    settled = buffers.settle(sku, leftovers)
+                    waiting += len(settled.waiting)
+                    for request, reason in settled.told:
                         records.unfulfillable(request, reason)
-                    given_up += leftovers.unfulfillable
+                    unfulfillable += settled.told
+                    given_up += settled.given_up
             placed_count += len(placed)
-            unfulfillable += given_up
             writes.add(lambda lines=lines: orders_store.add_deliveries(lines))
             writes.add(lambda placed=placed, given_up=given_up: requests_store.record_decisions(placed, given_up))
             writes.raise_failure()
@@ -208,6 +216,7 @@ async def _decide(
             max_optimizer_gap=max((d.stats.gap for d in stats), default=0.0),
             solve_seconds=solve_seconds,
         )
+        writes.add(lambda: buffers.write(uow))
         writes.add(lambda: orders_store.add(orders, with_deliveries=False))
         writes.add(lambda: cycles.add(
             number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds

@@ -16,6 +16,7 @@ from services.procurement.domain.orders import JointOrder, OrderRecord, assemble
 from services.procurement.domain.performance import DEFAULT_OTIF_FLOOR
 from services.procurement.domain.resourcing import resourcing_offers
 from services.procurement.domain.risk import Effect
+from services.procurement.service_layer.buffers import serve_from_buffers
 from services.procurement.service_layer.documents import count_rendered, document_settings
 from services.procurement.service_layer.order_records import placed_messages
 from services.procurement.service_layer.performance import category_of, last_resort_by_category
@@ -76,7 +77,7 @@ async def resource_parts(
     requested = await requests.quantities([(r.member_id, r.request_id) for r, _ in parts])
     reasons = {r.key: why for r, why in parts}
     suppliers = await uow.suppliers.list()
-    last_resort = await last_resort_by_category(uow, now, options.otif_floor)
+    last_resort = await last_resort_by_category(uow, options.otif_floor)
     by_sku: dict[str, list[OpenRequest]] = {}
     for request, _ in parts:
         by_sku.setdefault(request.sku, []).append(request)
@@ -129,6 +130,7 @@ async def resource_parts(
         for request in sku_requests
         if request.key in decisions[sku].unplaced
     ]
+    unplaced = await serve_from_buffers(uow, unplaced, order.order_id)
     lost_whole = [(r, why) for r, why in unplaced if part_of(r.member_id, r.request_id, r.quantity) is None]
     await requests.mark_decided([r for r, _ in lost_whole], RequestStatus.UNFULFILLABLE, [w for _, w in lost_whole])
     for request, why in unplaced:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
-from services.procurement.adapters.fulfilment import FulfilmentRepository
+from services.procurement.adapters.buffers import BuffersRepository
+from services.procurement.adapters.fulfilment import FulfilmentRepository, PerformanceRepository
 from services.procurement.adapters.parties import PartiesRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
@@ -15,7 +16,12 @@ from services.procurement.adapters.repository import (
     lock_decisions,
     lock_decisions_shared,
 )
+from shared import topics
+from shared.contract import ALLIANCE_MEMBER_ID
+from shared.messaging.records import OutboundMessage
 from shared.messaging.unit_of_work import UnitOfWork
+
+_ALLIANCE_KEY = ALLIANCE_MEMBER_ID.encode()
 
 
 class ProcurementUnitOfWork(UnitOfWork):
@@ -25,8 +31,10 @@ class ProcurementUnitOfWork(UnitOfWork):
     cycles: CyclesRepository
     alerts: AlertsRepository
     known_members: KnownMembersRepository
+    buffers: BuffersRepository
     parties: PartiesRepository
     fulfilment: FulfilmentRepository
+    performance: PerformanceRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
         self.suppliers = SuppliersRepository(conn)
@@ -37,6 +45,15 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.known_members = KnownMembersRepository(conn)
         self.parties = PartiesRepository(conn)
         self.fulfilment = FulfilmentRepository(conn)
+        self.performance = PerformanceRepository(conn)
+        self.buffers = BuffersRepository(conn)
+
+    def publish(self, message: OutboundMessage) -> None:
+        """Notices about the alliance's own requests (a risk buffer's replenishment) go nowhere:
+        the alliance is no member with channels, and no other member may read them."""
+        if message.topic == topics.MEMBER_NOTICES and message.key == _ALLIANCE_KEY:
+            return
+        super().publish(message)
 
     async def lock_decisions(self) -> None:
         """Serialise decisions over the same requests and capacity (closes, re-sourcing)."""

@@ -3,12 +3,13 @@
 Pure domain code (standard library only), wired in by the service layer at each cycle close, at
 re-sourcing and by the admin API; docs/risk-buffers.md explains the model with a worked example.
 
-Modules: ``sizing`` demand statistics, the pooled target (z * sqrt(L * Σσ²)), standalone stocks
-and the cost shares in the core of the pooling game; ``stock`` stock on hand and on order and the
+Modules: ``buffer`` a buffer as kept (configuration, subscribers, stock); ``sizing`` demand
+statistics, the pooled target (z * sqrt(L * Σσ²)), standalone stocks and the cost shares in the core of the pooling game; ``stock`` stock on hand and on order and the
 replenishment request; ``draws`` who is served from the buffer and how short stock is split;
 ``statements`` each subscriber's statement per closed period.
 """
 
+from services.procurement.domain.buffers.buffer import RiskBuffer
 from services.procurement.domain.buffers.draws import Draw, DrawClaim, DrawOutcome, draw, qualifies, split_short_stock
 from services.procurement.domain.buffers.sizing import (
     MIN_CLOSED_CYCLES,
@@ -43,6 +44,7 @@ __all__ = [
     "DrawOutcome",
     "MemberSizing",
     "OpenLot",
+    "RiskBuffer",
     "StockError",
     "closes_period",
     "demand_statistics",
