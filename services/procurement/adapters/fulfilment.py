@@ -265,10 +265,11 @@ class FulfilmentRepository:
         """Receipts in the order they were taken (the order they count in)."""
         if not receipts:
             return
-        await self._conn.executemany(
-            f"INSERT INTO receipts ({_RECEIPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [(r.receipt_id, r.member_id, r.request_id, r.received_on, r.accepted, r.rejected,
-              r.reason.value if r.reason else None, r.note) for r in receipts],
+        await self._conn.copy_records_to_table(
+            "receipts",
+            records=[(r.receipt_id, r.member_id, r.request_id, r.received_on, r.accepted, r.rejected,
+                      r.reason.value if r.reason else None, r.note) for r in receipts],
+            columns=tuple(_RECEIPT_COLUMNS.split(", ")),
         )
 
     async def reported_missing(self, member_id: str, request_id: str) -> dict[str, int]:

@@ -52,7 +52,7 @@ async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command])
                for ledger in await fulfilment.ledgers([key for key in keys if key in known])}
     by_id = await fulfilment.receipts_named((r.member_id, r.receipt_id) for r in receipts)
     taken: list[Receipt] = []
-    reports: list[tuple[RequestLedger, list[tuple[str, JointOrderDiscrepancy]]]] = []
+    reports: list[tuple[RequestLedger, str, JointOrderDiscrepancy]] = []
     outcomes: Counter[str] = Counter()
     for command, receipt in zip(commands, receipts, strict=True):
         key = (receipt.member_id, receipt.request_id)
@@ -73,16 +73,13 @@ async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command])
                                               ledger.dispatches, (*ledger.receipts, receipt), ledger.awaiting_answer)
         taken.append(receipt)
         by_id[(receipt.member_id, receipt.receipt_id)] = receipt
-        rejected = [
-            (f"{report.order_id}.{report.delivery_id}.rejected.{receipt.member_id}.{receipt.receipt_id}", report)
-            for report in ledger.rejected_discrepancies(receipt.receipt_id)
+        reports += [
+            (ledger, f"{r.order_id}.{r.delivery_id}.rejected.{receipt.member_id}.{receipt.receipt_id}", r)
+            for r in ledger.rejected_discrepancies(receipt.receipt_id)
         ]
-        if rejected:
-            reports.append((ledger, rejected))
         outcomes["processed"] += 1
     await fulfilment.add_receipts(taken)
-    for ledger, found in reports:
-        await report_discrepancies(uow, ledger, found)
+    await report_discrepancies(uow, reports)
     await _complete(uow, [ledgers[key] for key in dict.fromkeys((r.member_id, r.request_id) for r in taken)])
     topic = commands[0].record.topic
     for outcome, count in outcomes.items():
@@ -97,17 +94,18 @@ async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command])
 
 
 async def report_discrepancies(
-    uow: ProcurementUnitOfWork, ledger: RequestLedger, reports: Sequence[tuple[str, JointOrderDiscrepancy]]
+    uow: ProcurementUnitOfWork, reports: Sequence[tuple[RequestLedger, str, JointOrderDiscrepancy]]
 ) -> int:
-    """Send the reports not made before (by event id) to their suppliers, signed; returns how many."""
+    """Send the reports (each with its request's ledger and event id) not made before to their
+    suppliers, signed; returns how many were sent."""
     if not reports:
         return 0
     new = await uow.fulfilment.add_discrepancies(
-        [(event_id, ledger.member_id, ledger.request_id, report) for event_id, report in reports]
+        [(event_id, ledger.member_id, ledger.request_id, report) for ledger, event_id, report in reports]
     )
-    suppliers = await uow.suppliers.get_many({report.supplier_id for _, report in reports}, with_catalog=False)
+    suppliers = await uow.suppliers.get_many({report.supplier_id for _, _, report in reports}, with_catalog=False)
     kinds = []
-    for event_id, report in reports:
+    for _, event_id, report in reports:
         if event_id in new:
             uow.publish(discrepancy_message(report, event_id, suppliers[report.supplier_id].secret))
             kinds.append("missing" if report.quantity_missing else "rejected")
@@ -141,16 +139,15 @@ async def watch_deliveries(uow: ProcurementUnitOfWork, grace_days: int, today: d
     order_ids += [e.order_id for e in await fulfilment.open_escalations(limit=WATCH_BATCH)
                   if e.order_id not in order_ids]
     keys = await fulfilment.requests_on(order_ids)
-    sent = 0
     found: list[Escalation] = []
+    reports: list[tuple[RequestLedger, str, JointOrderDiscrepancy]] = []
     for ledger in await fulfilment.ledgers(keys):
         reported = await fulfilment.reported_missing(ledger.member_id, ledger.request_id)
-        reports = []
         for report in ledger.missing_discrepancies(today, grace_days, reported):
             total = reported.get(report.delivery_id, 0) + report.quantity_missing
-            reports.append((f"{report.order_id}.{report.delivery_id}.missing.{total}", report))
-        sent += await report_discrepancies(uow, ledger, reports)
+            reports.append((ledger, f"{report.order_id}.{report.delivery_id}.missing.{total}", report))
         found += ledger.escalations(today, grace_days)
+    sent = await report_discrepancies(uow, reports)
     watched = set(order_ids)
     still_open = [e for e in merge_escalations(found) if e.order_id in watched]
     new = await fulfilment.escalate(still_open)
