@@ -136,6 +136,11 @@ class Run:
                 for r in rows]
 
 
+async def discrepancies(run: Run) -> list[dict]:
+    return [json.loads(r["value"])["data"] for r in await run.outbox(topics.supplier_orders("s-holz"))
+            if json.loads(r["value"])["type"] == EventType.JOINT_ORDER_DISCREPANCY]
+
+
 async def the_example(pool: asyncpg.Pool) -> tuple[Run, dict]:
     """Seeded, m-1 60 (needed first) and m-2 50 admitted and closed onto one line of s-holz."""
     run = Run(pool)
@@ -224,6 +229,15 @@ async def test_the_issues_example_from_a_partial_answer_to_completion(pool):
                                            ("m-2", 50, 20, 20, 15, 5, "received")]
     wald = await run.detail(wald_order["order_id"], TODAY)
     assert (wald.stage, wald.lines[0].deliveries[0].stage) == ("placed", "placed")
+
+    await run.supplier("s-wald", EventType.JOINT_ORDER_CONFIRMED, {
+        "order_id": wald_order["order_id"], "expected_delivery": str(TODAY + timedelta(days=12))})
+    await run.receipt("m-2", "r-2", "gr-3", 5)  # the missing 5 turn up after all
+    await run.watch(TODAY + timedelta(days=13))
+    escalated = await pool.fetch("SELECT kind, order_id, quantity FROM delivery_escalations WHERE resolved_at IS NULL")
+    assert [(r["kind"], r["order_id"], r["quantity"]) for r in escalated] == [
+        ("not_dispatched", wald_order["order_id"], 30)], "the received dispatch resolved, the undispatched one raised"
+    assert len(await discrepancies(run)) == 1, "nothing more reported"
 
 
 async def test_a_moved_date_after_needed_by_resources_that_delivery_and_v1_confirmation_still_works(pool):

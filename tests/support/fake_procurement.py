@@ -432,9 +432,6 @@ class FakeFulfilmentRepository:
         keys = sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id == order_id})
         return await self.ledgers(keys)
 
-    async def requests_on(self, order_ids: Sequence[str]) -> list[tuple[str, str]]:
-        return sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id in order_ids})
-
     async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
         tables = self._tables
         found = []

@@ -37,7 +37,7 @@ from shared.messaging.notices import member_notice
 log = logging.getLogger(__name__)
 
 WATCH_BATCH = 1_000
-"""Orders the watch looks at per round."""
+"""Requests with something overdue (and open escalations) the watch looks at per round."""
 
 
 async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command]) -> None:
@@ -133,25 +133,32 @@ async def _complete(uow: ProcurementUnitOfWork, ledgers: Sequence[RequestLedger]
 
 async def watch_deliveries(uow: ProcurementUnitOfWork, grace_days: int, today: date) -> tuple[int, list[Escalation]]:
     """One round of the watch: report goods newly missing past the grace, escalate what is overdue
-    (each once; resolved once it is not). Returns (reports sent, new escalations)."""
+    (each once; resolved once it is not). Returns (reports sent, new escalations).
+
+    It reads the requests with something overdue not yet accounted for, and those behind the
+    escalations open now; an escalation's quantity is summed over every request in its subject
+    (a dispatch carries several), so those requests are read too."""
     fulfilment = uow.fulfilment
-    order_ids = await fulfilment.to_watch(today, grace_days, WATCH_BATCH)
-    order_ids += [e.order_id for e in await fulfilment.open_escalations(limit=WATCH_BATCH)
-                  if e.order_id not in order_ids]
-    keys = await fulfilment.requests_on(order_ids)
-    found: list[Escalation] = []
+    open_now = await fulfilment.open_escalations(limit=WATCH_BATCH)
+    keys = set(await fulfilment.to_watch(today, grace_days, WATCH_BATCH))
+    keys |= set(await fulfilment.requests_behind(open_now))
+    ledgers = await fulfilment.ledgers(sorted(keys))
+    found = [e for ledger in ledgers for e in ledger.escalations(today, grace_days)]
+    more = sorted(set(await fulfilment.requests_behind(found)) - keys)
+    if more:
+        ledgers += await fulfilment.ledgers(more)
+        found += [e for ledger in ledgers[-len(more):] for e in ledger.escalations(today, grace_days)]
     reports: list[tuple[RequestLedger, str, JointOrderDiscrepancy]] = []
-    for ledger in await fulfilment.ledgers(keys):
+    for ledger in ledgers:
         reported = await fulfilment.reported_missing(ledger.member_id, ledger.request_id)
         for report in ledger.missing_discrepancies(today, grace_days, reported):
             total = reported.get(report.delivery_id, 0) + report.quantity_missing
             reports.append((ledger, f"{report.order_id}.{report.delivery_id}.missing.{total}", report))
-        found += ledger.escalations(today, grace_days)
     sent = await report_discrepancies(uow, reports)
-    watched = set(order_ids)
-    still_open = [e for e in merge_escalations(found) if e.order_id in watched]
+    still_open = merge_escalations(found)
     new = await fulfilment.escalate(still_open)
-    await fulfilment.resolve_escalations(watched, still_open)
+    current = {(e.kind, e.order_id, e.subject) for e in still_open}
+    await fulfilment.resolve_escalations([e for e in open_now if (e.kind, e.order_id, e.subject) not in current])
     for escalation in new:
         log.warning("order %s of supplier %s: %d unit(s) %s since %s (%s)", escalation.order_id,
                     escalation.supplier_id, escalation.quantity, escalation.kind.value.replace("_", " "),
