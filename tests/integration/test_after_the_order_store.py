@@ -343,3 +343,47 @@ async def test_a_supplier_below_the_otif_floor_is_a_last_resort_next_cycle_and_c
     assert await close_with("r-3", datetime.now(UTC)) == "s-wald", "OTIF 1 of 2 is below 0.8: a last resort"
     later = datetime.now(UTC) + timedelta(days=95)
     assert await close_with("r-4", later) == "s-holz", "the short delivery left the window: back as the cheapest"
+
+
+async def test_a_batch_is_judged_record_by_record_against_what_the_records_before_it_did(pool):
+    """One consumed batch holding an answer and the dispatches after it, a dispatch repeated and
+    one beyond what is left; then a batch of receipts that add up past what was dispatched."""
+    run, order = await the_example(pool)
+    [line] = order["lines"]
+    delivery_of = {d["member_id"]: d["delivery_id"] for d in line["deliveries"]}
+
+    def signed_record(event_type: str, data: dict[str, Any], event_id: str) -> InboundRecord:
+        value = cloud_event(event_type, "supplier/s-holz", {"supplier_id": "s-holz", **data}, event_id)
+        return InboundRecord(topics.SUPPLIER_RESPONSES, 0, run._next(), b"s-holz", value,
+                             tuple(signed(SECRETS["s-holz"], value)))
+
+    def dispatch(dispatch_id: str, units: int) -> dict[str, Any]:
+        return {"order_id": order["order_id"], "dispatch_id": dispatch_id, "shipped_on": str(TODAY),
+                "expected_arrival": str(TODAY + timedelta(days=1)),
+                "deliveries": [{"delivery_id": delivery_of["m-1"], "quantity": units}]}
+
+    batch = [
+        signed_record(EventType.JOINT_ORDER_CONFIRMED, {"order_id": order["order_id"]}, "e-1"),
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-1", 40), "e-2"),
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-1", 40), "e-3"),  # resent: no effect
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-2", 21), "e-4"),  # 61 of 60
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-3", 20), "e-5"),
+    ]
+    async with ProcurementUnitOfWork(pool) as uow:
+        await take_responses(uow, batch)
+    assert await run.dead_letters() == [DeadLetterReason.DISPATCH_EXCEEDS_CONFIRMED]
+    assert await pool.fetchval("SELECT count(*) FROM dispatches") == 2
+    assert [d["quantity"] for m, t, d in await run.told() if t == EventType.PURCHASE_REQUEST_DISPATCHED] == [40, 20]
+
+    def receipt(receipt_id: str, accepted: int) -> InboundRecord:
+        value = encode(new_event(PURCHASE_REQUEST_RECEIVED, "alliance/members", {
+            "request_id": "r-1", "member_id": "m-1", "receipt_id": receipt_id, "received_on": str(TODAY),
+            "quantity_accepted": accepted}))
+        return InboundRecord(topics.ADMITTED_REQUESTS, 0, run._next(), b"BOARD-18MM", value)
+
+    async with ProcurementUnitOfWork(pool) as uow:
+        await take_demand(uow, [receipt("gr-1", 30), receipt("gr-2", 25), receipt("gr-3", 6), receipt("gr-4", 5)])
+    rejected = [d["reason"] for m, t, d in await run.told() if t == EventType.PURCHASE_REQUEST_REJECTED]
+    assert rejected == ["receipt_exceeds_dispatch"]
+    assert [(m, d) for m, t, d in await run.told() if t == EventType.PURCHASE_REQUEST_COMPLETED] == [
+        ("m-1", {"request_id": "r-1", "quantity": 60})]
