@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.procurement.domain.risk import Scope
 from services.procurement.entrypoints.http import OrderDetail, order_detail
 from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
@@ -188,6 +189,10 @@ async def test_the_issues_example_from_a_partial_answer_to_completion(pool):
         carried = await uow.orders.ordered_this_cycle(order["cycle_id"], "BOARD-18MM")
     assert carried == {"s-holz": 80, "s-wald": 30}, "capacity counts what the answer confirmed"
     assert all(type(units) is int for units in carried.values()), "units, as the optimizer takes them"
+    async with ProcurementUnitOfWork(pool) as uow:
+        held = await uow.alerts.holdings(Scope(supplier_id="s-holz"), TODAY, orders_only=True)
+    assert sorted((h.member_id, h.order_id, h.order_confirmed) for h in held) == [
+        ("m-1", order["order_id"], True), ("m-2", order["order_id"], True)], "a risk alert flags what it serves"
     assert Decimal(line["unit_price"]) == Decimal("9.00"), "the ordered unit price stays binding"
 
     arrival = TODAY + timedelta(days=8)

@@ -297,7 +297,9 @@ class FakeAlertsRepository:
                 found.append(Holding(r.member_id, r.request_id, r.sku, r.country))
         for d in tables.deliveries:
             order = tables.orders[d.order_id]
-            confirmed = order.status is OrderStatus.CONFIRMED
+            confirmed = order.status is OrderStatus.CONFIRMED or (order.status is OrderStatus.ANSWERED and any(
+                c.confirmed for c in tables.commitments.get(d.order_id, [])
+                if (c.member_id, c.request_id) == (d.member_id, d.request_id)))
             if not (order.status is OrderStatus.PLACED or (
                 confirmed and (order.expected_delivery is None or order.expected_delivery >= today)
             )):
