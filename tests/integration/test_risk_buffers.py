@@ -89,6 +89,21 @@ async def build_history(running, service) -> dict:
             return len((await admin.get("/orders", params={"status": "confirmed"})).json()) == len(order_ids)
 
     await wait_until(confirmed, what="the orders confirmed")
+    # It ships the warehouse's deliveries: their receipt is the after-the-order ledger's too.
+    ours = [(o["order_id"], d["delivery_id"], d["quantity"]) for o in (json.loads(r.value)["data"] for r in placed)
+            for line in o["lines"] for d in line["deliveries"] if d["member_id"] == "alliance"]
+    today = date.today().isoformat()
+    await send(running, topics.SUPPLIER_RESPONSES, [
+        response_record("s-holz", "s-holz-secret", "joint_order.dispatched", {
+            "order_id": order_id, "supplier_id": "s-holz", "dispatch_id": f"d-{n}", "shipped_on": today,
+            "expected_arrival": today, "deliveries": [{"delivery_id": delivery_id, "quantity": quantity}]})
+        for n, (order_id, delivery_id, quantity) in enumerate(ours)
+    ])
+
+    async def dispatched() -> bool:
+        return await in_database(running, "SELECT count(*) FROM dispatches") == len(ours)
+
+    await wait_until(dispatched, what="the warehouse's deliveries dispatched")
     view = await buffer_view(service)
     assert view["sizing"]["target"] > 0 and view["on_order"] == view["sizing"]["target"]
     async with service.admin() as admin:
@@ -99,7 +114,17 @@ async def build_history(running, service) -> dict:
     stocked = booked.json()
     assert (stocked["on_hand"], stocked["on_order"]) == (view["on_order"], 0)
     assert Decimal(stocked["unit_cost"]) in (Decimal("9.00"), Decimal("10.00"))
+    received = "SELECT coalesce(sum(accepted), 0) FROM receipts WHERE member_id = 'alliance'"
+    assert await in_database(running, received) == stocked["on_hand"]
     return stocked
+
+
+async def in_database(running, query: str) -> int:
+    conn = await asyncpg.connect(running.database_url("procurement"))
+    try:
+        return await conn.fetchval(query)
+    finally:
+        await conn.close()
 
 
 async def exclude_the_only_supplier(service) -> None:

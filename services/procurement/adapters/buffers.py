@@ -39,6 +39,12 @@ SERVED_FROM_BUFFER = "served_from_buffer"
 the alliance delivers it from its warehouse)."""
 
 
+def lot_request(reference: str) -> tuple[str, str]:
+    """(order_id, the alliance's request_id) of a lot's reference: order ids hold no '/'."""
+    order_id, _, request_id = reference.partition("/")
+    return order_id, request_id
+
+
 def received_from_lots(lots: Sequence[OpenLot], quantity: int) -> dict[str, int]:
     """Units per lot reference when `quantity` are received, oldest lot first (as
     `BufferStock.received` values them)."""
@@ -106,7 +112,7 @@ class BuffersRepository:
             return []
         lots = await self._conn.fetch(
             "SELECT l.sku, l.reference, l.quantity - coalesce(r.quantity, 0) AS quantity, l.unit_price FROM ("
-            " SELECT p.sku, d.order_id || '/' || d.line_id AS reference, coalesce(c.confirmed, d.quantity) AS quantity,"
+            " SELECT p.sku, d.order_id || '/' || d.request_id AS reference, coalesce(c.confirmed, d.quantity) AS quantity,"
             " d.unit_price, o.placed_at, d.order_id, d.line_id FROM deliveries d JOIN orders o USING (order_id)"
             " JOIN purchase_requests p ON p.member_id = d.member_id AND p.request_id = d.request_id"
             " LEFT JOIN commitments c ON c.order_id = d.order_id AND c.member_id = d.member_id"
@@ -201,15 +207,15 @@ class BuffersRepository:
         rows = await self._conn.fetch("SELECT sku, closes_below_half FROM risk_buffers")
         return {r["sku"]: r["closes_below_half"] for r in rows}
 
-    async def record_receipt(self, sku: str, from_lots: Mapping[str, int], unit_cost: Decimal) -> None:
-        """Units booked as arrived, taken from these lots (reference: units)."""
+    async def record_receipt(self, sku: str, from_lots: Mapping[str, int], unit_cost: Decimal) -> int:
+        """Units booked as arrived, taken from these lots (reference: units); the receipt's number."""
         await self._conn.executemany(
             "INSERT INTO risk_buffer_lot_receipts (sku, reference, quantity) VALUES ($1, $2, $3)"
             " ON CONFLICT (sku, reference) DO UPDATE SET quantity = risk_buffer_lot_receipts.quantity + $3",
             [(sku, reference, units) for reference, units in from_lots.items()],
         )
-        await self._conn.execute(
-            "INSERT INTO risk_buffer_receipts (sku, quantity, unit_cost) VALUES ($1, $2, $3)",
+        return await self._conn.fetchval(
+            "INSERT INTO risk_buffer_receipts (sku, quantity, unit_cost) VALUES ($1, $2, $3) RETURNING receipt_no",
             sku, sum(from_lots.values()), unit_cost,
         )
 

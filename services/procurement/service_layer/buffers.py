@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from services.procurement.adapters import metrics
-from services.procurement.adapters.buffers import received_from_lots
+from services.procurement.adapters.buffers import lot_request, received_from_lots
 from services.procurement.domain.buffers import (
     BufferSizing,
     BufferStock,
@@ -37,7 +37,8 @@ from services.procurement.domain.buffers import (
 )
 from services.procurement.domain.bundling import Offer
 from services.procurement.domain.demand import OpenRequest, RequestStatus
-from services.procurement.domain.orders import Leftovers
+from services.procurement.domain.fulfilment import Receipt, RequestLedger, judge_receipt
+from services.procurement.domain.orders import AnswerOutcome, Leftovers
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import seed
 from shared.contract import (
@@ -383,7 +384,7 @@ async def unsubscribe(uow: ProcurementUnitOfWork, sku: str, member_id: str) -> b
     return await uow.buffers.unsubscribe(sku, member_id)
 
 
-async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int) -> RiskBuffer:
+async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int, received_on: date) -> RiskBuffer:
     """Book `quantity` units as arrived at the buffer's warehouse, from its oldest lots."""
     await uow.lock_decisions()  # draws change the same stock
     buffer = await _buffer(uow, sku)
@@ -395,10 +396,31 @@ async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int) -> RiskBu
         ) from None
     await uow.buffers.save_stock(sku, stock)
     taken = received_from_lots(buffer.stock.on_order, quantity)
-    await uow.buffers.record_receipt(sku, taken, (stock.value - buffer.stock.value) / quantity)
+    number = await uow.buffers.record_receipt(sku, taken, (stock.value - buffer.stock.value) / quantity)
+    await _goods_received(uow, number, taken, received_on)
     stored = await uow.buffers.get(sku)
     assert stored is not None
     return stored
+
+
+async def _goods_received(
+    uow: ProcurementUnitOfWork, number: int, taken: Mapping[str, int], received_on: date
+) -> None:
+    """The warehouse's receipt as the after-the-order ledger takes a member's: for each lot whose
+    supplier dispatched it, so its goods are not reported missing and its request completes.
+    Goods of a supplier that sends no despatch advice are booked into the buffer only."""
+    for n, (reference, units) in enumerate(sorted(taken.items()), start=1):
+        _, request_id = lot_request(reference)
+        receipt = Receipt(f"buffer-receipt-{number}-{n}", ALLIANCE_MEMBER_ID, request_id, received_on, units)
+        ledger = await uow.fulfilment.ledger(ALLIANCE_MEMBER_ID, request_id)
+        if judge_receipt(ledger, receipt, None) is not AnswerOutcome.APPLY:
+            continue
+        assert ledger is not None
+        await uow.fulfilment.add_receipt(receipt)
+        completed = RequestLedger(ledger.member_id, ledger.request_id, ledger.commitments, ledger.dispatches,
+                                  (*ledger.receipts, receipt), ledger.awaiting_answer).completion()
+        if completed is not None:
+            await uow.fulfilment.complete(ALLIANCE_MEMBER_ID, request_id, completed.quantity)
 
 
 async def member_statement(
