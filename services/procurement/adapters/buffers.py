@@ -376,10 +376,6 @@ class BuffersRepository:
             columns=("member_id", "request_id", "occasion", "sku", "quantity", "unit_price", "cycle_no"),
         )
 
-    async def draw_totals(self) -> dict[str, int]:
-        rows = await self._conn.fetch("SELECT sku, sum(quantity) AS quantity FROM risk_buffer_draws GROUP BY sku")
-        return {r["sku"]: r["quantity"] for r in rows}
-
     async def add_replenishments(self, requests: Sequence[OpenRequest]) -> None:
         """The alliance's own requests, stored like members' ones so that orders, re-sourcing and
         answers treat them alike; counted in no demand history."""
