@@ -51,8 +51,9 @@ docs: venv
 bench: venv
 	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
 
+# CHAOS_ARGS="--broker kafka": on Apache Kafka, three brokers, one of them lost under load
 chaos: venv
-	$(VENV)/bin/python -m chaos
+	$(VENV)/bin/python -m chaos $(CHAOS_ARGS)
 
 # schemathesis against the admin APIs of a fresh platform: FUZZ_SECONDS per service, a random
 # seed unless FUZZ_SEED is given (`make test` runs it briefly with a fixed one).

@@ -30,6 +30,7 @@ if __package__ in (None, ""):
 
 import asyncpg  # noqa: E402
 
+from services.procurement.adapters.parties import PartiesRepository  # noqa: E402
 from services.procurement.adapters.repository import SuppliersRepository  # noqa: E402
 from services.procurement.domain.bundling import Tier  # noqa: E402
 from services.procurement.domain.catalog import CatalogItem, Supplier  # noqa: E402
@@ -38,16 +39,29 @@ from services.procurement.service_layer.cycle import CloseOptions, close_cycle  
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork  # noqa: E402
 from shared import topics  # noqa: E402
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool  # noqa: E402
+from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, Party  # noqa: E402
+from shared.documents.standards import Standard  # noqa: E402
 from shared.messaging.outbox import OutboxRelay  # noqa: E402
 from shared.runtime.topics import create_topics  # noqa: E402
 from shared.settings import Settings, database_url_for  # noqa: E402
 
 COUNTRIES = ("DE", "AT", "NL", "BE", "FR", "PL", "CZ", "IT")
+ALLIANCE = Party(ALLIANCE_MEMBER_ID, "Einkaufsverbund Nord eG", Address("DE", "Hafenstraße 1", "Hamburg", "20457"),
+                 "0088:4000001000005", "DE123456789")
+"""The buyer of the orders when the suppliers take documents."""
 CENT = Decimal("0.01")
 SHARE = 0.7
 
 
-def _suppliers(rng: random.Random, skus: int, suppliers: int, per_sku: Counter[int]) -> list[Supplier]:
+def _gln(index: int) -> str:
+    digits = f"40000090{index:04d}"
+    weighted = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return digits + str((10 - weighted % 10) % 10)
+
+
+def _suppliers(
+    rng: random.Random, skus: int, suppliers: int, per_sku: Counter[int], documents: Standard = Standard.CLOUDEVENTS
+) -> list[Supplier]:
     """Each SKU offered by 2-5 suppliers, three all-units tiers sized on its expected volume."""
     items: dict[int, list[CatalogItem]] = {s: [] for s in range(suppliers)}
     for sku in range(skus):
@@ -79,14 +93,19 @@ def _suppliers(rng: random.Random, skus: int, suppliers: int, per_sku: Counter[i
             lead_time_days=rng.randint(2, 10),
             secret=f"bench-secret-{s}",
             catalog=tuple(items[s]),
+            documents=documents,
+            peppol_id=f"0088:{_gln(s)}",
+            vat_id=f"DE{400_000_000 + s}",
         )
         for s in range(suppliers)
     ]
 
 
-async def _load(pool: asyncpg.Pool, rng: random.Random, requests: int, skus: int, suppliers: int) -> list[str]:
+async def _load(
+    pool: asyncpg.Pool, rng: random.Random, requests: int, skus: int, suppliers: int, documents: Standard
+) -> list[str]:
     per_sku = Counter(rng.randrange(skus) for _ in range(requests))
-    catalog = _suppliers(rng, skus, suppliers, per_sku)
+    catalog = _suppliers(rng, skus, suppliers, per_sku, documents)
     today = datetime.now(UTC).date()
     rows = []
     n = 0
@@ -98,6 +117,7 @@ async def _load(pool: asyncpg.Pool, rng: random.Random, requests: int, skus: int
                          today + timedelta(days=rng.randint(3, 21)), ceiling, rng.choice(COUNTRIES)))
     async with pool.acquire() as conn:
         async with conn.transaction():
+            await PartiesRepository(conn).save_alliance(ALLIANCE)
             for supplier in catalog:
                 await SuppliersRepository(conn).save(supplier)
             await conn.copy_records_to_table(
@@ -173,9 +193,11 @@ async def bench_cycle_close(
     requests: int = 100_000,
     skus: int = 1_000,
     suppliers: int = 20,
+    documents: Standard = Standard.CLOUDEVENTS,
     buffered_skus: int = 0,
 ) -> dict[str, object]:
-    """Load the demand into a fresh database, close one cycle, publish it; return the timings."""
+    """Load the demand into a fresh database, close one cycle, publish it; return the timings.
+    `documents`: what every supplier takes (`peppol-bis3`: each order rendered as a PEPPOL Order)."""
     database = f"bench_{uuid.uuid4().hex[:12]}"
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     admin = await asyncpg.connect(database_url_for(server_url, "postgres"))
@@ -184,7 +206,7 @@ async def bench_cycle_close(
     pool = await create_pool(database_url_for(server_url, database), 4)
     try:
         await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
-        supplier_ids = await _load(pool, random.Random(11), requests, skus, suppliers)
+        supplier_ids = await _load(pool, random.Random(11), requests, skus, suppliers, documents)
         if buffered_skus:
             await _buffers(pool, random.Random(12), buffered_skus)
         await create_topics(kafka_bootstrap, topics.all_topics(prefix, supplier_ids), partitions=6)
@@ -211,6 +233,7 @@ async def bench_cycle_close(
         "requests": requests,
         "skus": skus,
         "suppliers": suppliers,
+        "documents": documents.value,
         "buffered_skus": buffered_skus,
         "close_seconds": closed - started,
         "solve_seconds": report.solve_seconds,

@@ -6,13 +6,18 @@ member's webhook, a cycle close, a cycle close with 200 risk buffers, the optimi
 that fails is reported as failed and the run goes on. Results go to the terminal and to
 bench/results/<UTC timestamp>.json and .md.
 
-    .venv/bin/python -m bench.run [--quick] [--only platform,latency] [--profile]
+    .venv/bin/python -m bench.run [--quick] [--only platform,latency] [--profile] [--broker tansu|kafka|both]
+
+`--broker kafka` runs the stages on a local Apache Kafka (one KRaft node, the compose image's
+version; a JDK and Maven needed); `both` runs them on each broker in turn and prints the figures
+side by side, each platform figure against that broker's own ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform as host
@@ -21,7 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -33,11 +38,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tests.support.backends import kafka_backend, postgres_backend
+from tests.support.backends import apache_kafka, kafka_backend, postgres_backend
 
 RESULTS = Path(__file__).parent / "results"
-STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "buffers", "optimizer")
+STAGES = ("ceiling", "platform", "admission", "latency", "cycle", "lifecycle", "buffers", "optimizer", "documents")
 SERVICES = ("members", "procurement", "notifications")
+BROKERS = ("tansu", "kafka")
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,12 @@ class Sizes:
     cycle_skus: int
     cycle_suppliers: int
     optimizer_requests: int
-    buffered_skus: int = 200
+    lifecycle_requests: int
+    buffered_skus: int
 
 
-FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000)
-QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000, 40)
+FULL = Sizes(60_000, 60, 60_000, 20, 1_000, 100_000, 1_000, 20, 10_000, 100_000, 200)
+QUICK = Sizes(10_000, 15, 10_000, 5, 1_000, 20_000, 200, 20, 10_000, 20_000, 40)
 
 
 @dataclass(frozen=True)
@@ -151,13 +158,21 @@ async def _cycle(ctx: Context, progress: Callable[[float, str], None]) -> dict[s
     return await bench_cycle_close(ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers)
 
 
+async def _lifecycle(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.lifecycle_bench import bench_lifecycle
+
+    s = ctx.sizes
+    progress(0, f"answers, dispatches and receipts after a close of {s.lifecycle_requests:,} requests")
+    return await bench_lifecycle(ctx.server_url, s.lifecycle_requests, s.cycle_skus, s.cycle_suppliers)
+
+
 async def _buffers(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
     from bench.cycle_close_bench import bench_cycle_close
 
     s = ctx.sizes
     progress(0, f"{s.cycle_requests:,} requests, {s.cycle_skus:,} SKUs, {s.buffered_skus} with a risk buffer")
     return await bench_cycle_close(
-        ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers, s.buffered_skus
+        ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers, buffered_skus=s.buffered_skus
     )
 
 
@@ -168,29 +183,56 @@ async def _optimizer(ctx: Context, progress: Callable[[float, str], None]) -> di
     return bench_single_sku(ctx.sizes.optimizer_requests)
 
 
+async def _documents(ctx: Context, progress: Callable[[float, str], None]) -> dict[str, object]:
+    from bench.cycle_close_bench import bench_cycle_close
+    from bench.documents_bench import reading_rates
+    from shared.documents.standards import Standard
+
+    s = ctx.sizes
+    progress(0, f"reading suppliers' documents, then a close of {s.cycle_requests:,} requests, all suppliers PEPPOL")
+    rates = await asyncio.to_thread(reading_rates)
+    close = await bench_cycle_close(ctx.bootstrap, ctx.server_url, s.cycle_requests, s.cycle_skus, s.cycle_suppliers,
+                                    Standard.PEPPOL_BIS3)
+    return {"reading_per_s": rates, "close": close}
+
+
 RUNNERS: dict[str, StageRunner] = {
     "ceiling": _ceiling,
     "platform": _platform,
     "admission": _admission,
     "latency": _latency,
     "cycle": _cycle,
+    "lifecycle": _lifecycle,
     "buffers": _buffers,
     "optimizer": _optimizer,
+    "documents": _documents,
 }
 
 
+@contextlib.contextmanager
+def broker_backend(broker: str) -> Iterator[str]:
+    """The bootstrap of the broker a run measures: the tests' default (embedded Tansu, unless
+    ALLIANCE_KAFKA_BOOTSTRAP names one) or a local Apache Kafka."""
+    if broker == "kafka":
+        with apache_kafka() as cluster:
+            yield cluster.bootstrap
+    else:
+        with kafka_backend() as bootstrap:
+            yield bootstrap
+
+
 async def run_stages(
-    stages: list[str], sizes: Sizes, stamp: str, profile: bool, console: Console
+    stages: list[str], sizes: Sizes, stamp: str, profile: bool, console: Console, broker: str = "tansu"
 ) -> tuple[dict[str, str], dict[str, dict]]:
     """Each stage in turn on one broker and one database; a failure is recorded, not raised.
     Returns what the broker and database were, and each stage's result or error."""
     outcomes: dict[str, dict] = {}
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description:<10}"), BarColumn(), TaskProgressColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[note]}"))
-    with kafka_backend() as bootstrap, postgres_backend() as server_url, \
+    with broker_backend(broker) as bootstrap, postgres_backend() as server_url, \
             tempfile.TemporaryDirectory(prefix="alliance-bench-") as scratch:
-        backends = await _backend_facts(bootstrap, server_url)
-        profile_dir = RESULTS / f"{stamp}-profiles" if profile else None
+        backends = await _backend_facts(bootstrap, server_url, broker)
+        profile_dir = RESULTS / f"{stamp}-{broker}-profiles" if profile else None
         if profile_dir:
             profile_dir.mkdir(parents=True)
         with Progress(*columns, console=console) as bar:
@@ -231,7 +273,7 @@ def _keep_logs(workdir: Path, stamp: str, stage: str) -> str | None:
     return str(kept)
 
 
-async def _backend_facts(bootstrap: str, server_url: str) -> dict[str, str]:
+async def _backend_facts(bootstrap: str, server_url: str, broker: str) -> dict[str, str]:
     conn = await asyncpg.connect(server_url)
     try:
         postgres_version = await conn.fetchval("SHOW server_version")
@@ -243,8 +285,14 @@ async def _backend_facts(bootstrap: str, server_url: str) -> dict[str, str]:
         tansu = "embedded Tansu, in memory"
     external_kafka = bool(os.environ.get("ALLIANCE_KAFKA_BOOTSTRAP"))
     external_postgres = bool(os.environ.get("ALLIANCE_DATABASE_URL"))
+    if broker == "kafka":
+        from shared.runtime.kafka_cluster import KAFKA_VERSION
+
+        described = f"Apache Kafka {KAFKA_VERSION}, one local KRaft node, at {bootstrap}"
+    else:
+        described = f"external Kafka at {bootstrap}" if external_kafka else f"{tansu} at {bootstrap}"
     return {
-        "broker": f"external Kafka at {bootstrap}" if external_kafka else f"{tansu} at {bootstrap}",
+        "broker": described,
         "database": f"{'external' if external_postgres else 'embedded (fsync off)'} PostgreSQL {postgres_version}",
     }
 
@@ -342,6 +390,20 @@ def _cycle_rows(r: dict, _: dict) -> list[Row]:
     return [_row("cycle", Target("close through publish", "s", 5), r["total_seconds"], detail)]
 
 
+def _lifecycle_rows(r: dict, _: dict) -> list[Row]:
+    return [
+        _row("lifecycle", Target("answers: deliveries/s", "/s", 5_000, at_least=True),
+             r["deliveries_answered_per_second"],
+             f"{r['answers']} answers (a third per line, partial lines re-sourced) for {r['deliveries_answered']:,}"
+             f" deliveries in {r['answer_seconds']:.2f} s"),
+        _row("lifecycle", Target("dispatches/s", "/s", 5_000, at_least=True), r["dispatches_per_second"],
+             f"{r['dispatches']:,} dispatches of one delivery each in {r['dispatch_seconds']:.2f} s"),
+        _row("lifecycle", Target("receipts/s", "/s", 5_000, at_least=True), r["receipts_per_second"],
+             f"{r['receipts']:,} receipts in {r['receipt_seconds']:.2f} s: {r['requests_completed']:,} completed,"
+             f" {r['discrepancies']:,} discrepancies"),
+    ]
+
+
 def _buffers_rows(r: dict, _: dict) -> list[Row]:
     detail = (f"{r['requests']:,} req, {r['buffered_skus']} of {r['skus']:,} SKUs buffered: solve "
               f"{r['solve_seconds']:.2f} s, write {r['write_seconds']:.2f} s, publish {r['publish_seconds']:.2f} s")
@@ -356,14 +418,26 @@ def _optimizer_rows(r: dict, _: dict) -> list[Row]:
     ]
 
 
+def _documents_rows(r: dict, _: dict) -> list[Row]:
+    c = r["close"]
+    detail = (f"{c['requests']:,} req, {c['orders']} PEPPOL orders: solve {c['solve_seconds']:.2f} s, write and "
+              f"render {c['write_seconds']:.2f} s, publish {c['publish_seconds']:.2f} s")
+    rows = [_row("documents", Target("close, all suppliers PEPPOL", "s", 5), c["total_seconds"], detail)]
+    rows += [_row("documents", Target(f"read {name}", "/s", 2_000, at_least=True), rate, "parse, schema, mapping")
+             for name, rate in r["reading_per_s"].items()]
+    return rows
+
+
 FIGURES: dict[str, Callable[[dict, dict], list[Row]]] = {
     "ceiling": _ceiling_rows,
     "platform": _platform_rows,
     "admission": _admission_rows,
     "latency": _latency_rows,
     "cycle": _cycle_rows,
+    "lifecycle": _lifecycle_rows,
     "buffers": _buffers_rows,
     "optimizer": _optimizer_rows,
+    "documents": _documents_rows,
 }
 
 
@@ -471,6 +545,37 @@ def print_segments(stages: dict[str, dict], console: Console) -> None:
     console.print(table)
 
 
+SIDE_BY_SIDE = (
+    ("platform", "requests/s into open demand"),
+    ("platform", "ratio to the ceiling"),
+    ("ceiling", "records/s"),
+    ("admission", "requests/s (members alone)"),
+    ("latency", "p50 publish → webhook"),
+    ("latency", "p99 publish → webhook"),
+)
+"""The figures `--broker both` compares; each broker's ratio is to its own ceiling."""
+
+
+def side_by_side(tables: dict[str, list[Row]]) -> list[list[str]]:
+    """One line per compared figure: stage, figure, then each broker's value."""
+    lines = []
+    for stage, figure in SIDE_BY_SIDE:
+        values = [next((r.value for r in rows if (r.stage, r.figure) == (stage, figure)), "—")
+                  for rows in tables.values()]
+        if any(v != "—" for v in values):
+            lines.append([stage, figure, *values])
+    return lines
+
+
+def print_side_by_side(tables: dict[str, list[Row]], console: Console) -> None:
+    table = Table(title="The same stages on each broker")
+    for column in ("stage", "figure", *tables):
+        table.add_column(column, justify="left" if column in ("stage", "figure") else "right")
+    for line in side_by_side(tables):
+        table.add_row(*line)
+    console.print(table)
+
+
 def markdown(rows: list[Row], report: dict[str, object]) -> str:
     machine = report["machine"]
     lines = [f"# Benchmark {report['started']}{' (quick)' if report['quick'] else ''}", "",
@@ -523,6 +628,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", type=_stage_list, default=list(STAGES),
                         help=f"comma-separated stages to run, of: {','.join(STAGES)}")
     parser.add_argument("--quick", action="store_true", help="short durations and small sizes: a smoke run")
+    parser.add_argument("--broker", choices=(*BROKERS, "both"), default="tansu",
+                        help="the embedded broker (default), Apache Kafka, or both in turn, side by side")
     parser.add_argument("--profile", action="store_true",
                         help="sample the services with py-spy while the platform, admission and latency"
                              " stages measure (bench/results/<timestamp>-profiles/)")
@@ -545,26 +652,39 @@ def main(argv: list[str] | None = None) -> int:
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     machine = machine_facts()
     RESULTS.mkdir(exist_ok=True)
-    backends, outcomes = asyncio.run(run_stages(arguments.only, sizes, stamp, arguments.profile, console))
-    rows = rows_of(outcomes)
-    report = {
-        "started": started.isoformat(timespec="seconds"),
-        "quick": arguments.quick,
-        "sizes": asdict(sizes),
-        "machine": machine,
-        "backends": backends,
-        "stages": outcomes,
-        "table": [asdict(row) for row in rows],
-    }
-    print_table(rows, console, f"alliance bench {stamp}{' (quick)' if arguments.quick else ''}")
-    print_segments(outcomes, console)
-    print_process_views(outcomes, console)
-    json_path, markdown_path = RESULTS / f"{stamp}.json", RESULTS / f"{stamp}.md"
-    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    markdown_path.write_text(markdown(rows, report))
-    console.print(f"results: {json_path.relative_to(Path.cwd()) if json_path.is_relative_to(Path.cwd()) else json_path}"
-                  f" and {markdown_path.name}")
-    return 0 if all(row.passed is not False for row in rows) else 1
+    brokers = list(BROKERS) if arguments.broker == "both" else [arguments.broker]
+    tables: dict[str, list[Row]] = {}
+    passed = True
+    for broker in brokers:
+        name = stamp if len(brokers) == 1 else f"{stamp}-{broker}"
+        backends, outcomes = asyncio.run(run_stages(arguments.only, sizes, stamp, arguments.profile, console, broker))
+        rows = tables[broker] = rows_of(outcomes)
+        report = {
+            "started": started.isoformat(timespec="seconds"),
+            "quick": arguments.quick,
+            "broker": broker,
+            "sizes": asdict(sizes),
+            "machine": machine,
+            "backends": backends,
+            "stages": outcomes,
+            "table": [asdict(row) for row in rows],
+        }
+        print_table(rows, console, f"alliance bench {stamp} on {broker}{' (quick)' if arguments.quick else ''}")
+        print_segments(outcomes, console)
+        print_process_views(outcomes, console)
+        json_path, markdown_path = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+        json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        markdown_path.write_text(markdown(rows, report))
+        console.print(f"results: {json_path.relative_to(Path.cwd()) if json_path.is_relative_to(Path.cwd()) else json_path}"
+                      f" and {markdown_path.name}")
+        passed = passed and all(row.passed is not False for row in rows)
+    if len(brokers) > 1:
+        print_side_by_side(tables, console)
+        lines = ["| stage | figure | " + " | ".join(tables) + " |", "|---|---|" + "---|" * len(tables)]
+        lines += ["| " + " | ".join(line) + " |" for line in side_by_side(tables)]
+        (RESULTS / f"{stamp}-brokers.md").write_text(
+            f"# Benchmark {stamp}: the same stages on each broker\n\n" + "\n".join(lines) + "\n")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

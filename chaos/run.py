@@ -27,6 +27,7 @@ from chaos.platform import ChaosPlatform
 from chaos.scenario import ERPs, Observations, Workload
 from demo.participants import SupplierDesks
 from shared import topics
+from shared.kafka_client import METADATA_MAX_AGE_MS
 from shared.runtime.kafka_cluster import KafkaCluster, kafka_libs
 from shared.settings import SERVICES, ServiceName
 from tests.support.backends import KAFKA_CACHE
@@ -113,7 +114,8 @@ async def run(
              if broker == "kafka" else None)
     platform = ChaosPlatform(directory, seed_path, secrets.token_urlsafe(24), TUNING, kafka)
     producer = AIOKafkaProducer(
-        bootstrap_servers=platform.bootstrap, enable_idempotence=False, acks="all", request_timeout_ms=120_000
+        bootstrap_servers=platform.bootstrap, enable_idempotence=False, acks="all", request_timeout_ms=120_000,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
     )
     background: list[asyncio.Task[None]] = []
     faults: Faults | None = None
@@ -123,7 +125,7 @@ async def run(
         await platform.start()
         note(f"platform up (log: {directory / 'platform.log'})")
         await producer.start()
-        desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen)
+        desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen, answers_per_line=False)
         background.append(asyncio.create_task(desks.run()))
         erps = ERPs(load, producer, topics.PURCHASE_REQUESTS, seen)
         faults = Faults(platform, receiver, erps, seen, profile.recovery_timeout_s, rng, started, note,

@@ -13,6 +13,7 @@ import heapq
 import json
 import random
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
@@ -23,8 +24,16 @@ from lxml import etree
 
 from demo.scenario import ALLIANCE, Member, Scenario, Supplier
 from demo.scoreboard import Scoreboard
-from demo.supplier_documents import ORDER_RESPONSE_SCHEMA, OrderReader, ReceivedOrder, order_response
+from demo.supplier_documents import (
+    DESPATCH_SCHEMA,
+    ORDER_RESPONSE_SCHEMA,
+    OrderReader,
+    ReceivedOrder,
+    despatch_advice,
+    order_response,
+)
 from shared import topics
+from shared.kafka_client import METADATA_MAX_AGE_MS
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, sign, verify
 
@@ -190,8 +199,12 @@ class SupplierDesks:
         producer: AIOKafkaProducer,
         topic_prefix: str,
         board: Scoreboard,
+        answers_per_line: bool = True,
     ) -> None:
+        """`answers_per_line=False`: every order confirmed whole or rejected, as a v1 supplier
+        does (chaos compares runs, and which orders get a partial answer depends on timing)."""
         self._scenario = scenario
+        self._answers_per_line = answers_per_line
         self._bootstrap = bootstrap
         self._producer = producer
         self._prefix = topic_prefix
@@ -223,6 +236,7 @@ class SupplierDesks:
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,  # finds a lost broker's successor in seconds
         )
         await consumer.start()
         try:
@@ -269,7 +283,8 @@ class SupplierDesks:
         return order
 
     async def _answer_in_standard(self, supplier: Supplier, order: ReceivedOrder) -> None:
-        """The whole order accepted or rejected, as a PEPPOL Order Response or openTRANS ORDERRESPONSE."""
+        """The whole order accepted or rejected, as a PEPPOL Order Response or openTRANS ORDERRESPONSE;
+        what it accepted then ships at once, with a PEPPOL Despatch Advice or openTRANS DISPATCHNOTIFICATION."""
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))
         insolvent = supplier.id in self._insolvent
         accepted = not insolvent and self._rng.random() >= supplier.rejection_rate
@@ -282,10 +297,16 @@ class SupplierDesks:
         await publish(self._producer, topic, supplier.id, supplier.secret, event_type, document,
                       ORDER_RESPONSE_SCHEMA[supplier.documents])
         self._board.answer_documents[supplier.documents] += 1
-        if accepted:
-            self._board.orders_confirmed += 1
-        else:
+        if not accepted:
             self._board.orders_rejected += 1
+            return
+        self._board.orders_confirmed += 1
+        await asyncio.sleep(self._rng.uniform(0.5, 3.0))  # picked and packed
+        advice = despatch_advice(supplier.documents, order, supplier.id, supplier.peppol_id, ALLIANCE["peppol_id"],
+                                 f"LS-{order.order_id}", promised)
+        await publish(self._producer, topic, supplier.id, supplier.secret, "joint_order.dispatched", advice,
+                      DESPATCH_SCHEMA[supplier.documents])
+        self._board.despatch_documents[supplier.documents] += 1
 
     async def _answer(self, supplier: Supplier, order: dict[str, Any]) -> None:
         await asyncio.sleep(self._rng.uniform(0.3, 3.0))  # someone at the desk reads it first
@@ -296,7 +317,7 @@ class SupplierDesks:
             event_type = "joint_order.rejected"
             insolvent = supplier.id in self._insolvent
             answer["reason"] = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
-        elif self._rng.random() < ANSWERED_PER_LINE_SHARE:
+        elif self._answers_per_line and self._rng.random() < ANSWERED_PER_LINE_SHARE:
             event_type = "joint_order.answered"
             answer["lines"] = [self._line_answer(line, promised) for line in order["lines"]]
             for line, said in zip(order["lines"], answer["lines"], strict=True):
@@ -304,6 +325,8 @@ class SupplierDesks:
                 shipped += served(line, said["status"], said.get("quantity"), expected)
         else:
             event_type = "joint_order.confirmed"
+            needed = min(date.fromisoformat(d["needed_by"]) for line in order["lines"] for d in line["deliveries"])
+            promised = min(promised, needed)  # a whole confirmation keeps every date (later: answered per line)
             answer["expected_delivery"] = promised.isoformat()
             for line in order["lines"]:
                 shipped += served(line, "accepted", None, promised)
@@ -332,7 +355,8 @@ class SupplierDesks:
     async def _ship(self, supplier: Supplier, order_id: str, shipped: list[tuple[str, int]]) -> None:
         """What it confirmed, in one dispatch or, for larger orders, two."""
         await asyncio.sleep(self._rng.uniform(0.5, 3.0))
-        cut = len(shipped) // 2 if len(shipped) >= 2 and self._rng.random() < 0.5 else len(shipped)
+        two = len(shipped) >= 2 and zlib.crc32(order_id.encode()) % 2 == 1  # the same however runs are timed
+        cut = len(shipped) // 2 if two else len(shipped)
         for number, part in enumerate((shipped[:cut], shipped[cut:]), start=1):
             if not part:
                 continue

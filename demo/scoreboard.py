@@ -102,6 +102,7 @@ class Scoreboard:
     order_documents: Counter[str] = field(default_factory=Counter)
     """Orders XML suppliers received as documents valid against their standard's schema, by standard."""
     answer_documents: Counter[str] = field(default_factory=Counter)
+    despatch_documents: Counter[str] = field(default_factory=Counter)
     orders_in_wrong_format: int = 0
     """Orders an XML supplier got as JSON, or as a document not valid in its standard: must stay 0."""
 
@@ -280,5 +281,6 @@ class Scoreboard:
             "supplier_otif": dict(self.supplier_otif),
             "order_documents_received": dict(self.order_documents),
             "answer_documents_sent": dict(self.answer_documents),
+            "despatch_documents_sent": dict(self.despatch_documents),
             "supplier_orders_in_wrong_format": self.orders_in_wrong_format,
         }

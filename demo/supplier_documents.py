@@ -121,3 +121,69 @@ def _opentrans_response(order: ReceivedOrder, supplier_id: str, accepted: bool, 
         f"<ORDERRESPONSE_SUMMARY><TOTAL_ITEM_NUM>{len(order.items)}</TOTAL_ITEM_NUM></ORDERRESPONSE_SUMMARY>"
         "</ORDERRESPONSE>"
     )
+
+
+DESPATCH_SCHEMA = {
+    PEPPOL: "urn:fdc:peppol.eu:poacc:trns:despatch_advice:3",
+    OPENTRANS: "http://www.opentrans.org/XMLSchema/2.1#DISPATCHNOTIFICATION",
+}
+
+
+def despatch_advice(
+    standard: str, order: ReceivedOrder, supplier_id: str, peppol_id: str, buyer_peppol_id: str, dispatch_id: str,
+    arrival: date,
+) -> str:
+    """Everything of the order shipped today by the supplier's carrier, arriving on `arrival`."""
+    today = date.today().isoformat()
+    if standard == PEPPOL:
+        scheme, _, identifier = peppol_id.partition(":")
+        buyer_scheme, _, buyer = buyer_peppol_id.partition(":")
+        lines = "".join(
+            f'<cac:DespatchLine><cbc:ID>{n}</cbc:ID><cbc:DeliveredQuantity unitCode="C62">{quantity}'
+            f"</cbc:DeliveredQuantity><cac:OrderLineReference><cbc:LineID>{escape(item_id)}</cbc:LineID>"
+            "</cac:OrderLineReference><cac:Item><cbc:Name>-</cbc:Name></cac:Item></cac:DespatchLine>"
+            for n, (item_id, quantity) in enumerate(order.items, start=1)
+        )
+        return (
+            '<DespatchAdvice xmlns="urn:oasis:names:specification:ubl:schema:xsd:DespatchAdvice-2" '
+            f'xmlns:cac="{_UBL["cac"]}" xmlns:cbc="{_UBL["cbc"]}">'
+            "<cbc:CustomizationID>urn:fdc:peppol.eu:poacc:trns:despatch_advice:3</cbc:CustomizationID>"
+            "<cbc:ProfileID>urn:fdc:peppol.eu:poacc:bis:despatch_advice:3</cbc:ProfileID>"
+            f"<cbc:ID>{escape(dispatch_id)}</cbc:ID><cbc:IssueDate>{today}</cbc:IssueDate>"
+            f"<cac:OrderReference><cbc:ID>{escape(order.order_id)}</cbc:ID></cac:OrderReference>"
+            f'<cac:DespatchSupplierParty><cac:Party><cbc:EndpointID schemeID="{scheme}">{identifier}</cbc:EndpointID>'
+            "</cac:Party></cac:DespatchSupplierParty>"
+            f'<cac:DeliveryCustomerParty><cac:Party><cbc:EndpointID schemeID="{buyer_scheme}">{buyer}</cbc:EndpointID>'
+            "</cac:Party></cac:DeliveryCustomerParty>"
+            "<cac:Shipment><cbc:ID>1</cbc:ID><cac:Consignment><cbc:ID>1</cbc:ID><cac:CarrierParty><cac:PartyName>"
+            "<cbc:Name>Spedition Süd</cbc:Name></cac:PartyName></cac:CarrierParty></cac:Consignment>"
+            f"<cac:Delivery><cbc:TrackingID>{escape(dispatch_id)}</cbc:TrackingID><cac:EstimatedDeliveryPeriod>"
+            f"<cbc:EndDate>{arrival.isoformat()}</cbc:EndDate></cac:EstimatedDeliveryPeriod><cac:Despatch>"
+            f"<cbc:ActualDespatchDate>{today}</cbc:ActualDespatchDate></cac:Despatch></cac:Delivery></cac:Shipment>"
+            f"{lines}</DespatchAdvice>"
+        )
+    items = "".join(
+        f"<DISPATCHNOTIFICATION_ITEM><LINE_ITEM_ID>{n}</LINE_ITEM_ID><PRODUCT_ID><bme:SUPPLIER_PID>-</bme:SUPPLIER_PID>"
+        f"</PRODUCT_ID><QUANTITY>{quantity}</QUANTITY><bme:ORDER_UNIT>C62</bme:ORDER_UNIT><ORDER_REFERENCE>"
+        f"<ORDER_ID>{escape(order.order_id)}</ORDER_ID><LINE_ITEM_ID>{escape(item_id)}</LINE_ITEM_ID>"
+        f'</ORDER_REFERENCE><SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="buyer_specific">{escape(item_id)}'
+        "</DELIVERY_IDREF></SHIPMENT_PARTIES_REFERENCE></DISPATCHNOTIFICATION_ITEM>"
+        for n, (item_id, quantity) in enumerate(order.items, start=1)
+    )
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return (
+        '<DISPATCHNOTIFICATION xmlns="http://www.opentrans.org/XMLSchema/2.1" '
+        'xmlns:bme="http://www.bmecat.org/bmecat/2005" version="2.1"><DISPATCHNOTIFICATION_HEADER>'
+        f"<DISPATCHNOTIFICATION_INFO><DISPATCHNOTIFICATION_ID>{escape(dispatch_id)}</DISPATCHNOTIFICATION_ID>"
+        f"<DISPATCHNOTIFICATION_DATE>{now}</DISPATCHNOTIFICATION_DATE><DELIVERY_DATE><DELIVERY_START_DATE>"
+        f"{arrival.isoformat()}</DELIVERY_START_DATE><DELIVERY_END_DATE>{arrival.isoformat()}</DELIVERY_END_DATE>"
+        f'</DELIVERY_DATE><PARTIES><PARTY><bme:PARTY_ID type="buyer_specific">{escape(supplier_id)}</bme:PARTY_ID>'
+        "<PARTY_ROLE>supplier</PARTY_ROLE></PARTY><PARTY><bme:PARTY_ID type=\"supplier_specific\">carrier"
+        "</bme:PARTY_ID><PARTY_ROLE>deliverer</PARTY_ROLE><ADDRESS><bme:NAME>Spedition Süd</bme:NAME></ADDRESS>"
+        f'</PARTY></PARTIES><bme:SUPPLIER_IDREF type="buyer_specific">{escape(supplier_id)}</bme:SUPPLIER_IDREF>'
+        '<SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="buyer_specific">alliance</DELIVERY_IDREF>'
+        '<DELIVERER_IDREF type="supplier_specific">carrier</DELIVERER_IDREF></SHIPMENT_PARTIES_REFERENCE>'
+        f"<SHIPMENT_ID>{escape(dispatch_id)}</SHIPMENT_ID></DISPATCHNOTIFICATION_INFO></DISPATCHNOTIFICATION_HEADER>"
+        f"<DISPATCHNOTIFICATION_ITEM_LIST>{items}</DISPATCHNOTIFICATION_ITEM_LIST><DISPATCHNOTIFICATION_SUMMARY>"
+        f"<TOTAL_ITEM_NUM>{len(order.items)}</TOTAL_ITEM_NUM></DISPATCHNOTIFICATION_SUMMARY></DISPATCHNOTIFICATION>"
+    )

@@ -96,6 +96,7 @@ def summary_panel(s: dict[str, Any]) -> Panel:
             "own standards",
             "orders read as documents: " + _by_standard(s["order_documents_received"])
             + "; answers written: " + _by_standard(s["answer_documents_sent"])
+            + "; despatch advices: " + _by_standard(s["despatch_documents_sent"])
             + f"; {s['supplier_orders_in_wrong_format']} not in the supplier's standard",
         ),
         (

@@ -13,7 +13,11 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
+
+from shared.reasons import QuarantineReason
 
 SIGNATURE_HEADER = "alliance-signature"
 DELIVERY_ID_HEADER = "alliance-delivery-id"
@@ -91,3 +95,15 @@ def verify(
         for candidate in parsed.signatures:
             matched |= hmac.compare_digest(expected, candidate)
     return None if matched else SignatureFailure.MISMATCH
+
+
+class Signer(Protocol):
+    """A member or supplier: signs with its current secret, or the previous one in its grace."""
+
+    def verification_secrets(self, now: datetime) -> list[str]: ...
+
+
+def signed_by(signer: Signer, header: str | bytes | None, body: bytes, now: datetime) -> QuarantineReason | None:
+    """None when `signer` signed these exact bytes within the tolerance; else the quarantine reason."""
+    failure = verify(header, body, signer.verification_secrets(now), now=now.timestamp())
+    return None if failure is None else QuarantineReason(failure.value)

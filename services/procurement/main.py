@@ -13,7 +13,6 @@ from services.procurement.entrypoints.messaging import publications, subscriptio
 from services.procurement.service_layer.buffers import sync_seed_buffers
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, CycleReport, Trigger, close_cycle
-from services.procurement.service_layer.documents import standards_kit
 from services.procurement.service_layer.receipts import watch_deliveries
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import expire_alerts
@@ -128,8 +127,7 @@ async def serve(settings: Settings, seed: Seed | None) -> None:
     runtime.add_background(close_on_schedule)
     runtime.add_background(keep_watch)
     runtime.add_background(follow_performance)
-    standards = await asyncio.to_thread(standards_kit, settings.standards_dir)
-    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share, standards))
+    runtime.subscribe(subscriptions(settings, cycle.max_supplier_share))  # compiles the standards' schemas
     runtime.document(publications(settings))
     app = create_app(
         "procurement",

@@ -22,12 +22,12 @@ orders_app = typer.Typer(help="Joint orders after they are placed: answers, disp
 
 @suppliers_app.command("list")
 def list_suppliers() -> None:
-    """One line per supplier: id, name, regions, lead time, SKUs."""
+    """One line per supplier: id, name, regions, lead time, the standard its documents are in, SKUs."""
     for supplier in call("procurement", "GET", "/suppliers"):
         skus = ", ".join(item["sku"] for item in supplier["catalog"]) or "-"
         typer.echo(
             f"{supplier['supplier_id']}\t{supplier['name']}\t{','.join(supplier['regions'])}\t"
-            f"{supplier['lead_time_days']} d\t{skus}"
+            f"{supplier['lead_time_days']} d\t{supplier.get('documents', 'cloudevents')}\t{skus}"
         )
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.runtime import die_with_parent, log_tail, stop_child
+from shared.runtime import start_child, stop_child, wait_until_ready
 from shared.runtime.ports import free_port
 
 log = logging.getLogger(__name__)
@@ -279,36 +279,19 @@ class KafkaCluster:
             raise KafkaClusterError(f"formatting Kafka node {node.node_id} failed:\n{output[-2000:]}")
 
     def _launch(self, java: str, node: KafkaNode) -> None:
-        with node.log_path.open("ab") as log_file:
-            node.process = subprocess.Popen(
-                [*self._java(java), "kafka.Kafka", str(node.properties)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent(signal.SIGTERM),
-            )
+        node.process = start_child([*self._java(java), "kafka.Kafka", str(node.properties)], node.log_path,
+                                   signal.SIGTERM)
 
     def _wait_started(self, node: KafkaNode, logged: int, started: float, timeout: float) -> None:
         """Wait for the start line among what the node logged after its first `logged` bytes."""
-        while True:
-            if node.log_path.exists():
-                with node.log_path.open("rb") as log_file:
-                    log_file.seek(logged)
-                    if _STARTED.encode() in log_file.read():
-                        return
-            if node.process.poll() is not None:
-                self.stop()
-                raise KafkaClusterError(
-                    f"Kafka node {node.node_id} exited with code {node.process.returncode} while starting; "
-                    f"its log ({node.log_path}) ends with:\n{log_tail(node.log_path)}"
-                )
-            if time.monotonic() - started > timeout:
-                self.stop()
-                raise KafkaClusterError(
-                    f"Kafka node {node.node_id} did not start within {timeout:.0f} s; see {node.log_path}"
-                )
-            time.sleep(0.2)
+
+        def started_line() -> bool:
+            with node.log_path.open("rb") as log_file:
+                log_file.seek(logged)
+                return _STARTED.encode() in log_file.read()
+
+        wait_until_ready(node.process, started_line, name=f"Kafka node {node.node_id}", log_path=node.log_path,
+                         started=started, timeout=timeout, on_timeout=self.stop, error=KafkaClusterError, poll_s=0.2)
 
     def _java(self, java: str) -> list[str]:
         return [

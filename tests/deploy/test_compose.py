@@ -47,7 +47,13 @@ REQUIRED_VARIABLES = {
     "ALLIANCE_SEALING_KEYS",
     "ALLIANCE_SEED_FILE",
     "GRAFANA_ADMIN_PASSWORD",
+    "KAFKA_ADMIN_PASSWORD",
+    "KAFKA_PASSWORD_MEMBERS",
+    "KAFKA_PASSWORD_PROCUREMENT",
+    "KAFKA_PASSWORD_NOTIFICATIONS",
 }
+KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
+BOOTSTRAP = "kafka-1:9092,kafka-2:9092,kafka-3:9092"
 DUMMY_ENV = {name: f"test-{name.lower()}" for name in REQUIRED_VARIABLES} | {
     "ALLIANCE_SEED_FILE": "../seeds/demo.yaml"
 }
@@ -223,7 +229,14 @@ def test_no_secret_is_written_inline(raw_compose):
 
 
 def test_every_service_restarts_and_reports_health(compose):
+    one_shot = {name for service in compose["services"].values()
+                for name, when in (service.get("depends_on") or {}).items()
+                if isinstance(when, dict) and when.get("condition") == "service_completed_successfully"}
+    assert one_shot == {"provision"}
+    assert compose["services"]["provision"]["restart"] == "no"
     for name, service in compose["services"].items():
+        if name in one_shot:
+            continue
         assert service.get("restart") in ("unless-stopped", "always"), name
         test = (service.get("healthcheck") or {}).get("test")
         assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
@@ -237,7 +250,10 @@ def test_alliance_services(compose):
         assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
         assert service["command"] == ["serve", name, "--seed", "/etc/alliance/seed.yaml"]
         env = service["environment"]
-        assert env["ALLIANCE_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["ALLIANCE_KAFKA_BOOTSTRAP"] == BOOTSTRAP
+        assert env["ALLIANCE_KAFKA_SASL_USERNAME"] == f"alliance-{name}"
+        assert env["ALLIANCE_KAFKA_SASL_PASSWORD"] == DUMMY_ENV[f"KAFKA_PASSWORD_{name.upper()}"]
+        assert env["ALLIANCE_TOPIC_REPLICATION_FACTOR"] == 3
         assert env["ALLIANCE_DATABASE_URL"] == (
             f"postgresql://alliance:{DUMMY_ENV['POSTGRES_PASSWORD']}@postgres:5432/"
         )
@@ -247,21 +263,37 @@ def test_alliance_services(compose):
         assert len(seed) == 1 and seed[0]["type"] == "bind" and seed[0]["read_only"] is True
         assert seed[0]["source"] == DUMMY_ENV["ALLIANCE_SEED_FILE"]
         assert service["depends_on"] == {
-            "kafka": {"condition": "service_healthy"},
+            "provision": {"condition": "service_completed_successfully"},
             "postgres": {"condition": "service_healthy"},
         }
         assert service["healthcheck"]["test"] == ["CMD", "alliance-healthcheck", name]
         assert any(str(p).endswith(f":{port}:{port}") for p in service["ports"])
 
 
-def test_kafka_runs_kraft_without_auto_created_topics(compose):
-    kafka = compose["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
-    env = kafka["environment"]
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert "INTERNAL://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
-    assert env["CLUSTER_ID"]
+def test_kafka_runs_three_kraft_nodes_with_sasl_and_acls(compose):
+    start = (DEPLOY / "kafka/start.sh").read_text(encoding="utf-8")
+    for name in KAFKA_NODES:
+        node = compose["services"][name]
+        assert node["image"].startswith("apache/kafka:")
+        assert node["command"] == ["/bin/bash", "/etc/alliance/kafka-start.sh"]
+        assert node["environment"]["KAFKA_NODE_ID"] == int(name[-1])
+        assert node["environment"]["KAFKA_ADMIN_PASSWORD"] == DUMMY_ENV["KAFKA_ADMIN_PASSWORD"]
+    for setting in ("auto.create.topics.enable=false", "default.replication.factor=3", "min.insync.replicas=2",
+                    "allow.everyone.if.no.acl.found=false", "INTERNAL:SASL_PLAINTEXT",
+                    "controller.quorum.voters=1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"):
+        assert setting in start
+
+
+def test_provision_makes_the_cluster_match_the_seed_before_the_services_start(compose):
+    provision = compose["services"]["provision"]
+    assert provision["command"] == ["kafka", "provision", "--seed", "/etc/alliance/seed.yaml"]
+    assert provision["depends_on"] == {name: {"condition": "service_healthy"} for name in KAFKA_NODES}
+    env = provision["environment"]
+    assert env["ALLIANCE_KAFKA_BOOTSTRAP"] == BOOTSTRAP
+    assert (env["ALLIANCE_KAFKA_SASL_USERNAME"], env["ALLIANCE_KAFKA_SASL_PASSWORD"]) == (
+        "admin", DUMMY_ENV["KAFKA_ADMIN_PASSWORD"])
+    for service in ALLIANCE_SERVICES:  # the services' passwords, under the names provision reads
+        assert env[f"ALLIANCE_KAFKA_PASSWORD_ALLIANCE_{service.upper()}"] == DUMMY_ENV[f"KAFKA_PASSWORD_{service.upper()}"]
 
 
 def test_postgres_creates_one_database_per_service(compose):

@@ -92,6 +92,7 @@ def test_the_demo_trades_saves_and_stops_everything(scratch: Path) -> None:
     # A PEPPOL and an openTRANS supplier got their orders as documents valid in their standard, and answered in it.
     assert set(summary["order_documents_received"]) == {"peppol-bis3", "opentrans-2.1"}
     assert summary["answer_documents_sent"] and min(summary["order_documents_received"].values()) > 0
+    assert summary["despatch_documents_sent"] and summary["notices"].get("purchase_request.dispatched", 0) > 0
     integrity = ("webhook_bad_signatures", "foreign_notices", "unsigned_supplier_orders", "supplier_orders_in_wrong_format")
     assert {key: summary[key] for key in integrity} == dict.fromkeys(integrity, 0)
     assert_risk_buffers_shared(summary["risk_buffers"])

@@ -1,8 +1,9 @@
 """Suppliers in their own standards end to end, through the real broker: a PEPPOL supplier
 receives its joint order as a PEPPOL BIS 3 Order valid against the official UBL 2.1 schema,
-hostile documents on `supplier.responses` are dead-lettered as `invalid_document` while the
-service keeps going, and its Order Response confirms the order with the effect a JSON
-supplier's `joint_order.confirmed` has on its own order."""
+hostile documents on `supplier.responses` (XXE, billion laughs, an external DTD, the wrong
+namespace, schema-invalid, 2 MB, another supplier's order) are refused with their reasons while
+the service keeps going, its Order Response confirms the order with the effect a JSON supplier's
+`joint_order.confirmed` has on its own order, and its Despatch Advice tells each member."""
 
 from __future__ import annotations
 
@@ -21,7 +22,12 @@ from shared.documents.schemas import Schema
 from shared.messaging.envelope import document_event_bytes
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.signing import SIGNATURE_HEADER, verify
-from tests.support.documents import peppol_order_response, peppol_order_violations, standards_kit
+from tests.support.documents import (
+    peppol_despatch_advice,
+    peppol_order_response,
+    peppol_order_violations,
+    standards_kit,
+)
 from tests.support.erp import cloud_event, signed
 from tests.support.kafka import wait_for_records
 from tests.support.procurement import (
@@ -47,7 +53,12 @@ HOSTILE = {
     "xxe": '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
     "billion laughs": '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "haha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;">'
                       '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;">]><l>&d;</l>',
+    "external DTD": '<?xml version="1.0"?><!DOCTYPE OrderResponse SYSTEM "http://127.0.0.1:9/x.dtd"><OrderResponse/>',
+    "wrong namespace": peppol_order_response("ord-1", "AP").replace(
+        "urn:oasis:names:specification:ubl:schema:xsd:OrderResponse-2", "urn:example:not-ubl"),
+    "schema-invalid": peppol_order_response("ord-1", "AP").replace("<cbc:IssueDate>2026-11-22</cbc:IssueDate>", ""),
 }
+"""Each dead-lettered as `invalid_document`; a 2 MB document as `too_large`, before anything parses it."""
 
 
 def document_record(event_type: str, xml: str, event_id: str) -> tuple[str, bytes, list]:
@@ -100,10 +111,17 @@ async def test_a_peppol_supplier_gets_a_valid_order_refuses_nothing_hostile_and_
         assert json_order["data"]["total"] == "33.33"
 
         # Hostile documents are dead-lettered; the service keeps taking records.
+        huge = peppol_order_response(order_id, "AP", note="x" * 2_000_000)
+        foreign = peppol_order_response(json_order["data"]["order_id"], "AP")  # s-json's order
         await send(running, topics.SUPPLIER_RESPONSES, [
-            document_record("joint_order.confirmed", xml, f"evil-{n}") for n, xml in enumerate(HOSTILE.values())])
-        dead = await wait_for_records(kafka_bootstrap, running.topic(topics.DEAD_LETTERS), 2)
-        assert [dict(r.headers)[REASON_HEADER] for r in dead] == [b"invalid_document"] * 2
+            *(document_record("joint_order.confirmed", xml, f"evil-{n}") for n, xml in enumerate(HOSTILE.values())),
+            document_record("joint_order.confirmed", huge, "huge"),
+            document_record("joint_order.confirmed", foreign, "foreign"),
+        ])
+        dead = await wait_for_records(kafka_bootstrap, running.topic(topics.DEAD_LETTERS), len(HOSTILE) + 1)
+        assert [dict(r.headers)[REASON_HEADER] for r in dead] == [b"invalid_document"] * len(HOSTILE) + [b"too_large"]
+        [refused] = await wait_for_records(kafka_bootstrap, running.topic(topics.QUARANTINE), 1)
+        assert dict(refused.headers)[REASON_HEADER] == b"order_not_held"
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{procurement.url}/health")).status_code == 200
 
@@ -124,10 +142,20 @@ async def test_a_peppol_supplier_gets_a_valid_order_refuses_nothing_hostile_and_
         async with procurement.admin() as admin:
             orders = {o["order_id"]: o["status"] for o in (await admin.get("/orders")).json()}
         assert orders == {order_id: "confirmed", json_order["data"]["order_id"]: "confirmed"}
+
+        # It ships everything: each member is told its own quantity.
+        shipped = [(item.findtext("cbc:ID", namespaces=UBL), int(item.findtext("cbc:Quantity", namespaces=UBL)))
+                   for item in order.iterfind("cac:OrderLine/cac:LineItem", UBL)]
+        value = document_event_bytes("joint_order.dispatched", "ap/s-holz", peppol.DESPATCH_ADVICE,
+                                     peppol_despatch_advice(order_id, "LS-1", shipped), "desp-1", datetime.now(UTC))
+        await send(running, topics.SUPPLIER_RESPONSES, [("s-holz", value, signed("s-holz-secret", value))])
+        dispatched = await notices_of_type(running, "purchase_request.dispatched", 2)
+        assert sorted((m, d["request_id"], d["quantity"], d["carrier"]) for m, d in dispatched) == [
+            ("m-huber", "r-1", 61, "Spedition Nord"), ("m-maier", "r-2", 51, "Spedition Nord")]
         await metrics_show(
             procurement,
             'alliance_supplier_documents_total{outcome="rendered",standard="peppol-bis3"} 1.0',
-            'alliance_supplier_documents_total{outcome="read",standard="peppol-bis3"} 1.0',
-            'alliance_supplier_documents_total{outcome="refused",standard="peppol-bis3"} 2.0',
+            'alliance_supplier_documents_total{outcome="read",standard="peppol-bis3"} 3.0',
+            'alliance_supplier_documents_total{outcome="refused",standard="peppol-bis3"} 5.0',
         )
         assert json.loads(dead[0].value)["datacontenttype"] == "application/xml"

@@ -23,6 +23,7 @@ from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle
+from services.procurement.service_layer.performance import refresh_performance
 from services.procurement.service_layer.receipts import watch_deliveries
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import topics
@@ -178,6 +179,10 @@ async def test_the_issues_example_from_a_partial_answer_to_completion(pool):
     assert wald_order["lines"][0]["quantity"] == 30 and wald_order["total"] == "315.00"
     status = await pool.fetchval("SELECT status FROM orders WHERE order_id = $1", order["order_id"])
     assert status == "answered"
+    async with ProcurementUnitOfWork(pool) as uow:
+        carried = await uow.orders.ordered_this_cycle(order["cycle_id"], "BOARD-18MM")
+    assert carried == {"s-holz": 80, "s-wald": 30}, "capacity counts what the answer confirmed"
+    assert all(type(units) is int for units in carried.values()), "units, as the optimizer takes them"
     assert Decimal(line["unit_price"]) == Decimal("9.00"), "the ordered unit price stays binding"
 
     arrival = TODAY + timedelta(days=8)
@@ -313,6 +318,8 @@ async def test_a_supplier_below_the_otif_floor_is_a_last_resort_next_cycle_and_c
         await run.demand(PURCHASE_REQUEST_ADMITTED, PurchaseRequestAdmitted(
             request_id=request_id, member_id="m-3", sku="BOARD-18MM", quantity=100,
             needed_by=TODAY + timedelta(days=200), country="DE"))
+        async with ProcurementUnitOfWork(pool) as uow:
+            await refresh_performance(uow, now)  # as the performance loop does every 30 s
         async with ProcurementUnitOfWork(pool) as uow:
             await close_cycle(uow, CloseOptions(max_supplier_share=1.0, interval_seconds=3600, otif_floor=0.8),
                               now + timedelta(hours=1), "admin", now=now)

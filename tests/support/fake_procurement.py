@@ -28,7 +28,7 @@ from services.procurement.domain.orders import (
     OrderStatus,
     delivery_id,
 )
-from services.procurement.domain.performance import AnsweredLine
+from services.procurement.domain.performance import AnsweredLine, Performance
 from services.procurement.domain.risk import Alert, AlertStatus, Holding, Scope
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import JointOrderDiscrepancy, JointOrderPlaced, to_cents
@@ -97,6 +97,7 @@ class ProcurementTables:
     receipts: list[Receipt] = field(default_factory=list)
     discrepancies: dict[str, tuple[str, str, JointOrderDiscrepancy]] = field(default_factory=dict)
     completions: dict[tuple[str, str], int] = field(default_factory=dict)
+    performance: tuple[list[Performance], datetime | None] = ([], None)
 
     def requests_on(self, order_id: str) -> list[StoredRequest]:
         return [self.requests[(d.member_id, d.request_id)] for d in self.deliveries if d.order_id == order_id]
@@ -112,8 +113,9 @@ class FakeSuppliersRepository:
     async def save(self, supplier: Supplier) -> None:
         self._tables.suppliers[supplier.supplier_id] = supplier
 
-    async def get_many(self, supplier_ids: Iterable[str]) -> dict[str, Supplier]:
-        return {i: self._tables.suppliers[i] for i in set(supplier_ids) if i in self._tables.suppliers}
+    async def get_many(self, supplier_ids: Iterable[str], with_catalog: bool = True) -> dict[str, Supplier]:
+        found = {i: self._tables.suppliers[i] for i in set(supplier_ids) if i in self._tables.suppliers}
+        return found if with_catalog else {i: replace(s, catalog=()) for i, s in found.items()}
 
 
 class FakeRequestsRepository:
@@ -200,6 +202,9 @@ class FakeOrdersRepository:
 
     async def get(self, order_id: str) -> OrderRecord | None:
         return self._tables.orders.get(order_id)
+
+    async def get_many(self, order_ids: Iterable[str]) -> dict[str, OrderRecord]:
+        return {i: self._tables.orders[i] for i in set(order_ids) if i in self._tables.orders}
 
     async def skus(self, order_id: str) -> list[str]:
         return sorted(line.sku for line in self._tables.lines.get(order_id, []))
@@ -411,25 +416,25 @@ class FakeFulfilmentRepository:
         self._tables.answers[answer.order_id] = answer
         self._tables.commitments[answer.order_id] = list(commitments)
 
-    async def commitments(self, order_id: str) -> list[Commitment]:
-        return list(self._tables.commitments.get(order_id, []))
+    async def commitments_of(self, deliveries: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Commitment]:
+        wanted = set(deliveries)
+        return {(c.order_id, c.delivery_id): c for found in self._tables.commitments.values() for c in found
+                if (c.order_id, c.delivery_id) in wanted}
 
-    async def dispatches(self, order_id: str) -> list[Dispatch]:
-        return [d for d in self._tables.dispatches if d.order_id == order_id]
+    async def dispatches_of(self, deliveries: Iterable[tuple[str, str]]) -> list[Dispatch]:
+        wanted = set(deliveries)
+        return [d for d in self._tables.dispatches if any((d.order_id, i) in wanted for i, _ in d.quantities)]
 
-    async def dispatch(self, supplier_id: str, dispatch_id: str) -> Dispatch | None:
-        return next((d for d in self._tables.dispatches
-                     if (d.supplier_id, d.dispatch_id) == (supplier_id, dispatch_id)), None)
+    async def dispatches_named(self, ids: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Dispatch]:
+        wanted = set(ids)
+        return {(d.supplier_id, d.dispatch_id): d for d in self._tables.dispatches
+                if (d.supplier_id, d.dispatch_id) in wanted}
 
-    async def add_dispatch(self, dispatch: Dispatch) -> None:
-        if await self.dispatch(dispatch.supplier_id, dispatch.dispatch_id) is not None:
-            raise AssertionError(f"dispatches: {dispatch.dispatch_id} exists already")
-        self._tables.dispatches.append(dispatch)
-
-    async def ledger(self, member_id: str, request_id: str) -> RequestLedger | None:
-        if (member_id, request_id) not in self._tables.requests:
-            return None
-        return (await self.ledgers([(member_id, request_id)]))[0]
+    async def add_dispatches(self, dispatches: Sequence[Dispatch]) -> None:
+        for dispatch in dispatches:
+            if await self.dispatches_named([(dispatch.supplier_id, dispatch.dispatch_id)]):
+                raise AssertionError(f"dispatches: {dispatch.dispatch_id} exists already")
+            self._tables.dispatches.append(dispatch)
 
     async def ledgers_on_order(self, order_id: str) -> list[RequestLedger]:
         keys = sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id == order_id})
@@ -454,14 +459,15 @@ class FakeFulfilmentRepository:
             ))
         return found
 
-    async def receipt(self, member_id: str, receipt_id: str) -> Receipt | None:
-        return next((r for r in self._tables.receipts if (r.member_id, r.receipt_id) == (member_id, receipt_id)),
-                    None)
+    async def receipts_named(self, ids: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Receipt]:
+        wanted = set(ids)
+        return {(r.member_id, r.receipt_id): r for r in self._tables.receipts if (r.member_id, r.receipt_id) in wanted}
 
-    async def add_receipt(self, receipt: Receipt) -> None:
-        if await self.receipt(receipt.member_id, receipt.receipt_id) is not None:
-            raise AssertionError(f"receipts: {receipt.receipt_id} exists already")
-        self._tables.receipts.append(receipt)
+    async def add_receipts(self, receipts: Sequence[Receipt]) -> None:
+        for receipt in receipts:
+            if await self.receipts_named([(receipt.member_id, receipt.receipt_id)]):
+                raise AssertionError(f"receipts: {receipt.receipt_id} exists already")
+            self._tables.receipts.append(receipt)
 
     async def reported_missing(self, member_id: str, request_id: str) -> dict[str, int]:
         missing: dict[str, int] = {}
@@ -478,11 +484,13 @@ class FakeFulfilmentRepository:
                 new.add(event_id)
         return new
 
-    async def complete(self, member_id: str, request_id: str, quantity: int) -> bool:
-        if (member_id, request_id) in self._tables.completions:
-            return False
-        self._tables.completions[(member_id, request_id)] = quantity
-        return True
+    async def complete(self, completed: Sequence[tuple[str, str, int]]) -> set[tuple[str, str]]:
+        new = set()
+        for member_id, request_id, quantity in completed:
+            if (member_id, request_id) not in self._tables.completions:
+                self._tables.completions[(member_id, request_id)] = quantity
+                new.add((member_id, request_id))
+        return new
 
     async def answered_lines(self, since: datetime) -> list[AnsweredLine]:
         tables = self._tables
@@ -513,6 +521,17 @@ class FakeFulfilmentRepository:
                     item = supplier.item(c.sku) if supplier else None
                     found[(c.member_id, c.request_id)] = (item.category if item else "unlisted", request.needed_by)
         return [(m, r, category, needed_by) for (m, r), (category, needed_by) in sorted(found.items())]
+
+
+class FakePerformanceRepository:
+    def __init__(self, tables: ProcurementTables) -> None:
+        self._tables = tables
+
+    async def replace(self, found: Iterable[Performance], computed_at: datetime) -> None:
+        self._tables.performance = (list(found), computed_at)
+
+    async def current(self) -> tuple[list[Performance], datetime | None]:
+        return self._tables.performance
 
 
 class FakeBuffersRepository:
@@ -576,6 +595,7 @@ class FakeProcurementUnitOfWork(FakeUnitOfWork, ProcurementUnitOfWork):
         self.buffers = FakeBuffersRepository(self.tables)  # type: ignore[assignment]
         self.parties = FakePartiesRepository(self.tables)  # type: ignore[assignment]
         self.fulfilment = FakeFulfilmentRepository(self.tables)  # type: ignore[assignment]
+        self.performance = FakePerformanceRepository(self.tables)  # type: ignore[assignment]
         self.decision_locks = 0
 
     async def lock_decisions(self) -> None:

@@ -8,12 +8,13 @@ nobody), then member status, then the payload, then the catalog and request-id u
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.members.domain.members import Member, MemberStatus
 from shared.contract import (
@@ -25,7 +26,9 @@ from shared.contract import (
 )
 from shared.messaging.envelope import validation_summary
 from shared.reasons import QuarantineReason
-from shared.signing import verify
+from shared.signing import signed_by
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Outcome(StrEnum):
@@ -69,9 +72,8 @@ def authenticate(
     """Key names a known member, that member signed the bytes, and the data names it too."""
     if member is None or record_key is None:
         return QuarantineReason.UNKNOWN_MEMBER
-    failure = verify(signature_header, body, member.verification_secrets(now), now=now.timestamp())
-    if failure is not None:
-        return QuarantineReason(failure.value)
+    if (failure := signed_by(member, signature_header, body, now)) is not None:
+        return failure
     if data.get("member_id") != record_key:
         return QuarantineReason.KEY_NOT_MEMBER
     return None
@@ -108,32 +110,37 @@ def assess_submission(
 
 def assess_cancellation(data: dict[str, Any], member: Member, request_known: bool) -> Verdict:
     """Decide an authenticated `purchase_request.cancelled` (whether it is too late is procurement's call)."""
-    request_id = str(data.get("request_id", ""))[:64]
-    try:
-        cancellation = PurchaseRequestCancelled.model_validate(data)
-    except ValidationError as error:
-        return Verdict(Outcome.REJECTED, RejectionReason.INVALID_PAYLOAD, validation_summary(error),
-                       request_id=request_id)
-    if not request_known:
-        return Verdict(Outcome.REJECTED, RejectionReason.UNKNOWN_REQUEST,
-                       "no admitted request with this request_id", request_id=request_id)
-    return Verdict(Outcome.CANCELLATION, cancellation=cancellation, request_id=request_id)
+    return _about_an_admitted_request(
+        data, PurchaseRequestCancelled, request_known,
+        lambda cancellation, request_id: Verdict(Outcome.CANCELLATION, cancellation=cancellation,
+                                                  request_id=request_id),
+    )
 
 
 def assess_receipt(data: dict[str, Any], request_known: bool) -> Verdict:
     """Decide an authenticated `purchase_request.received` (v1.1): valid and for one of the member's
     own requests (another member's is unknown to it); whether it fits what was dispatched is
     procurement's call. A suspended member's goods still arrive, so its receipts count."""
+    return _about_an_admitted_request(
+        data, PurchaseRequestReceived, request_known,
+        lambda receipt, request_id: Verdict(Outcome.RECEIPT, receipt=receipt, request_id=request_id),
+    )
+
+
+def _about_an_admitted_request(
+    data: dict[str, Any], model: type[M], request_known: bool, accepted: Callable[[M, str], Verdict]
+) -> Verdict:
+    """Valid as `model` and naming one of the member's admitted requests, else rejected to it."""
     request_id = str(data.get("request_id", ""))[:64]
     try:
-        receipt = PurchaseRequestReceived.model_validate(data)
+        event = model.model_validate(data)
     except ValidationError as error:
         return Verdict(Outcome.REJECTED, RejectionReason.INVALID_PAYLOAD, validation_summary(error),
                        request_id=request_id)
     if not request_known:
         return Verdict(Outcome.REJECTED, RejectionReason.UNKNOWN_REQUEST,
                        "no admitted request with this request_id", request_id=request_id)
-    return Verdict(Outcome.RECEIPT, receipt=receipt, request_id=request_id)
+    return accepted(event, request_id)
 
 
 ADMISSION_TYPES = frozenset({

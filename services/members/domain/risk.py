@@ -18,7 +18,7 @@ from services.members.domain.members import Member, MemberStatus
 from shared.contract import EventType, RiskAlertRaised, RiskAlertResolved
 from shared.messaging.envelope import validation_summary
 from shared.reasons import QuarantineReason
-from shared.signing import verify
+from shared.signing import signed_by
 
 RISK_ALERT_TYPES: dict[str, type[BaseModel]] = {
     EventType.RISK_ALERT_RAISED: RiskAlertRaised,
@@ -31,8 +31,7 @@ def authenticate_reporter(
 ) -> QuarantineReason | None:
     """The member the key names signed these exact bytes (current ERP secret, or the previous
     one during its rotation grace, within 300 s). The data names no member to compare."""
-    failure = verify(signature_header, body, member.verification_secrets(now), now=now.timestamp())
-    return QuarantineReason(failure.value) if failure is not None else None
+    return signed_by(member, signature_header, body, now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncpg
 from services.procurement.domain.answers import Commitment, LineDecision, OrderAnswer, Service
 from services.procurement.domain.fulfilment import Dispatch, Escalation, EscalationKind, Receipt, RequestLedger
 from services.procurement.domain.orders import Delivery, JointOrder, OrderLine
-from services.procurement.domain.performance import AnsweredLine
+from services.procurement.domain.performance import AnsweredLine, Performance
 from shared.contract import GoodsRejection, JointOrderDiscrepancy, LineStatus, ShipTo
 
 _COMMITMENT_COLUMNS = (
@@ -139,47 +139,50 @@ class FulfilmentRepository:
                      "ordered", "confirmed", "expected_delivery", "service", "position"),
         )
 
-    async def commitments(self, order_id: str) -> list[Commitment]:
+    async def commitments_of(self, deliveries: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Commitment]:
+        """(order_id, delivery_id) -> what the answer committed the delivery to, for those answered."""
+        pairs = list(set(deliveries))
         rows = await self._conn.fetch(
-            f"SELECT {_COMMITMENT_COLUMNS} FROM commitments WHERE order_id = $1 ORDER BY position", order_id
+            f"SELECT {', '.join('c.' + c for c in _COMMITMENT_COLUMNS.split(', '))} FROM commitments c"
+            " JOIN unnest($1::text[], $2::text[]) AS u(o, d) ON c.order_id = u.o AND c.delivery_id = u.d",
+            [o for o, _ in pairs], [d for _, d in pairs],
         )
-        return [_commitment(r) for r in rows]
+        return {(r["order_id"], r["delivery_id"]): _commitment(r) for r in rows}
 
-    async def dispatches(self, order_id: str) -> list[Dispatch]:
+    async def dispatches_of(self, deliveries: Iterable[tuple[str, str]]) -> list[Dispatch]:
+        """The dispatches taken so far that ship any of these (order_id, delivery_id)s."""
+        pairs = set(deliveries)
         rows = await self._conn.fetch(
-            f"SELECT {_DISPATCH_COLUMNS} FROM dispatches WHERE order_id = $1 ORDER BY taken_at, dispatch_id",
-            order_id,
+            f"SELECT {_DISPATCH_COLUMNS} FROM dispatches WHERE delivery_ids && $1::text[]"
+            " ORDER BY taken_at, dispatch_id",
+            sorted({d for _, d in pairs}),
         )
-        return [_dispatch(r) for r in rows]
+        found = [_dispatch(r) for r in rows]
+        return [d for d in found if any((d.order_id, delivery) in pairs for delivery, _ in d.quantities)]
 
-    async def dispatch(self, supplier_id: str, dispatch_id: str) -> Dispatch | None:
-        row = await self._conn.fetchrow(
-            f"SELECT {_DISPATCH_COLUMNS} FROM dispatches WHERE supplier_id = $1 AND dispatch_id = $2",
-            supplier_id, dispatch_id,
+    async def dispatches_named(self, ids: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Dispatch]:
+        """(supplier_id, dispatch_id) -> the dispatch taken with that id, for those taken."""
+        pairs = list(set(ids))
+        rows = await self._conn.fetch(
+            f"SELECT {', '.join('x.' + c for c in _DISPATCH_COLUMNS.split(', '))} FROM dispatches x"
+            " JOIN unnest($1::text[], $2::text[]) AS u(s, i) ON x.supplier_id = u.s AND x.dispatch_id = u.i",
+            [s for s, _ in pairs], [i for _, i in pairs],
         )
-        return _dispatch(row) if row else None
+        return {(r["supplier_id"], r["dispatch_id"]): _dispatch(r) for r in rows}
 
-    async def add_dispatch(self, dispatch: Dispatch) -> None:
-        await self._conn.execute(
-            "INSERT INTO dispatches (supplier_id, dispatch_id, order_id, shipped_on, expected_arrival, carrier,"
-            " tracking_id, delivery_ids, quantities) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            dispatch.supplier_id, dispatch.dispatch_id, dispatch.order_id, dispatch.shipped_on,
-            dispatch.expected_arrival, dispatch.carrier, dispatch.tracking_id,
-            [d for d, _ in dispatch.quantities], [q for _, q in dispatch.quantities],
+    async def add_dispatches(self, dispatches: Sequence[Dispatch]) -> None:
+        if not dispatches:
+            return
+        await self._conn.copy_records_to_table(
+            "dispatches",
+            records=[
+                (d.supplier_id, d.dispatch_id, d.order_id, d.shipped_on, d.expected_arrival, d.carrier, d.tracking_id,
+                 [i for i, _ in d.quantities], [q for _, q in d.quantities])
+                for d in dispatches
+            ],
+            columns=("supplier_id", "dispatch_id", "order_id", "shipped_on", "expected_arrival", "carrier",
+                     "tracking_id", "delivery_ids", "quantities"),
         )
-
-    async def ledger(self, member_id: str, request_id: str) -> RequestLedger | None:
-        """Everything after the answer about one request of `member_id`; None when the member has
-        no request by that id."""
-        awaiting = await self._conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN orders o USING (order_id)"
-            " WHERE d.member_id = $1 AND d.request_id = $2 AND o.status = 'placed')"
-            " FROM purchase_requests WHERE member_id = $1 AND request_id = $2",
-            member_id, request_id,
-        )
-        if awaiting is None:
-            return None
-        return (await self._ledgers([(member_id, request_id)], {(member_id, request_id): awaiting}))[0]
 
     async def ledgers_on_order(self, order_id: str) -> list[RequestLedger]:
         """The ledger of every request with a delivery on `order_id`."""
@@ -201,12 +204,12 @@ class FulfilmentRepository:
         if not keys:
             return []
         rows = await self._conn.fetch(
-            "SELECT u.m, u.r FROM unnest($1::text[], $2::text[]) AS u(m, r) WHERE EXISTS ("
-            " SELECT 1 FROM deliveries d JOIN orders o USING (order_id)"
-            " WHERE d.member_id = u.m AND d.request_id = u.r AND o.status = 'placed')",
+            "SELECT DISTINCT d.member_id, d.request_id FROM orders o JOIN deliveries d USING (order_id)"
+            " JOIN unnest($1::text[], $2::text[]) AS u(m, r) ON d.member_id = u.m AND d.request_id = u.r"
+            " WHERE o.status = 'placed'",
             [m for m, _ in keys], [r for _, r in keys],
         )
-        awaiting = {(r["m"], r["r"]): True for r in rows}
+        awaiting = {(r["member_id"], r["request_id"]): True for r in rows}
         return await self._ledgers(keys, awaiting)
 
     async def _ledgers(
@@ -224,15 +227,10 @@ class FulfilmentRepository:
         for row in commitment_rows:
             commitment = _commitment(row)
             commitments.setdefault((commitment.member_id, commitment.request_id), []).append(commitment)
-        order_ids = sorted({c.order_id for found in commitments.values() for c in found})
-        dispatch_rows = await self._conn.fetch(
-            f"SELECT {_DISPATCH_COLUMNS} FROM dispatches WHERE order_id = ANY($1::text[])"
-            " ORDER BY taken_at, dispatch_id",
-            order_ids,
-        )
-        dispatches: dict[str, list[Dispatch]] = {}
-        for row in dispatch_rows:
-            dispatches.setdefault(row["order_id"], []).append(_dispatch(row))
+        dispatches: dict[tuple[str, str], list[Dispatch]] = {}
+        for dispatch in await self.dispatches_of((c.order_id, c.delivery_id) for f in commitments.values() for c in f):
+            for delivery_id, _ in dispatch.quantities:
+                dispatches.setdefault((dispatch.order_id, delivery_id), []).append(dispatch)
         receipt_rows = await self._conn.fetch(
             f"SELECT {', '.join('x.' + c for c in _RECEIPT_COLUMNS.split(', '))} FROM receipts x"
             " JOIN unnest($1::text[], $2::text[]) AS u(m, r) ON x.member_id = u.m AND x.request_id = u.r"
@@ -245,27 +243,32 @@ class FulfilmentRepository:
         ledgers = []
         for key in keys:
             mine = commitments.get(key, [])
-            orders = dict.fromkeys(c.order_id for c in mine)
+            shipping = dict.fromkeys(d for c in mine for d in dispatches.get((c.order_id, c.delivery_id), ()))
             ledgers.append(RequestLedger(
-                key[0], key[1], tuple(mine),
-                tuple(d for order_id in orders for d in dispatches.get(order_id, ())),
+                key[0], key[1], tuple(mine), tuple(shipping),
                 tuple(receipts.get(key, ())),
                 awaiting.get(key, False),
             ))
         return ledgers
 
-    async def receipt(self, member_id: str, receipt_id: str) -> Receipt | None:
-        row = await self._conn.fetchrow(
-            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE member_id = $1 AND receipt_id = $2",
-            member_id, receipt_id,
+    async def receipts_named(self, ids: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Receipt]:
+        """(member_id, receipt_id) -> the receipt taken with that id, for those taken."""
+        pairs = list(set(ids))
+        rows = await self._conn.fetch(
+            f"SELECT {', '.join('x.' + c for c in _RECEIPT_COLUMNS.split(', '))} FROM receipts x"
+            " JOIN unnest($1::text[], $2::text[]) AS u(m, i) ON x.member_id = u.m AND x.receipt_id = u.i",
+            [m for m, _ in pairs], [i for _, i in pairs],
         )
-        return _receipt(row) if row else None
+        return {(r["member_id"], r["receipt_id"]): _receipt(r) for r in rows}
 
-    async def add_receipt(self, receipt: Receipt) -> None:
-        await self._conn.execute(
+    async def add_receipts(self, receipts: Sequence[Receipt]) -> None:
+        """Receipts in the order they were taken (the order they count in)."""
+        if not receipts:
+            return
+        await self._conn.executemany(
             f"INSERT INTO receipts ({_RECEIPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            receipt.receipt_id, receipt.member_id, receipt.request_id, receipt.received_on, receipt.accepted,
-            receipt.rejected, receipt.reason.value if receipt.reason else None, receipt.note,
+            [(r.receipt_id, r.member_id, r.request_id, r.received_on, r.accepted, r.rejected,
+              r.reason.value if r.reason else None, r.note) for r in receipts],
         )
 
     async def reported_missing(self, member_id: str, request_id: str) -> dict[str, int]:
@@ -297,19 +300,17 @@ class FulfilmentRepository:
         )
         return {r["event_id"] for r in rows}
 
-    async def discrepancy_counts(self) -> dict[str, int]:
-        """Reports sent so far, by reason."""
-        rows = await self._conn.fetch("SELECT reason, count(*) AS n FROM discrepancies GROUP BY 1")
-        return {r["reason"]: r["n"] for r in rows}
-
-    async def complete(self, member_id: str, request_id: str, quantity: int) -> bool:
-        """Mark the request completed; False when it already was."""
-        row = await self._conn.fetchrow(
-            "INSERT INTO completions (member_id, request_id, quantity) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING RETURNING 1",
-            member_id, request_id, quantity,
+    async def complete(self, completed: Sequence[tuple[str, str, int]]) -> set[tuple[str, str]]:
+        """Mark (member_id, request_id, quantity)s completed; returns those not completed before."""
+        if not completed:
+            return set()
+        rows = await self._conn.fetch(
+            "INSERT INTO completions (member_id, request_id, quantity)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::integer[]) ON CONFLICT DO NOTHING"
+            " RETURNING member_id, request_id",
+            [m for m, _, _ in completed], [r for _, r, _ in completed], [q for _, _, q in completed],
         )
-        return row is not None
+        return {(r["member_id"], r["request_id"]) for r in rows}
 
     async def to_watch(self, today: date, grace_days: int, limit: int) -> list[str]:
         """Orders with a request not completed and something overdue: confirmed units due before
@@ -402,6 +403,38 @@ class FulfilmentRepository:
             since,
         )
         return [(r["member_id"], r["request_id"], r["category"], r["needed_by"]) for r in rows]
+
+
+_PERFORMANCE_COUNTS = (
+    "deliveries", "on_time_deliveries", "otif_deliveries", "confirmed_units", "accepted_units", "answered_lines",
+    "rejected_lines", "answer_hours",
+)
+
+
+class PerformanceRepository:
+    """Supplier performance as last computed (`service_layer/performance.py` refreshes it)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def replace(self, found: Iterable[Performance], computed_at: datetime) -> None:
+        await self._conn.execute("DELETE FROM supplier_performance")
+        await self._conn.executemany(
+            f"INSERT INTO supplier_performance (supplier_id, category, {', '.join(_PERFORMANCE_COUNTS)}, computed_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            [(p.supplier_id, p.category, *(getattr(p, name) for name in _PERFORMANCE_COUNTS), computed_at)
+             for p in found],
+        )
+
+    async def current(self) -> tuple[list[Performance], datetime | None]:
+        """Every (supplier, category)'s performance and when it was computed (None: not yet)."""
+        rows = await self._conn.fetch(
+            f"SELECT supplier_id, category, {', '.join(_PERFORMANCE_COUNTS)}, computed_at FROM supplier_performance"
+            " ORDER BY supplier_id, category"
+        )
+        found = [Performance(r["supplier_id"], r["category"], *(r[name] for name in _PERFORMANCE_COUNTS))
+                 for r in rows]
+        return found, max((r["computed_at"] for r in rows), default=None)
 
 
 def _line_number(line_id: str) -> tuple[int, str]:

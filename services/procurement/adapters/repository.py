@@ -129,15 +129,17 @@ class SuppliersRepository:
         )
         return _supplier(row, [_item(i) for i in items])
 
-    async def get_many(self, supplier_ids: Iterable[str]) -> dict[str, Supplier]:
-        """The suppliers among `supplier_ids`, by id: records name their sender in the key."""
+    async def get_many(self, supplier_ids: Iterable[str], with_catalog: bool = True) -> dict[str, Supplier]:
+        """The suppliers among `supplier_ids`, by id: records name their sender in the key.
+        `with_catalog=False` leaves their catalogs empty, for what needs only who they are and
+        their secrets (a batch of a large close's dispatches would otherwise read thousands of items)."""
         ids = list(set(supplier_ids))
         rows = await self._conn.fetch(
             f"SELECT {_SUPPLIER_COLUMNS} FROM suppliers WHERE supplier_id = ANY($1::text[])", ids
         )
         items = await self._conn.fetch(
             f"SELECT {_ITEM_COLUMNS} FROM catalog_items WHERE supplier_id = ANY($1::text[])", ids
-        )
+        ) if with_catalog else []
         by_supplier: dict[str, list[CatalogItem]] = {}
         for item in items:
             by_supplier.setdefault(item["supplier_id"], []).append(_item(item))
@@ -435,6 +437,13 @@ class OrdersRepository:
         row = await self._conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1", order_id)
         return _order(row) if row else None
 
+    async def get_many(self, order_ids: Iterable[str]) -> dict[str, OrderRecord]:
+        """The orders among `order_ids`, by id (a batch of answers and dispatches names them)."""
+        rows = await self._conn.fetch(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[])", list(set(order_ids))
+        )
+        return {r["order_id"]: _order(r) for r in rows}
+
     async def lines(self, order_id: str) -> list[LineSummary]:
         rows = await self._conn.fetch(
             "SELECT line_id, sku, quantity, unit_price FROM order_lines WHERE order_id = $1"
@@ -470,7 +479,7 @@ class OrdersRepository:
         rejected nor cancelled): of an order answered per line, what the answer confirmed."""
         rows = await self._conn.fetch(
             "SELECT o.supplier_id, sum(CASE WHEN o.status = 'answered' THEN (SELECT coalesce(sum(c.confirmed), 0)"
-            " FROM commitments c WHERE c.order_id = o.order_id AND c.line_id = l.line_id) ELSE l.quantity END)"
+            " FROM commitments c WHERE c.order_id = o.order_id AND c.line_id = l.line_id) ELSE l.quantity END)::bigint"
             " AS quantity FROM orders o JOIN order_lines l USING (order_id)"
             " WHERE o.cycle_id = $1 AND l.sku = $2 AND o.status NOT IN ('rejected', 'cancelled')"
             " GROUP BY 1",

@@ -14,7 +14,7 @@ from typing import Any
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import OrderRecord
 from shared.reasons import QuarantineReason
-from shared.signing import verify
+from shared.signing import signed_by
 
 
 def authenticate_response(
@@ -30,9 +30,8 @@ def authenticate_response(
     (a document) is checked again once read into its JSON twin."""
     if supplier is None or record_key is None:
         return QuarantineReason.UNKNOWN_SUPPLIER
-    failure = verify(signature_header, body, supplier.verification_secrets(now), now=now.timestamp())
-    if failure is not None:
-        return QuarantineReason(failure.value)
+    if (failure := signed_by(supplier, signature_header, body, now)) is not None:
+        return failure
     if isinstance(data, dict) and data.get("supplier_id") != record_key:
         return QuarantineReason.KEY_NOT_SUPPLIER
     return None

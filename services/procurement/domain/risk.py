@@ -27,7 +27,7 @@ from services.procurement.domain.bundling import Offer, RiskLevel
 from services.procurement.domain.catalog import Supplier
 from shared.contract import RiskAlertRaised, RiskKind, Severity
 from shared.reasons import QuarantineReason
-from shared.signing import verify
+from shared.signing import signed_by
 
 
 class AlertSource(StrEnum):
@@ -339,5 +339,4 @@ def authenticate_supplier_alert(
 ) -> QuarantineReason | None:
     """The supplier the record's key names signed the exact bytes (current secret, or the
     previous one during a rotation, within 300 s). A key naming nobody is `UNKNOWN_REPORTER`."""
-    failure = verify(signature_header, body, supplier.verification_secrets(now), now=now.timestamp())
-    return QuarantineReason(failure.value) if failure is not None else None
+    return signed_by(supplier, signature_header, body, now)

@@ -38,7 +38,6 @@ from services.procurement.domain.risk import (
 from services.procurement.entrypoints.buffers_http import buffers_router
 from services.procurement.service_layer.catalog import supplier_from_seed, upsert_supplier
 from services.procurement.service_layer.cycle import CycleReport
-from services.procurement.service_layer.performance import performances
 from services.procurement.service_layer.resourcing import DecisionOptions
 from services.procurement.service_layer.risk import AlertRefused, raise_alert, resolve_alert
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
@@ -248,6 +247,8 @@ class PerformanceView(BaseModel):
     below_floor: bool
     """Used only as a last resort for the category's SKUs (on-time-in-full below the floor)."""
     otif_floor: float
+    computed_at: datetime | None
+    """When it was last computed from the lifecycle (every 30 s)."""
 
 
 class DemandView(BaseModel):
@@ -470,23 +471,23 @@ def admin_router(
         responses=problems(404),
         description="On time (received in full by the promised date), in full (accepted ÷ confirmed), "
         "on-time-in-full, line rejection rate and answer time, per SKU category over the last "
-        f"{DEFAULT_WINDOW_DAYS} days.",
+        f"{DEFAULT_WINDOW_DAYS} days, as last computed (every 30 s).",
     )
     async def supplier_performance(supplier_id: str) -> list[PerformanceView]:
         async with unit_of_work() as uow:
             if await uow.suppliers.get(supplier_id) is None:
                 raise HTTPException(404, f"no supplier {supplier_id!r}")
-            found = await performances(uow, datetime.now(UTC))
+            found, computed_at = await uow.performance.current()
         floor = decisions.otif_floor
         return [
             PerformanceView(
                 supplier_id=p.supplier_id, category=p.category, window_days=DEFAULT_WINDOW_DAYS,
                 deliveries=p.deliveries, on_time=p.on_time, in_full=p.in_full, otif=p.otif,
                 line_rejection_rate=p.line_rejection_rate, mean_answer_hours=p.mean_answer_hours,
-                below_floor=p.otif is not None and p.otif < floor, otif_floor=floor,
+                below_floor=p.otif is not None and p.otif < floor, otif_floor=floor, computed_at=computed_at,
             )
-            for (supplier, _), p in found.items()
-            if supplier == supplier_id
+            for p in found
+            if p.supplier_id == supplier_id
         ]
 
     @router.post(

@@ -45,6 +45,7 @@ from services.procurement.service_layer.performance import categories, last_reso
 from services.procurement.service_layer.risk import effects_in_force
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import gc_policy, topics
+from shared.documents.standards import Standard
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
 from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
@@ -137,7 +138,7 @@ async def _decide(
     catalog_offers = offers_by_sku(suppliers)
     offers = offers_with_performance(
         offers_with_risk(catalog_offers, in_force), categories(suppliers),
-        await last_resorts(uow, now, options.otif_floor),
+        await last_resorts(uow, options.otif_floor),
     )
     by_sku: dict[str, list[OpenRequest]] = {}
     for request in open_requests:
@@ -157,7 +158,7 @@ async def _decide(
     writes = _Writes()
     order_ids: dict[str, str] = {}
     book = OrderBook(cycle_id, order_ids)
-    records = CloseRecords(cycle_id)
+    records = CloseRecords(cycle_id, frozenset(s.supplier_id for s in suppliers if s.documents is not Standard.CLOUDEVENTS))
     next_order_date = next_close_at.date()
     stats: list[Decision] = []
     placed_count = 0

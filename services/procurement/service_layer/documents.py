@@ -18,12 +18,13 @@ from services.procurement.adapters import metrics
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import JointOrder, delivery_id
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
-from shared.contract import CloudEvent, JointOrderPlaced, to_cents
+from shared.contract import CloudEvent, Delivery, JointOrderPlaced, OrderLine, to_cents
 from shared.documents.answers import SupplierAnswer
 from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, OrderParties, Party
 from shared.documents.safe_xml import InvalidDocument
 from shared.documents.schemas import SchemaKit
 from shared.documents.standards import Standard, read_supplier_document, render_joint_order
+from shared.runtime.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +65,42 @@ async def document_settings(
 
 
 def contract_order(order: JointOrder) -> JointOrderPlaced:
-    """The order as `joint_order.placed` states it, delivery ids included, validated by the
-    contract's model (which checks the total against the lines)."""
-    return JointOrderPlaced.model_validate({
-        "order_id": order.order_id,
-        "supplier_id": order.supplier_id,
-        "cycle_id": order.cycle_id,
-        "total": to_cents(order.total),
-        "lines": [
-            {
-                "line_id": line.line_id,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "deliveries": [
-                    {"member_id": d.member_id, "ship_to": d.ship_to, "quantity": d.quantity,
-                     "needed_by": d.needed_by, "delivery_id": delivery_id(line.line_id, d)}
+    """The order as `joint_order.placed` states it, delivery ids included. Built without
+    validation, as the JSON twin is written from strings (`order_records.py`): validating 100k
+    deliveries would cost a close seconds, and the domain's order is the contract's by
+    construction (tests/unit/procurement/test_order_documents.py renders both and compares)."""
+    return JointOrderPlaced.model_construct(
+        order_id=order.order_id,
+        supplier_id=order.supplier_id,
+        cycle_id=order.cycle_id,
+        currency="EUR",
+        total=to_cents(order.total),
+        lines=[
+            OrderLine.model_construct(
+                line_id=line.line_id,
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                deliveries=[
+                    Delivery.model_construct(
+                        member_id=d.member_id, ship_to=d.ship_to, quantity=d.quantity, needed_by=d.needed_by,
+                        delivery_id=delivery_id(line.line_id, d),
+                    )
                     for d in line.deliveries
                 ],
-            }
+            )
             for line in order.lines
         ],
-    })
+    )
 
 
 def order_document(order: JointOrder, setting: DocumentSetting, issued: date) -> tuple[str, str]:
     """The supplier's order document: its `dataschema` and the XML text."""
     dataschema, document = render_joint_order(setting.standard, contract_order(order), setting.parties, issued)
+    if len(document) > MAX_MESSAGE_BYTES:
+        log.error("order %s for %s is a %d-byte %s document, more than a record may be (%d): it cannot be "
+                  "published; such a supplier should take JSON (docs/suppliers.md, Limits)", order.order_id,
+                  order.supplier_id, len(document), setting.standard, MAX_MESSAGE_BYTES)
     return dataschema, document.decode()
 
 

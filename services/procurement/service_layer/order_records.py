@@ -141,8 +141,10 @@ class CloseRecords:
     `alliance.joint_order.placed`, and one record per member (in chunks of `NOTICES_PER_RECORD`)
     with all its notices, each notice with its own deterministic id."""
 
-    def __init__(self, cycle_id: str) -> None:
+    def __init__(self, cycle_id: str, document_suppliers: frozenset[str] = frozenset()) -> None:
+        """`document_suppliers`: those whose orders are documents, not JSON (their lines' JSON is not written)."""
         self.cycle_id = cycle_id
+        self._document_suppliers = document_suppliers
         self._lines: dict[str, str] = {}
         """line_id -> the line's JSON in the supplier's order."""
         self._ordered: dict[str, list[tuple[str, str, str]]] = {}
@@ -161,7 +163,8 @@ class CloseRecords:
             return text
 
         unit_price = price(line.unit_price)
-        self._lines[line.line_id] = _line_json(line, unit_price)
+        if supplier_id not in self._document_suppliers:
+            self._lines[line.line_id] = _line_json(line, unit_price)
         quoted_order, quoted_supplier = json_text(order_id), json_text(supplier_id)
         saved = Decimal(0)
         notices = self._ordered
@@ -193,8 +196,11 @@ class CloseRecords:
     def order_messages(
         self, order: JointOrder, supplier_secret: str, document: DocumentSetting | None = None
     ) -> list[OutboundMessage]:
-        """`placed_messages` of the order, from its lines as `ordered` rendered them."""
-        lines_json = () if document is not None else [self._lines[line.line_id] for line in order.lines]
+        """`placed_messages` of the order, from its lines as `ordered` rendered them (a document
+        supplier's as JSON only now, if its order goes as JSON after all: `document_settings`)."""
+        lines_json = () if document is not None else [
+            self._lines.get(line.line_id) or _line_json(line, unit_price_text(line.unit_price)) for line in order.lines
+        ]
         return _placed_messages(order, lines_json, supplier_secret, document)
 
     def member_messages(self) -> list[OutboundMessage]:

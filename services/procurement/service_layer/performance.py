@@ -1,6 +1,8 @@
-"""Supplier performance from the order lifecycle (`domain/performance.py`), read from the
-database when decisions are made: a supplier below the on-time-in-full floor for a category is a
-last resort for its SKUs in cycle closes and re-sourcing alike."""
+"""Supplier performance from the order lifecycle (`domain/performance.py`): computed from every
+delivery of the window by the performance loop (`refresh_performance`, every 30 s on every
+instance) and kept in the database, where decisions read it: a supplier below the on-time-in-full
+floor for a category is a last resort for its SKUs in cycle closes and re-sourcing alike. So a
+decision never reads the window's deliveries (a 100k-request close would read 100k ledgers)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,18 @@ from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWor
 log = logging.getLogger(__name__)
 
 
-async def performances(
+async def refresh_performance(
     uow: ProcurementUnitOfWork, now: datetime, window_days: int = DEFAULT_WINDOW_DAYS
 ) -> dict[tuple[str, str], Performance]:
-    """(supplier_id, category) -> performance over the window up to `now`."""
+    """Compute (supplier_id, category) -> performance over the window up to `now`, and keep it."""
+    found = await _compute(uow, now, window_days)
+    await uow.performance.replace(found.values(), now)
+    return found
+
+
+async def _compute(
+    uow: ProcurementUnitOfWork, now: datetime, window_days: int
+) -> dict[tuple[str, str], Performance]:
     today = now.astimezone(UTC).date()
     start = today - timedelta(days=window_days)
     fulfilment = uow.fulfilment
@@ -40,22 +50,22 @@ async def performances(
     return supplier_performance(lines, records, today, window_days)
 
 
-async def last_resorts(
-    uow: ProcurementUnitOfWork, now: datetime, floor: float = DEFAULT_OTIF_FLOOR
-) -> list[LastResort]:
-    """The suppliers below the floor, per category; each is logged with its reason (the decision log)."""
-    below = below_floor((await performances(uow, now)).values(), floor)
+async def last_resorts(uow: ProcurementUnitOfWork, floor: float = DEFAULT_OTIF_FLOOR) -> list[LastResort]:
+    """The suppliers below the floor, per category, as last computed; each is logged with its
+    reason (the decision log)."""
+    found, _ = await uow.performance.current()
+    below = below_floor(found, floor)
     for last in below:
         log.info("%s", last.reason)
     return below
 
 
 async def last_resort_by_category(
-    uow: ProcurementUnitOfWork, now: datetime, floor: float = DEFAULT_OTIF_FLOOR
+    uow: ProcurementUnitOfWork, floor: float = DEFAULT_OTIF_FLOOR
 ) -> dict[str, frozenset[str]]:
     """category -> the suppliers that are a last resort for it."""
     found: dict[str, set[str]] = {}
-    for below in await last_resorts(uow, now, floor):
+    for below in await last_resorts(uow, floor):
         found.setdefault(below.category, set()).add(below.supplier_id)
     return {category: frozenset(ids) for category, ids in found.items()}
 

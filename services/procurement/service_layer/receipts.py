@@ -11,6 +11,7 @@ Every report has an id naming what it reports, and is recorded with it, so none 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 
@@ -27,7 +28,7 @@ from services.procurement.domain.orders import AnswerOutcome
 from services.procurement.service_layer.publishing import discrepancy_message
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import topics
-from shared.contract import EventType, JointOrderDiscrepancy, PurchaseRequestReceived, PurchaseRequestRejected
+from shared.contract import EventType, JointOrderDiscrepancy, PurchaseRequestRejected
 from shared.events.procurement import DELIVERY_ESCALATED, SOURCE, DeliveryEscalated
 from shared.messaging.envelope import event_record
 from shared.messaging.intake import Command
@@ -40,42 +41,59 @@ WATCH_BATCH = 1_000
 
 
 async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command]) -> None:
-    """Each receipt in partition order (a request's receipts share its SKU's partition)."""
-    for command in commands:
-        data: PurchaseRequestReceived = command.data
-        receipt = Receipt.of(data)
-        fulfilment = uow.fulfilment
-        ledger = await fulfilment.ledger(receipt.member_id, receipt.request_id)
-        verdict = judge_receipt(ledger, receipt, await fulfilment.receipt(receipt.member_id, receipt.receipt_id))
-        topic = command.record.topic
+    """A batch of receipts in partition order (a request's receipts share its SKU's partition):
+    the requests they name are read at once, then each receipt is judged against its request as
+    the receipts before it left it."""
+    fulfilment = uow.fulfilment
+    receipts = [Receipt.of(command.data) for command in commands]
+    keys = list(dict.fromkeys((r.member_id, r.request_id) for r in receipts))
+    known = await uow.requests.quantities(keys)
+    ledgers = {(ledger.member_id, ledger.request_id): ledger
+               for ledger in await fulfilment.ledgers([key for key in keys if key in known])}
+    by_id = await fulfilment.receipts_named((r.member_id, r.receipt_id) for r in receipts)
+    taken: list[Receipt] = []
+    reports: list[tuple[RequestLedger, list[tuple[str, JointOrderDiscrepancy]]]] = []
+    outcomes: Counter[str] = Counter()
+    for command, receipt in zip(commands, receipts, strict=True):
+        key = (receipt.member_id, receipt.request_id)
+        ledger = ledgers.get(key)
+        verdict = judge_receipt(ledger, receipt, by_id.get((receipt.member_id, receipt.receipt_id)))
         if isinstance(verdict, Refusal):
             rejection = PurchaseRequestRejected(request_id=receipt.request_id, reason=verdict.reason,
                                                 detail=verdict.detail)
             uow.publish(member_notice(SOURCE, receipt.member_id, EventType.PURCHASE_REQUEST_REJECTED, rejection,
                                       command.cause))
-            uow.count_consumed(topic, "rejected")
+            outcomes["rejected"] += 1
             continue
         if verdict is AnswerOutcome.REPEATED:
-            uow.count_consumed(topic, "duplicate")
+            outcomes["duplicate"] += 1
             continue
         assert ledger is not None
-        await fulfilment.add_receipt(receipt)
-        taken = RequestLedger(ledger.member_id, ledger.request_id, ledger.commitments, ledger.dispatches,
-                              (*ledger.receipts, receipt), ledger.awaiting_answer)
-        reports = [
+        ledger = ledgers[key] = RequestLedger(ledger.member_id, ledger.request_id, ledger.commitments,
+                                              ledger.dispatches, (*ledger.receipts, receipt), ledger.awaiting_answer)
+        taken.append(receipt)
+        by_id[(receipt.member_id, receipt.receipt_id)] = receipt
+        rejected = [
             (f"{report.order_id}.{report.delivery_id}.rejected.{receipt.member_id}.{receipt.receipt_id}", report)
-            for report in taken.rejected_discrepancies(receipt.receipt_id)
+            for report in ledger.rejected_discrepancies(receipt.receipt_id)
         ]
-        await report_discrepancies(uow, taken, reports)
-        await _complete(uow, taken)
-        accepted, rejected = receipt.accepted, receipt.rejected
+        if rejected:
+            reports.append((ledger, rejected))
+        outcomes["processed"] += 1
+    await fulfilment.add_receipts(taken)
+    for ledger, found in reports:
+        await report_discrepancies(uow, ledger, found)
+    await _complete(uow, [ledgers[key] for key in dict.fromkeys((r.member_id, r.request_id) for r in taken)])
+    topic = commands[0].record.topic
+    for outcome, count in outcomes.items():
+        uow.count_consumed(topic, outcome, count)
+    accepted, rejected_units = sum(r.accepted for r in taken), sum(r.rejected for r in taken)
 
-        def record(accepted: int = accepted, rejected: int = rejected) -> None:
-            metrics.RECEIVED_QUANTITY.labels("accepted").inc(accepted)
-            metrics.RECEIVED_QUANTITY.labels("rejected").inc(rejected)
+    def record() -> None:
+        metrics.RECEIVED_QUANTITY.labels("accepted").inc(accepted)
+        metrics.RECEIVED_QUANTITY.labels("rejected").inc(rejected_units)
 
-        uow.after_commit(record)
-        uow.count_consumed(topic, "processed")
+    uow.after_commit(record)
 
 
 async def report_discrepancies(
@@ -87,7 +105,7 @@ async def report_discrepancies(
     new = await uow.fulfilment.add_discrepancies(
         [(event_id, ledger.member_id, ledger.request_id, report) for event_id, report in reports]
     )
-    suppliers = await uow.suppliers.get_many({report.supplier_id for _, report in reports})
+    suppliers = await uow.suppliers.get_many({report.supplier_id for _, report in reports}, with_catalog=False)
     kinds = []
     for event_id, report in reports:
         if event_id in new:
@@ -102,13 +120,17 @@ async def report_discrepancies(
     return len(kinds)
 
 
-async def _complete(uow: ProcurementUnitOfWork, ledger: RequestLedger) -> None:
-    completed = ledger.completion()
-    if completed is None or not await uow.fulfilment.complete(ledger.member_id, ledger.request_id, completed.quantity):
-        return
-    uow.publish(member_notice(SOURCE, ledger.member_id, EventType.PURCHASE_REQUEST_COMPLETED, completed,
-                              f"{ledger.request_id}:completed"))
-    uow.after_commit(metrics.REQUESTS_COMPLETED.inc)
+async def _complete(uow: ProcurementUnitOfWork, ledgers: Sequence[RequestLedger]) -> None:
+    """Tell each request completed now (everything confirmed accepted), once."""
+    done = {(ledger.member_id, ledger.request_id): completed for ledger in ledgers
+            if (completed := ledger.completion()) is not None}
+    new = await uow.fulfilment.complete([(m, r, c.quantity) for (m, r), c in done.items()])
+    for (member_id, request_id), completed in done.items():
+        if (member_id, request_id) in new:
+            uow.publish(member_notice(SOURCE, member_id, EventType.PURCHASE_REQUEST_COMPLETED, completed,
+                                      f"{request_id}:completed"))
+    count = len(new)
+    uow.after_commit(lambda: metrics.REQUESTS_COMPLETED.inc(count))
 
 
 async def watch_deliveries(uow: ProcurementUnitOfWork, grace_days: int, today: date) -> tuple[int, list[Escalation]]:

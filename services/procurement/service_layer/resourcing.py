@@ -77,7 +77,7 @@ async def resource_parts(
     requested = await requests.quantities([(r.member_id, r.request_id) for r, _ in parts])
     reasons = {r.key: why for r, why in parts}
     suppliers = await uow.suppliers.list()
-    last_resort = await last_resort_by_category(uow, now, options.otif_floor)
+    last_resort = await last_resort_by_category(uow, options.otif_floor)
     by_sku: dict[str, list[OpenRequest]] = {}
     for request, _ in parts:
         by_sku.setdefault(request.sku, []).append(request)

@@ -4,7 +4,8 @@
   line accepted / rejected): each member told what the order serves of its request, and what
   it leaves unserved decided again at once among the SKU's other suppliers (`domain/answers.py`);
 - a despatch advice (`joint_order.dispatched`): each member told its own quantity
-  (`domain/fulfilment.py`).
+  (`domain/fulfilment.py`); a run of them is read and written at once (a supplier may ship each
+  of thousands of deliveries on its own).
 
 The handler takes the contract's models, so a supplier writing another standard (its documents
 read into the same models) is judged by the same rules.
@@ -12,6 +13,7 @@ read into the same models) is judged by the same rules.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from services.procurement.adapters import metrics
@@ -26,7 +28,7 @@ from services.procurement.domain.answers import (
 )
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.fulfilment import Dispatch, dispatch_notices, judge_dispatch
-from services.procurement.domain.orders import AnswerOutcome, OrderRecord
+from services.procurement.domain.orders import AnswerOutcome, OrderRecord, OrderStatus, judge_answer
 from services.procurement.domain.resourcing import request_part
 from services.procurement.domain.responses import authenticate_response, order_held
 from services.procurement.service_layer.publishing import status_message, status_of
@@ -54,7 +56,7 @@ SupplierAnswer = JointOrderConfirmed | JointOrderRejected | JointOrderAnswered
 
 
 async def suppliers_by_key(uow: ProcurementUnitOfWork, keys: set[str]) -> dict[str, Supplier]:
-    return await uow.suppliers.get_many(keys)
+    return await uow.suppliers.get_many(keys, with_catalog=False)  # authenticating needs their secrets only
 
 
 def _signed_by_its_supplier(
@@ -71,23 +73,33 @@ SIGNED_BY_SUPPLIERS = Signed(suppliers_by_key, _signed_by_its_supplier, lambda s
 async def take_responses(
     uow: ProcurementUnitOfWork, commands: list[Command], options: DecisionOptions, now: datetime | None = None
 ) -> None:
-    """Answers and dispatches of orders their sender holds, in partition order."""
+    """Answers and dispatches of orders their sender holds, in partition order: dispatches a run
+    at a time (what they need read once per run), answers one by one."""
     now = now or datetime.now(UTC)
     batch = _Batch()
+    orders = await uow.orders.get_many({c.data.order_id for c in commands})
+    dispatches: list[tuple[Command, OrderRecord]] = []
     for command in commands:
         record, data = command.record, command.data
-        order = await uow.orders.get(data.order_id)
+        order = orders.get(data.order_id)
         refused = order_held(order, command.sender)
         if refused is not None:
             uow.quarantine(record, refused, f"event {command.event.id[:64]!r} failed authentication: {refused}")
             continue
         assert order is not None
         if isinstance(data, JointOrderDispatched):
-            outcome = await take_dispatch(uow, command, order)
-        else:
-            outcome = await take_answer(uow, command, order, options, now, batch)
+            dispatches.append((command, order))
+            continue
+        await take_dispatches(uow, dispatches)
+        dispatches = []
+        outcome = await take_answer(uow, command, order, options, now, batch)
         if outcome is not None:
             uow.count_consumed(record.topic, outcome)
+        if outcome == "processed":
+            answered = await uow.orders.get(order.order_id)
+            assert answered is not None
+            orders[order.order_id] = answered
+    await take_dispatches(uow, dispatches)
 
 
 class _Batch:
@@ -122,7 +134,11 @@ async def take_answer(
         current = await uow.orders.get(order.order_id)
         assert current is not None
         order = current
-    outcome = judge_line_answer(order.status, await uow.fulfilment.answer(order.order_id), answer)
+    held = await uow.fulfilment.answer(order.order_id)
+    if held is None and order.status is not OrderStatus.PLACED:  # answered before line answers were kept
+        outcome = judge_answer(order.status, answer.status)
+    else:
+        outcome = judge_line_answer(order.status, held, answer)
     if outcome is AnswerOutcome.REPEATED:
         return "duplicate"
     if outcome is AnswerOutcome.CONFLICT:
@@ -176,25 +192,42 @@ async def _apply(
     uow.after_commit(record)
 
 
-async def take_dispatch(uow: ProcurementUnitOfWork, command: Command, order: OrderRecord) -> str | None:
-    """Judge and take one despatch advice; returns the consumed outcome (None when set aside)."""
-    record, dispatch = command.record, Dispatch.of(command.data)
+async def take_dispatches(uow: ProcurementUnitOfWork, commands: list[tuple[Command, OrderRecord]]) -> None:
+    """Judge and take a run of despatch advices (each with the order it ships, as it stands):
+    what they name is read at once, then each is judged against it and the ones before it."""
+    if not commands:
+        return
     fulfilment = uow.fulfilment
-    commitments = await fulfilment.commitments(order.order_id)
-    verdict = judge_dispatch(
-        order.status, commitments, await fulfilment.dispatches(order.order_id),
-        await fulfilment.dispatch(dispatch.supplier_id, dispatch.dispatch_id), dispatch,
-    )
-    if isinstance(verdict, Refusal):
-        uow.dead_letter(record, verdict.reason, verdict.detail)
-        return None
-    if verdict is AnswerOutcome.REPEATED:
-        return "duplicate"
-    await fulfilment.add_dispatch(dispatch)
-    for member_id, notice in dispatch_notices(commitments, dispatch):
-        uow.publish(member_notice(SOURCE, member_id, EventType.PURCHASE_REQUEST_DISPATCHED, notice,
-                                  f"{dispatch.supplier_id}:{dispatch.dispatch_id}:{notice.request_id}"))
-    units = sum(quantity for _, quantity in dispatch.quantities)
+    dispatches = [Dispatch.of(command.data) for command, _ in commands]
+    named = {(d.order_id, delivery_id) for d in dispatches for delivery_id, _ in d.quantities}
+    committed = await fulfilment.commitments_of(named)
+    taken: dict[str, list[Dispatch]] = {}
+    for earlier in await fulfilment.dispatches_of(named):
+        taken.setdefault(earlier.order_id, []).append(earlier)
+    by_id = await fulfilment.dispatches_named((d.supplier_id, d.dispatch_id) for d in dispatches)
+    new: list[Dispatch] = []
+    outcomes: Counter[str] = Counter()
+    for (command, order), dispatch in zip(commands, dispatches, strict=True):
+        commitments = [committed[key] for delivery_id, _ in dispatch.quantities
+                       if (key := (dispatch.order_id, delivery_id)) in committed]
+        verdict = judge_dispatch(order.status, commitments, taken.get(order.order_id, []),
+                                 by_id.get((dispatch.supplier_id, dispatch.dispatch_id)), dispatch)
+        if isinstance(verdict, Refusal):
+            uow.dead_letter(command.record, verdict.reason, verdict.detail)
+            continue
+        if verdict is AnswerOutcome.REPEATED:
+            outcomes["duplicate"] += 1
+            continue
+        new.append(dispatch)
+        taken.setdefault(order.order_id, []).append(dispatch)
+        by_id[(dispatch.supplier_id, dispatch.dispatch_id)] = dispatch
+        for member_id, notice in dispatch_notices(commitments, dispatch):
+            uow.publish(member_notice(SOURCE, member_id, EventType.PURCHASE_REQUEST_DISPATCHED, notice,
+                                      f"{dispatch.supplier_id}:{dispatch.dispatch_id}:{notice.request_id}"))
+        outcomes["processed"] += 1
+    await fulfilment.add_dispatches(new)
+    topic = commands[0][0].record.topic
+    for outcome, count in outcomes.items():
+        uow.count_consumed(topic, outcome, count)
+    units = sum(quantity for d in new for _, quantity in d.quantities)
     uow.after_commit(lambda: metrics.DISPATCHED_QUANTITY.inc(units))
-    return "processed"
-

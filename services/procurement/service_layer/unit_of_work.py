@@ -6,7 +6,7 @@ import asyncpg
 
 from services.procurement.adapters.alerts import AlertsRepository, KnownMembersRepository
 from services.procurement.adapters.buffers import BuffersRepository
-from services.procurement.adapters.fulfilment import FulfilmentRepository
+from services.procurement.adapters.fulfilment import FulfilmentRepository, PerformanceRepository
 from services.procurement.adapters.parties import PartiesRepository
 from services.procurement.adapters.repository import (
     CyclesRepository,
@@ -34,6 +34,7 @@ class ProcurementUnitOfWork(UnitOfWork):
     buffers: BuffersRepository
     parties: PartiesRepository
     fulfilment: FulfilmentRepository
+    performance: PerformanceRepository
 
     def _open(self, conn: asyncpg.Connection) -> None:
         self.suppliers = SuppliersRepository(conn)
@@ -44,6 +45,7 @@ class ProcurementUnitOfWork(UnitOfWork):
         self.known_members = KnownMembersRepository(conn)
         self.parties = PartiesRepository(conn)
         self.fulfilment = FulfilmentRepository(conn)
+        self.performance = PerformanceRepository(conn)
         self.buffers = BuffersRepository(conn)
 
     def publish(self, message: OutboundMessage) -> None:

@@ -16,7 +16,7 @@ from services.procurement.domain.fulfilment import EscalationKind
 from services.procurement.domain.orders import OrderRecord
 from services.procurement.domain.risk import effective_alerts, effects, excluded_suppliers
 from services.procurement.service_layer.buffers import refresh_buffer_gauges
-from services.procurement.service_layer.performance import performances
+from services.procurement.service_layer.performance import refresh_performance
 from services.procurement.service_layer.publishing import status_message, status_of
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared.contract import Severity
@@ -78,8 +78,9 @@ _shown_performance: set[tuple[str, str]] = set()
 
 
 async def refresh_performance_gauges(uow: ProcurementUnitOfWork, floor: float, now: datetime | None = None) -> None:
-    """Each supplier's on-time-in-full per category, and whether it is below the floor."""
-    found = await performances(uow, now or datetime.now(UTC))
+    """Recompute supplier performance (decisions read what this keeps) and show each supplier's
+    on-time-in-full per category, and whether it is below the floor."""
+    found = await refresh_performance(uow, now or datetime.now(UTC))
     measured = {key for key, p in found.items() if p.otif is not None}
     for key in _shown_performance - measured:
         metrics.SUPPLIER_OTIF.remove(*key)

@@ -13,7 +13,7 @@ from lxml import etree
 
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.orders import Delivery, JointOrder, OrderLine, delivery_id
-from services.procurement.service_layer.documents import DocumentSetting, document_settings
+from services.procurement.service_layer.documents import DocumentSetting, contract_order, document_settings
 from services.procurement.service_layer.order_records import CloseRecords, placed_messages
 from shared.contract import CloudEvent, JointOrderPlaced, ShipTo
 from shared.documents import opentrans, peppol
@@ -81,6 +81,12 @@ def test_an_xml_suppliers_order_is_the_same_signed_record_carrying_its_document(
     assert str(twin.total) == "495.33"  # 112 x 4.125 + 1,001 x 0.0333; the lines' cents add up to 495.34
 
 
+def test_the_order_a_document_is_rendered_from_is_its_json_twin():
+    """Built unvalidated for speed, it must equal what the contract's model reads from the JSON."""
+    assert contract_order(order()) == json_twin()
+    assert contract_order(order()).model_dump(mode="json") == json_twin().model_dump(mode="json")
+
+
 def test_a_close_renders_documents_for_xml_suppliers_and_json_for_the_others():
     records = CloseRecords("cycle-12")
     placed, other = order(), JointOrder("ord-42", "s-json", "cycle-12", order().lines[1:])
@@ -115,3 +121,12 @@ async def test_the_parties_come_from_the_alliance_entry_the_members_profiles_and
                                                                                                  "ATU12345678")
     assert parties.members["m-huber"].peppol_id == "0088:4000001000012"
     assert (parties.members["m-kern"].name, parties.members["m-kern"].address.country) == ("m-kern", "DE")
+
+
+def test_a_document_supplier_whose_order_goes_as_json_after_all_gets_its_lines():
+    """Without the alliance's party the order goes as JSON (logged): its lines are written then."""
+    records = CloseRecords("cycle-12", document_suppliers=frozenset({"s-holz"}))
+    for line in order().lines:
+        records.ordered("s-holz", "ord-41", line)
+    [record, _] = records.order_messages(order(), "holz-secret")
+    assert JointOrderPlaced.model_validate(json.loads(record.value)["data"]) == json_twin()

@@ -5,12 +5,15 @@ is refused with the same reasons as JSON."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.procurement.domain.orders import OrderStatus, delivery_id
 from services.procurement.service_layer.documents import read_document
@@ -31,6 +34,7 @@ from tests.support.documents import (
 )
 from tests.support.erp import signed
 from tests.unit.procurement.test_supplier_answers import HOLZ, RESPONSES, WALD, answer, answers, placed
+from tests.unit.test_fuzz_intake import take
 
 PEPPOL_HOLZ = replace(HOLZ, documents=Standard.PEPPOL_BIS3, peppol_id="0088:4012345000009", vat_id="DE987654321")
 OPENTRANS_HOLZ = replace(PEPPOL_HOLZ, documents=Standard.OPENTRANS_21)
@@ -234,3 +238,43 @@ async def test_a_despatch_document_has_the_effect_of_joint_order_dispatched(supp
     by_document, by_json = await _twins(supplier, document_dispatch, json_dispatch, before=[confirm])
     assert not by_document.dead_letters and by_document.events(topics.MEMBER_NOTICES)
     _same_effect(by_document, by_json)
+
+
+_VALID = [
+    peppol_order_response("ord-1", "AP"),
+    peppol_order_response("ord-1", "CA", [peppol_response_line("x", "3", 5)]),
+    peppol_despatch_advice("ord-1", "LS-9", [("x", 1)]),
+    opentrans_orderresponse("ord-1", [("x", 1)]),
+    opentrans_dispatchnotification("ord-1", "LS-9", [("x", 1)]),
+]
+
+
+@st.composite
+def _mangled(draw: st.DrawFn) -> str:
+    """A supplier's document, cut and spliced with arbitrary text (entities and markup included)."""
+    text = draw(st.sampled_from(_VALID))
+    for _ in range(draw(st.integers(0, 3))):
+        at, cut = draw(st.integers(0, len(text))), draw(st.integers(0, 40))
+        junk = draw(st.text(max_size=30) | st.sampled_from(["&x;", "<!DOCTYPE r>", "<a>", "]]>", "\x00", "<?xml?>"]))
+        text = text[:at] + junk + text[at + cut:]
+    return text
+
+
+_TYPES = st.sampled_from([EventType.JOINT_ORDER_CONFIRMED, EventType.JOINT_ORDER_REJECTED,
+                          EventType.JOINT_ORDER_ANSWERED, EventType.JOINT_ORDER_DISPATCHED])
+_SCHEMAS = st.sampled_from([peppol.ORDER_RESPONSE, peppol.DESPATCH_ADVICE, peppol.ORDER, opentrans.ORDERRESPONSE,
+                            opentrans.DISPATCHNOTIFICATION])
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.tuples(_TYPES, _SCHEMAS, _mangled(), st.sampled_from([PEPPOL_HOLZ, OPENTRANS_HOLZ, HOLZ])),
+                min_size=1, max_size=5))
+def test_any_document_ends_exactly_once_and_nothing_escapes(batch) -> None:
+    standards_kit()
+
+    async def run() -> None:
+        uow, _ = await placed(batch[0][3], WALD)  # the supplier's standard: the first record's
+        records = [document(t, schema, xml, event_id=f"e-{n}", offset=n) for n, (t, schema, xml, _) in enumerate(batch)]
+        await take(uow, answers, records)  # checks each record ends exactly once
+
+    asyncio.run(run())

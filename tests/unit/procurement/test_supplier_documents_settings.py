@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from services.members.service_layer.registry import member_from_seed
 from services.procurement.entrypoints.http import admin_router
 from services.procurement.service_layer.catalog import alliance_from_seed, supplier_from_seed
 from shared import seed
@@ -70,3 +71,11 @@ def test_an_xml_supplier_needs_the_alliance_party_and_is_then_stored_with_its_id
     view = saved.json()["supplier"]
     assert (view["documents"], view["peppol_id"], view["vat_id"]) == ("peppol-bis3", "0088:4012345000009", "DE987654321")
     assert uow.tables.suppliers["s-holz"].documents is Standard.PEPPOL_BIS3
+
+
+def test_a_members_document_ids_travel_from_its_entry_to_procurements_delivery_parties():
+    entry = seed.Member.model_validate({"id": "m-huber", "name": "Schreinerei Huber GmbH", "erp_secret": "s3cret",
+                                        "email": "einkauf@huber.example", "region": "DE",
+                                        "peppol_id": "0088:4000001000012", "vat_id": "DE111111111"})
+    profile = member_from_seed(entry).profile(None)
+    assert (profile.peppol_id, profile.vat_id) == ("0088:4000001000012", "DE111111111")
