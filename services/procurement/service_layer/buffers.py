@@ -409,18 +409,30 @@ async def _goods_received(
     """The warehouse's receipt as the after-the-order ledger takes a member's: for each lot whose
     supplier dispatched it, so its goods are not reported missing and its request completes.
     Goods of a supplier that sends no despatch advice are booked into the buffer only."""
-    for n, (reference, units) in enumerate(sorted(taken.items()), start=1):
-        _, request_id = lot_request(reference)
-        receipt = Receipt(f"buffer-receipt-{number}-{n}", ALLIANCE_MEMBER_ID, request_id, received_on, units)
-        ledger = await uow.fulfilment.ledger(ALLIANCE_MEMBER_ID, request_id)
+    receipts = [
+        Receipt(f"buffer-receipt-{number}-{n}", ALLIANCE_MEMBER_ID, lot_request(reference)[1], received_on, units)
+        for n, (reference, units) in enumerate(sorted(taken.items()), start=1)
+    ]
+    ledgers = {ledger.request_id: ledger for ledger in await uow.fulfilment.ledgers(
+        [(ALLIANCE_MEMBER_ID, r.request_id) for r in receipts]
+    )}
+    taken_now, completed = [], []
+    for receipt in receipts:
+        ledger = ledgers.get(receipt.request_id)
         if judge_receipt(ledger, receipt, None) is not AnswerOutcome.APPLY:
             continue
         assert ledger is not None
-        await uow.fulfilment.add_receipt(receipt)
-        completed = RequestLedger(ledger.member_id, ledger.request_id, ledger.commitments, ledger.dispatches,
-                                  (*ledger.receipts, receipt), ledger.awaiting_answer).completion()
-        if completed is not None:
-            await uow.fulfilment.complete(ALLIANCE_MEMBER_ID, request_id, completed.quantity)
+        ledger = ledgers[receipt.request_id] = RequestLedger(
+            ledger.member_id, ledger.request_id, ledger.commitments, ledger.dispatches,
+            (*ledger.receipts, receipt), ledger.awaiting_answer,
+        )
+        taken_now.append(receipt)
+    for request_id in dict.fromkeys(r.request_id for r in taken_now):
+        done = ledgers[request_id].completion()
+        if done is not None:
+            completed.append((ALLIANCE_MEMBER_ID, request_id, done.quantity))
+    await uow.fulfilment.add_receipts(taken_now)
+    await uow.fulfilment.complete(completed)
 
 
 async def member_statement(
