@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from services.procurement.adapters.fulfilment import PlacedOrder
@@ -542,6 +542,14 @@ class FakeBuffersRepository:
     async def list(self, skus: Iterable[str] | None = None) -> list[RiskBuffer]:
         wanted = set(self._tables.buffers) if skus is None else set(skus)
         return [b for sku, b in sorted(self._tables.buffers.items()) if sku in wanted]
+
+    async def admitted(
+        self, skus: Sequence[str] = (), keys: Sequence[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], datetime]:
+        """In the order the requests were added (the fake keeps no admission time)."""
+        order = {key: n for n, key in enumerate(self._tables.requests)}
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        return {k: start + timedelta(seconds=order[k]) for k in keys if k in order}
 
     async def latest_sizings(self, skus: Iterable[str]) -> dict[str, BufferSizing]:
         return {sku: self._tables.buffer_sizings[sku] for sku in skus if sku in self._tables.buffer_sizings}
