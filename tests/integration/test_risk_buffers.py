@@ -89,6 +89,21 @@ async def build_history(running, service) -> dict:
             return len((await admin.get("/orders", params={"status": "confirmed"})).json()) == len(order_ids)
 
     await wait_until(confirmed, what="the orders confirmed")
+    # It ships the warehouse's deliveries: their receipt is the after-the-order ledger's too.
+    ours = [(o["order_id"], d["delivery_id"], d["quantity"]) for o in (json.loads(r.value)["data"] for r in placed)
+            for line in o["lines"] for d in line["deliveries"] if d["member_id"] == "alliance"]
+    today = date.today().isoformat()
+    await send(running, topics.SUPPLIER_RESPONSES, [
+        response_record("s-holz", "s-holz-secret", "joint_order.dispatched", {
+            "order_id": order_id, "supplier_id": "s-holz", "dispatch_id": f"d-{n}", "shipped_on": today,
+            "expected_arrival": today, "deliveries": [{"delivery_id": delivery_id, "quantity": quantity}]})
+        for n, (order_id, delivery_id, quantity) in enumerate(ours)
+    ])
+
+    async def dispatched() -> bool:
+        return await in_database(running, "SELECT count(*) FROM dispatches") == len(ours)
+
+    await wait_until(dispatched, what="the warehouse's deliveries dispatched")
     view = await buffer_view(service)
     assert view["sizing"]["target"] > 0 and view["on_order"] == view["sizing"]["target"]
     async with service.admin() as admin:
@@ -99,7 +114,17 @@ async def build_history(running, service) -> dict:
     stocked = booked.json()
     assert (stocked["on_hand"], stocked["on_order"]) == (view["on_order"], 0)
     assert Decimal(stocked["unit_cost"]) in (Decimal("9.00"), Decimal("10.00"))
+    received = "SELECT coalesce(sum(accepted), 0) FROM receipts WHERE member_id = 'alliance'"
+    assert await in_database(running, received) == stocked["on_hand"]
     return stocked
+
+
+async def in_database(running, query: str) -> int:
+    conn = await asyncpg.connect(running.database_url("procurement"))
+    try:
+        return await conn.fetchval(query)
+    finally:
+        await conn.close()
 
 
 async def exclude_the_only_supplier(service) -> None:
@@ -228,7 +253,10 @@ async def drawn_rows(running) -> Counter[tuple[str, str]]:
         rows = await conn.fetch("SELECT member_id, request_id, quantity FROM risk_buffer_draws")
     finally:
         await conn.close()
-    return Counter({(r["member_id"], r["request_id"]): r["quantity"] for r in rows})
+    drawn: Counter[tuple[str, str]] = Counter()
+    for row in rows:  # units per request, summed over every row: a second draw would show
+        drawn[(row["member_id"], row["request_id"])] += row["quantity"]
+    return drawn
 
 
 async def test_kill_9_in_the_middle_of_a_draw_serves_nothing_twice_and_loses_nothing(
@@ -269,3 +297,53 @@ async def test_kill_9_in_the_middle_of_a_draw_serves_nothing_twice_and_loses_not
         served = Counter((m, d["request_id"]) for m, kind, d in told if kind == "purchase_request.served_from_buffer")
         assert served == Counter({("m-huber", "k-huber"): 1})
         assert not [d for m, kind, d in told if kind == "purchase_request.unfulfillable" and d["request_id"] == "k-huber"]
+
+
+async def test_kill_9_while_a_rejection_draws_then_the_redelivered_rejection_draws_once(
+    kafka_bootstrap, postgres_server_url, tmp_path, seed
+):
+    async with platform(kafka_bootstrap, postgres_server_url, tmp_path, ("s-holz",)) as running:
+        doomed = await running.start("procurement", seed)
+        await build_history(running, doomed)
+        await send(running, topics.ADMITTED_REQUESTS, [
+            admitted("m-huber", "k-huber", 2, SKU, needed_by=SOON), admitted("m-berg", "k-berg", 3, SKU, needed_by=SOON),
+        ])
+        await wait_for_open(doomed, 2)
+        await close(doomed)
+        placed = await wait_for_records(running.kafka_bootstrap, running.topic(topics.supplier_orders("s-holz")), 4)
+        order_id = json.loads(placed[-1].value)["data"]["order_id"]
+        rejected = response_record("s-holz", "s-holz-secret", "joint_order.rejected",
+                                   {"order_id": order_id, "supplier_id": "s-holz", "reason": "warehouse fire"})
+
+        async with CloseHold(running.database_url("procurement"), table="risk_buffer_draws") as hold:
+            await send(running, topics.SUPPLIER_RESPONSES, [rejected])
+            backend = await hold.wait_for_close()  # the rejection's re-sourcing, drawing for m-huber
+            doomed.kill()
+
+        async def gone() -> bool:
+            conn = await asyncpg.connect(running.database_url("procurement"))
+            try:
+                return not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", backend)
+            finally:
+                await conn.close()
+
+        await wait_until(gone, timeout=30, what="the killed consumer's backend to end")
+        assert await drawn_rows(running) == Counter()
+
+        restarted = await running.start("procurement", seed)  # the rejection is redelivered
+
+        async def drawn() -> bool:
+            return bool(await drawn_rows(running))
+
+        await wait_until(drawn, what="the redelivered rejection's draw")
+        await send(running, topics.SUPPLIER_RESPONSES, [rejected])  # and once more, resent
+        told = await notices_settled(running, "purchase_request.unfulfillable", 1)
+        served = Counter((m, d["request_id"]) for m, kind, d in told if kind == "purchase_request.served_from_buffer")
+        assert served == Counter({("m-huber", "k-huber"): 1})
+        lost = Counter((m, d["request_id"]) for m, kind, d in told
+                       if kind == "purchase_request.unfulfillable" and d["request_id"].startswith("k-"))
+        assert lost == Counter({("m-berg", "k-berg"): 1})
+        assert await drawn_rows(running) == Counter({("m-huber", "k-huber"): 2})
+        async with restarted.admin() as admin:
+            orders = (await admin.get("/orders", params={"status": "rejected"})).json()
+        assert [o["order_id"] for o in orders] == [order_id]

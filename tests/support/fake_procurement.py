@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from services.procurement.adapters.fulfilment import PlacedOrder
@@ -305,7 +305,9 @@ class FakeAlertsRepository:
                 found.append(Holding(r.member_id, r.request_id, r.sku, r.country))
         for d in tables.deliveries:
             order = tables.orders[d.order_id]
-            confirmed = order.status is OrderStatus.CONFIRMED
+            confirmed = order.status is OrderStatus.CONFIRMED or (order.status is OrderStatus.ANSWERED and any(
+                c.confirmed for c in tables.commitments.get(d.order_id, [])
+                if (c.member_id, c.request_id) == (d.member_id, d.request_id)))
             if not (order.status is OrderStatus.PLACED or (
                 confirmed and (order.expected_delivery is None or order.expected_delivery >= today)
             )):
@@ -440,9 +442,6 @@ class FakeFulfilmentRepository:
         keys = sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id == order_id})
         return await self.ledgers(keys)
 
-    async def requests_on(self, order_ids: Sequence[str]) -> list[tuple[str, str]]:
-        return sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id in order_ids})
-
     async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
         tables = self._tables
         found = []
@@ -543,6 +542,14 @@ class FakeBuffersRepository:
     async def list(self, skus: Iterable[str] | None = None) -> list[RiskBuffer]:
         wanted = set(self._tables.buffers) if skus is None else set(skus)
         return [b for sku, b in sorted(self._tables.buffers.items()) if sku in wanted]
+
+    async def admitted(
+        self, skus: Sequence[str] = (), keys: Sequence[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], datetime]:
+        """In the order the requests were added (the fake keeps no admission time)."""
+        order = {key: n for n, key in enumerate(self._tables.requests)}
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        return {k: start + timedelta(seconds=order[k]) for k in keys if k in order}
 
     async def latest_sizings(self, skus: Iterable[str]) -> dict[str, BufferSizing]:
         return {sku: self._tables.buffer_sizings[sku] for sku in skus if sku in self._tables.buffer_sizings}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -36,6 +37,12 @@ _BUFFER_COLUMNS = (
 SERVED_FROM_BUFFER = "served_from_buffer"
 """The `status_reason` of a request served in full from a buffer (its status is `confirmed`:
 the alliance delivers it from its warehouse)."""
+
+
+def lot_request(reference: str) -> tuple[str, str]:
+    """(order_id, the alliance's request_id) of a lot's reference: order ids hold no '/'."""
+    order_id, _, request_id = reference.partition("/")
+    return order_id, request_id
 
 
 def received_from_lots(lots: Sequence[OpenLot], quantity: int) -> dict[str, int]:
@@ -105,7 +112,7 @@ class BuffersRepository:
             return []
         lots = await self._conn.fetch(
             "SELECT l.sku, l.reference, l.quantity - coalesce(r.quantity, 0) AS quantity, l.unit_price FROM ("
-            " SELECT p.sku, d.order_id || '/' || d.line_id AS reference, coalesce(c.confirmed, d.quantity) AS quantity,"
+            " SELECT p.sku, d.order_id || '/' || d.request_id AS reference, coalesce(c.confirmed, d.quantity) AS quantity,"
             " d.unit_price, o.placed_at, d.order_id, d.line_id FROM deliveries d JOIN orders o USING (order_id)"
             " JOIN purchase_requests p ON p.member_id = d.member_id AND p.request_id = d.request_id"
             " LEFT JOIN commitments c ON c.order_id = d.order_id AND c.member_id = d.member_id"
@@ -200,15 +207,15 @@ class BuffersRepository:
         rows = await self._conn.fetch("SELECT sku, closes_below_half FROM risk_buffers")
         return {r["sku"]: r["closes_below_half"] for r in rows}
 
-    async def record_receipt(self, sku: str, from_lots: Mapping[str, int], unit_cost: Decimal) -> None:
-        """Units booked as arrived, taken from these lots (reference: units)."""
+    async def record_receipt(self, sku: str, from_lots: Mapping[str, int], unit_cost: Decimal) -> int:
+        """Units booked as arrived, taken from these lots (reference: units); the receipt's number."""
         await self._conn.executemany(
             "INSERT INTO risk_buffer_lot_receipts (sku, reference, quantity) VALUES ($1, $2, $3)"
             " ON CONFLICT (sku, reference) DO UPDATE SET quantity = risk_buffer_lot_receipts.quantity + $3",
             [(sku, reference, units) for reference, units in from_lots.items()],
         )
-        await self._conn.execute(
-            "INSERT INTO risk_buffer_receipts (sku, quantity, unit_cost) VALUES ($1, $2, $3)",
+        return await self._conn.fetchval(
+            "INSERT INTO risk_buffer_receipts (sku, quantity, unit_cost) VALUES ($1, $2, $3) RETURNING receipt_no",
             sku, sum(from_lots.values()), unit_cost,
         )
 
@@ -221,6 +228,23 @@ class BuffersRepository:
             list(skus),
         )
         return {(r["member_id"], r["request_id"]) for r in rows}
+
+    async def admitted(
+        self, skus: Sequence[str] = (), keys: Sequence[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], datetime]:
+        """When requests were admitted, by (member_id, request_id): the subscribers' open
+        requests of `skus`, and the requests `keys`."""
+        rows = await self._conn.fetch(
+            "SELECT p.member_id, p.request_id, p.admitted_at FROM purchase_requests p"
+            " JOIN risk_buffer_subscribers s ON s.sku = p.sku AND s.member_id = p.member_id"
+            " WHERE p.status = 'open' AND p.sku = ANY($1::text[])"
+            " UNION ALL SELECT p.member_id, p.request_id, p.admitted_at FROM purchase_requests p"
+            " JOIN unnest($2::text[], $3::text[]) AS u(m, r) ON p.member_id = u.m AND p.request_id = u.r",
+            list(skus),
+            [m for m, _ in keys],
+            [r for _, r in keys],
+        )
+        return {(r["member_id"], r["request_id"]): r["admitted_at"] for r in rows}
 
     async def record_demand(self, cycle_no: int, quantities: Mapping[tuple[str, str], int]) -> None:
         """Requested quantity per (sku, member) in cycle `cycle_no`."""
@@ -351,10 +375,6 @@ class BuffersRepository:
             ],
             columns=("member_id", "request_id", "occasion", "sku", "quantity", "unit_price", "cycle_no"),
         )
-
-    async def draw_totals(self) -> dict[str, int]:
-        rows = await self._conn.fetch("SELECT sku, sum(quantity) AS quantity FROM risk_buffer_draws GROUP BY sku")
-        return {r["sku"]: r["quantity"] for r in rows}
 
     async def add_replenishments(self, requests: Sequence[OpenRequest]) -> None:
         """The alliance's own requests, stored like members' ones so that orders, re-sourcing and

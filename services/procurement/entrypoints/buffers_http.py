@@ -5,6 +5,7 @@ only ever reads its own, in its `risk_buffer.statement`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -212,7 +213,7 @@ def buffers_router(unit_of_work: Callable[[], ProcurementUnitOfWork]) -> APIRout
     async def receive(sku: str, body: Receipt) -> BufferView:
         try:
             async with unit_of_work() as uow:
-                buffer = await commands.receive(uow, sku, body.quantity)
+                buffer = await commands.receive(uow, sku, body.quantity, datetime.now(UTC).date())
                 return await view(uow, buffer)
         except commands.NoSuchBuffer:
             raise HTTPException(404, f"no risk buffer for SKU {sku!r}") from None

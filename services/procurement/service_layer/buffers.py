@@ -4,19 +4,20 @@ for to each subscriber at the close of each statement period.
 
 Everything here runs in the caller's transaction (a close, or an answer or alert that re-sources
 an order), under the decision lock: a draw, its stock movement and the member's notice commit
-together through the outbox, and a request is drawn at most once (`risk_buffer_draws`' key), so
-a kill -9 at any point serves nothing twice and loses nothing.
+together through the outbox, and a request is drawn for at most once per occasion (a close, or
+the order that lost its supplier: `risk_buffer_draws`' key), so a kill -9 at any point serves
+nothing twice and loses nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from services.procurement.adapters import metrics
-from services.procurement.adapters.buffers import received_from_lots
+from services.procurement.adapters.buffers import lot_request, received_from_lots
 from services.procurement.domain.buffers import (
     BufferSizing,
     BufferStock,
@@ -36,7 +37,8 @@ from services.procurement.domain.buffers import (
 )
 from services.procurement.domain.bundling import Offer
 from services.procurement.domain.demand import OpenRequest, RequestStatus
-from services.procurement.domain.orders import Leftovers
+from services.procurement.domain.fulfilment import Receipt, RequestLedger, judge_receipt
+from services.procurement.domain.orders import AnswerOutcome, Leftovers
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import seed
 from shared.contract import (
@@ -48,6 +50,11 @@ from shared.contract import (
 )
 from shared.events.procurement import SOURCE
 from shared.messaging.notices import member_notice
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+ASKED_AGAIN = "asked_again_next_close"
+"""The `status_reason` of a replenishment request left unplaced though it could wait: the next
+close asks for the gap again, with a request of its own."""
 
 
 def buffer_from_seed(entry: seed.RiskBuffer) -> RiskBuffer:
@@ -72,11 +79,6 @@ async def sync_seed_buffers(uow: ProcurementUnitOfWork, entries: seed.Seed) -> i
     return len(entries.risk_buffers)
 
 
-def _claim_order(request: OpenRequest) -> tuple[date, str]:
-    """Within a member, earliest `needed_by` first, then by request id."""
-    return request.needed_by, request.request_id
-
-
 @dataclass(slots=True)
 class _Served:
     """What draws did to some requests, to be written and told in the caller's transaction."""
@@ -91,6 +93,12 @@ class _Served:
     parts: set[tuple[str, str]] = field(default_factory=set)
     """(member_id, request_id) of requests drawn for in part only (the rest is on an order):
     their state is the order's business, only the notices are told here."""
+    admitted: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    """When the requests that may be drawn for were admitted: within a member, the earliest
+    `needed_by` is served first, then the request admitted first."""
+
+    def _claim_order(self, request: OpenRequest) -> tuple[date, datetime, str]:
+        return request.needed_by, self.admitted.get((request.member_id, request.request_id), _LATEST), request.request_id
 
     def serve(
         self,
@@ -100,7 +108,7 @@ class _Served:
         unplaced: Sequence[tuple[OpenRequest, str]],
     ) -> list[tuple[OpenRequest, str]]:
         """Draw on `buffer` for `unplaced` requests of its SKU; returns those it served none of."""
-        requests = sorted(unplaced, key=lambda pair: _claim_order(pair[0]))
+        requests = sorted(unplaced, key=lambda pair: self._claim_order(pair[0]))
         claims = [DrawClaim.of(request, request.quantity) for request, _ in requests]
         shares = sizing.cost_shares if sizing is not None else {}
         outcome = draw(claims, buffer.sku, buffer.subscribers, shares, stock)
@@ -167,9 +175,10 @@ async def serve_from_buffers(
 ) -> list[tuple[OpenRequest, str]]:
     """Requests, or parts of requests, about to be told `unfulfillable` outside a close (their
     order was rejected, answered short or cancelled, and they could not be re-sourced): serve
-    subscribers from the buffers as far as they reach, now. Returns the requests served none of, for the caller to tell as before;
-    those served in full or in part are written and told here. The caller holds the decision
-    lock; `cause` is what the caller's notices' ids are made of (the order's id)."""
+    subscribers from the buffers as far as they reach, now. Returns the requests served none
+    of, for the caller to tell as before; those served in full or in part are written and told
+    here. The caller holds the decision lock; `cause` is what the caller's notices' ids are made
+    of (the order's id)."""
     skus = {r.sku for r, _ in unplaced if r.member_id != ALLIANCE_MEMBER_ID}
     if not skus:
         return list(unplaced)
@@ -178,9 +187,10 @@ async def serve_from_buffers(
         return list(unplaced)
     sizings = await uow.buffers.latest_sizings(b.sku for b in buffers)
     requested = await uow.requests.quantities([(r.member_id, r.request_id) for r, _ in unplaced])
+    keys = [(r.member_id, r.request_id) for r, _ in unplaced if r.sku in {b.sku for b in buffers}]
     served = _Served(parts={
         (r.member_id, r.request_id) for r, _ in unplaced if r.quantity < requested.get((r.member_id, r.request_id), 0)
-    })
+    }, admitted=await uow.buffers.admitted(keys=keys))
     left = [(r, why) for r, why in unplaced if r.sku not in {b.sku for b in buffers}]
     for buffer in buffers:
         of_sku = [(r, why) for r, why in unplaced if r.sku == buffer.sku]
@@ -235,6 +245,7 @@ class BufferClose:
         plan = cls(cycle_no, cycle_id, buffers)
         if not buffers:
             return plan
+        plan._served.admitted = await store.admitted(skus=list(plan.buffers))
         counted = await store.counted_before(list(plan.buffers))
         demand: dict[tuple[str, str], int] = {}
         for sku in plan.buffers:
@@ -267,7 +278,7 @@ class BufferClose:
     def settle(self, sku: str, leftovers: Leftovers) -> Settled:
         """Draw on the SKU's buffer for the members' requests that cannot wait."""
         own = [(r, why) for r, why in leftovers.unfulfillable if r.member_id == ALLIANCE_MEMBER_ID]
-        own += [(r, "not_placed") for r in leftovers.waiting if r.member_id == ALLIANCE_MEMBER_ID]
+        own += [(r, ASKED_AGAIN) for r in leftovers.waiting if r.member_id == ALLIANCE_MEMBER_ID]
         waiting = tuple(r for r in leftovers.waiting if r.member_id != ALLIANCE_MEMBER_ID)
         theirs = [(r, why) for r, why in leftovers.unfulfillable if r.member_id != ALLIANCE_MEMBER_ID]
         buffer = self.buffers.get(sku)
@@ -373,7 +384,7 @@ async def unsubscribe(uow: ProcurementUnitOfWork, sku: str, member_id: str) -> b
     return await uow.buffers.unsubscribe(sku, member_id)
 
 
-async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int) -> RiskBuffer:
+async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int, received_on: date) -> RiskBuffer:
     """Book `quantity` units as arrived at the buffer's warehouse, from its oldest lots."""
     await uow.lock_decisions()  # draws change the same stock
     buffer = await _buffer(uow, sku)
@@ -385,10 +396,43 @@ async def receive(uow: ProcurementUnitOfWork, sku: str, quantity: int) -> RiskBu
         ) from None
     await uow.buffers.save_stock(sku, stock)
     taken = received_from_lots(buffer.stock.on_order, quantity)
-    await uow.buffers.record_receipt(sku, taken, (stock.value - buffer.stock.value) / quantity)
+    number = await uow.buffers.record_receipt(sku, taken, (stock.value - buffer.stock.value) / quantity)
+    await _goods_received(uow, number, taken, received_on)
     stored = await uow.buffers.get(sku)
     assert stored is not None
     return stored
+
+
+async def _goods_received(
+    uow: ProcurementUnitOfWork, number: int, taken: Mapping[str, int], received_on: date
+) -> None:
+    """The warehouse's receipt as the after-the-order ledger takes a member's: for each lot whose
+    supplier dispatched it, so its goods are not reported missing and its request completes.
+    Goods of a supplier that sends no despatch advice are booked into the buffer only."""
+    receipts = [
+        Receipt(f"buffer-receipt-{number}-{n}", ALLIANCE_MEMBER_ID, lot_request(reference)[1], received_on, units)
+        for n, (reference, units) in enumerate(sorted(taken.items()), start=1)
+    ]
+    ledgers = {ledger.request_id: ledger for ledger in await uow.fulfilment.ledgers(
+        [(ALLIANCE_MEMBER_ID, r.request_id) for r in receipts]
+    )}
+    taken_now, completed = [], []
+    for receipt in receipts:
+        ledger = ledgers.get(receipt.request_id)
+        if judge_receipt(ledger, receipt, None) is not AnswerOutcome.APPLY:
+            continue
+        assert ledger is not None
+        ledger = ledgers[receipt.request_id] = RequestLedger(
+            ledger.member_id, ledger.request_id, ledger.commitments, ledger.dispatches,
+            (*ledger.receipts, receipt), ledger.awaiting_answer,
+        )
+        taken_now.append(receipt)
+    for request_id in dict.fromkeys(r.request_id for r in taken_now):
+        done = ledgers[request_id].completion()
+        if done is not None:
+            completed.append((ALLIANCE_MEMBER_ID, request_id, done.quantity))
+    await uow.fulfilment.add_receipts(taken_now)
+    await uow.fulfilment.complete(completed)
 
 
 async def member_statement(

@@ -63,7 +63,7 @@ CREATE TABLE risk_buffer_draws (
 );
 CREATE INDEX risk_buffer_draws_by_cycle ON risk_buffer_draws (sku, cycle_no);
 
--- What was booked as received from each lot (`<order_id>/<line_id>`, the alliance's delivery).
+-- What was booked as received from each lot (`<order_id>/<request_id>`, the alliance's delivery).
 CREATE TABLE risk_buffer_lot_receipts (
     sku       text    NOT NULL REFERENCES risk_buffers,
     reference text    NOT NULL,

@@ -1,6 +1,7 @@
-"""A rejected order nobody else can take: its subscribers' requests are served from the SKU's
-risk buffer in the answer's own transaction (short stock split by cost share), the others told
-`unfulfillable` as before; the same answer again draws nothing more."""
+"""Between closes, what a supplier's answer leaves without a supplier that nobody else can take
+(a rejected order, the unserved part of a partial line): its subscribers' requests are served
+from the SKU's risk buffer in the answer's own transaction (short stock split by cost share),
+the others told `unfulfillable` as before; the same answer again draws nothing more."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from decimal import Decimal
 from services.procurement.domain.buffers import BufferStock, DemandStats, RiskBuffer, size_buffer
 from services.procurement.domain.demand import RequestStatus
 from shared import topics
-from shared.contract import ShipTo
+from shared.contract import EventType, ShipTo
 from shared.events.notices import MEMBER_NOTICE_REQUESTED
 from tests.support.fake_procurement import FakeProcurementUnitOfWork, place_order
-from tests.unit.procurement.test_supplier_answers import HOLZ, REQUESTS, SETTINGS, deliver, rejection
+from tests.unit.procurement.test_supplier_answers import HOLZ, REQUESTS, SETTINGS, answer, deliver, rejection
 
 WAREHOUSE = ShipTo(site="Zentrallager Nord", postal_code="30159", country="DE")
 
@@ -71,3 +72,22 @@ async def test_a_request_whose_price_limit_is_below_the_buffers_cost_is_not_serv
         uow.tables.buffers["BOARD-18MM"], stock=BufferStock(100, Decimal("950.00")))  # 9.50 a unit
     await deliver(uow, rejection(order.order_id))
     assert [(m, kind) for m, kind, _ in told(uow)] == [("m-huber", "purchase_request.unfulfillable")]
+
+
+async def test_a_shortfall_nobody_else_can_take_is_served_from_the_buffer_for_the_part_not_delivered():
+    uow = FakeProcurementUnitOfWork([HOLZ], topic_prefix=SETTINGS.topic_prefix)
+    order = await place_order(uow, "s-holz", REQUESTS, Decimal("9.00"))
+    with_buffer(uow, on_hand=100, subscribers=("m-huber",))
+    [line] = order.lines
+    # 50 of 100: m-huber's 60 comes first and is served in part (50), m-berg's 40 not at all.
+    partial = answer(order.order_id, EventType.JOINT_ORDER_ANSWERED, event_id="a-3",
+                     lines=[{"line_id": line.line_id, "status": "partial", "quantity": 50}])
+    await deliver(uow, partial)
+
+    served = [(m, data) for m, kind, data in told(uow) if kind == "purchase_request.served_from_buffer"]
+    assert served == [("m-huber", {"request_id": "r-1", "quantity": 10, "unit_price": "8.50",
+                                   "warehouse": "Zentrallager Nord"})]
+    assert await uow.requests.status("m-huber", "r-1") is not RequestStatus.UNFULFILLABLE  # 50 are on the order
+    lost = [(m, data) for m, kind, data in told(uow) if kind == "purchase_request.unfulfillable"]
+    assert lost == [("m-berg", {"request_id": "r-2", "reason": lost[0][1]["reason"]})]
+    assert uow.tables.buffers["BOARD-18MM"].stock.on_hand == 90
