@@ -37,10 +37,13 @@ test: venv
 
 # The integration, end-to-end and quick chaos tiers once more, on Apache Kafka (KRaft, the
 # compose image's version, from Maven Central into .alliance/kafka once): needs a JDK and Maven.
+# Tests that start `alliance run` on the embedded broker whatever the backend are `make test`'s.
+EMBEDDED_ONLY := tests/e2e/test_demo.py tests/e2e/test_ops_dashboards.py tests/e2e/test_admin_api_fuzz.py
 test-kafka: venv
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 		echo "make test-kafka needs a JDK 17+ and Maven: apt-get install openjdk-17-jre-headless maven" >&2; exit 2; }
-	ALLIANCE_TEST_BACKEND=kafka $(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "integration or e2e"
+	ALLIANCE_TEST_BACKEND=kafka $(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "integration or e2e" \
+		$(foreach file,$(EMBEDDED_ONLY),--deselect $(file))
 
 demo: venv
 	$(VENV)/bin/python -m demo --duration $(DURATION)

@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 METADATA_MAX_AGE_MS = 5_000
 """aiokafka workaround: after a partition's leader moves (a broker lost), a producer or consumer
-answered NotLeaderForPartition does not always refresh its metadata at once and keeps asking the
-old leader until the next periodic refresh, by default 5 minutes later. Refreshing every 5 s
-bounds that stall to seconds, for a metadata request per client every 5 s."""
+answered NotLeaderForPartition may keep asking the old leader until its next periodic refresh,
+by default 5 minutes later. Refreshing every 5 s bounds such a stall to seconds, for a metadata
+request per client every 5 s (a precaution: docs/ops.md, "Running on Apache Kafka")."""
 
 PRODUCER_ID_ATTEMPTS = 20
 """Times to ask, half a second apart, while the broker answers with a retriable error."""
