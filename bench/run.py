@@ -653,6 +653,14 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_facts()
     RESULTS.mkdir(exist_ok=True)
     brokers = list(BROKERS) if arguments.broker == "both" else [arguments.broker]
+    if "kafka" in brokers:
+        from shared.runtime.kafka_cluster import KafkaToolsMissing, require_tools
+
+        try:
+            require_tools()
+        except KafkaToolsMissing as missing:
+            console.print(str(missing))
+            return 2
     tables: dict[str, list[Row]] = {}
     passed = True
     for broker in brokers:

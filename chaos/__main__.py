@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import sys
 from datetime import date
@@ -60,6 +61,17 @@ async def main_async(options: argparse.Namespace, console: Console) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    # the harness's own Kafka clients retry through every fault; their complaints (a lost broker
+    # is unreachable until its partitions have moved) would drown the report
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    if options.broker == "kafka":
+        from shared.runtime.kafka_cluster import KafkaToolsMissing, require_tools
+
+        try:
+            require_tools()
+        except KafkaToolsMissing as missing:
+            print(missing, file=sys.stderr)
+            return 2
     console = Console() if sys.stdout.isatty() else Console(width=110)
     return 0 if asyncio.run(main_async(options, console)) else 1
 

@@ -40,7 +40,7 @@ FINAL = frozenset({"purchase_request.ordered", "purchase_request.unfulfillable",
 """What a request can become at the close: exactly one of these per request."""
 
 NoticeKey = tuple[str, str, str, str | None]
-"""A notice as its member understands it: (member, type, request_id, order_id)."""
+"""A notice as its member understands it: (member, type, request_id (a statement: sku:period), order_id)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class Observations(Scoreboard):
 
     def notice(self, member_id: str, event: dict[str, Any]) -> None:
         data = event["data"]
-        key: NoticeKey = (member_id, event["type"], data.get("request_id", ""), data.get("order_id"))
+        about = data.get("request_id") or f"{data.get('sku', '')}:{data.get('period', '')}"  # a statement names none
+        key: NoticeKey = (member_id, event["type"], about, data.get("order_id"))
         self.delivery_ids[key].add(event["id"])
         self.told[(member_id, key[2])][key] = data
         if not key[2].startswith(CANARY_PREFIX):

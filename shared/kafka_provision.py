@@ -56,6 +56,10 @@ class ProvisionError(RuntimeError):
     """The cluster could not be brought to the seed's state; the message says what is missing."""
 
 
+class MissingPasswords(ProvisionError):
+    """Principals without a password variable: nothing was changed."""
+
+
 @dataclass(frozen=True, order=True)
 class Acl:
     """One ALLOW rule: `principal` may do `operation` on a topic or group (literal or prefixed)."""
@@ -185,7 +189,7 @@ class Provisioner:
         wanted = principals(member_ids, supplier_ids)
         missing = [password_variable(p) for p in wanted if not environment.get(password_variable(p))]
         if missing:
-            raise ProvisionError("no password for these principals; set " + ", ".join(missing))
+            raise MissingPasswords("no password for these principals; set " + ", ".join(missing))
         changes = Changes()
         self._topics(topics.all_topics(self.prefix, supplier_ids), changes)
         self._principals({p: environment[password_variable(p)] for p in wanted}, changes)

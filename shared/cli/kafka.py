@@ -86,7 +86,7 @@ def provision(
 
     from shared.cli import EXIT_USAGE, _load_seed_or_exit, _settings_or_exit, configure_logging
     from shared.kafka_client import client_options
-    from shared.kafka_provision import Provisioner, ProvisionError
+    from shared.kafka_provision import MissingPasswords, Provisioner, ProvisionError
 
     loaded = _load_seed_or_exit(seed)
     settings = _settings_or_exit()
@@ -100,5 +100,5 @@ def provision(
         changes = provisioner.provision([m.id for m in loaded.members], [s.id for s in loaded.suppliers], os.environ)
     except ProvisionError as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_USAGE if isinstance(exc, MissingPasswords) else 1) from None
     typer.echo("\n".join(changes.lines()))

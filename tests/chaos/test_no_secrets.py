@@ -55,6 +55,11 @@ SUPPLIER = {
                  "capacity_per_cycle": 1000, "min_order_quantity": 1,
                  "tiers": [{"min_quantity": 1, "unit_price": "10.00"}]}],
 }
+RISK_BUFFER = {
+    "sku": "BOARD-18MM", "warehouse": {"site": "Lager Nord", "postal_code": "20095", "country": "DE"},
+    "service_level": 0.95, "holding_cost_per_unit_and_cycle": "0.10", "statement_every_cycles": 1,
+    "members": ["m-huber"],
+}
 
 
 def with_password(server_url: str) -> tuple[str, str]:
@@ -74,7 +79,8 @@ def seed(path: Path, receiver: WebhookReceiver) -> Path:
          "webhook": {"url": receiver.url(f"/{member_id}"), "secret": WEBHOOK_SECRETS[member_id]}}
         for member_id in ERP_SECRETS
     ]
-    path.write_text(yaml.safe_dump({"cycle": {"interval_seconds": 3600}, "members": members, "suppliers": [SUPPLIER]}))
+    path.write_text(yaml.safe_dump({"cycle": {"interval_seconds": 3600}, "members": members, "suppliers": [SUPPLIER],
+                                    "risk_buffers": [RISK_BUFFER]}))
     return path
 
 
@@ -140,7 +146,7 @@ async def exercise(running: Platform, receiver: WebhookReceiver, mail: SmtpSink,
     async with seen.watch(notifications.admin()) as admin:
         notice_id = (await admin.get("/deliveries", params={"member_id": "m-huber"})).json()[0]["notice_id"]
     return {"member_id": "m-huber", "supplier_id": "s-holz", "order_id": order["order_id"],
-            "notice_id": notice_id, "reference": "ops-1"}
+            "notice_id": notice_id, "reference": "ops-1", "sku": "BOARD-18MM"}
 
 
 async def read_everything(running: Platform, ids: dict[str, str], seen: Responses) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import date, timedelta
 
 import pytest
@@ -123,6 +124,17 @@ async def test_a_partial_answer_two_dispatches_and_a_short_receipt_end_in_one_di
 
         await wait_until(m2_received, what="m-2's receipt taken")
         assert await stage_of("m-1") == "completed"
+        port = procurement.url.rpartition(":")[2]
+        cli = await asyncio.create_subprocess_exec(  # as an operator sees it
+            sys.executable, "-c", "from shared.cli import main; main()", "orders", "show", order["order_id"],
+            env=running.env(ALLIANCE_PROCUREMENT_PORT=port), stdout=asyncio.subprocess.PIPE,
+        )
+        output, _ = await asyncio.wait_for(cli.communicate(), 60)
+        assert cli.returncode == 0
+        shown = output.decode()
+        assert f"{order['order_id']}\ts-holz" in shown and "partial 80" in shown and "stage received" in shown
+        assert "m-1/r-1\tordered 60\tconfirmed 60\tdispatched 60\taccepted 60" in shown and "\tcompleted" in shown
+        assert "m-2/r-2\tordered 50\tconfirmed 20\tdispatched 20\taccepted 15\trejected 0\tmissing 0\treceived" in shown
 
         procurement.kill()
         procurement = await running.start("procurement", seed, ALLIANCE_RECEIPT_GRACE_DAYS="0")

@@ -96,7 +96,8 @@ async def test_a_peppol_supplier_gets_a_valid_order_refuses_nothing_hostile_and_
         assert (await close(procurement))["orders"] == 2
 
         # The PEPPOL supplier's order: the same signed record, its data a valid PEPPOL BIS 3 Order.
-        [record] = await wait_for_records(kafka_bootstrap, running.topic(topics.supplier_orders("s-holz")), 1)
+        [record] = await wait_for_records(kafka_bootstrap, running.topic(topics.supplier_orders("s-holz")), 1,
+                                           timeout=90)
         assert verify(dict(record.headers)[SIGNATURE_HEADER], record.value, ["s-holz-secret"]) is None
         event = CloudEvent.model_validate_json(record.value)
         assert (event.type, event.datacontenttype, event.dataschema) == (
@@ -118,9 +119,10 @@ async def test_a_peppol_supplier_gets_a_valid_order_refuses_nothing_hostile_and_
             document_record("joint_order.confirmed", huge, "huge"),
             document_record("joint_order.confirmed", foreign, "foreign"),
         ])
-        dead = await wait_for_records(kafka_bootstrap, running.topic(topics.DEAD_LETTERS), len(HOSTILE) + 1)
+        dead = await wait_for_records(kafka_bootstrap, running.topic(topics.DEAD_LETTERS), len(HOSTILE) + 1,
+                                     timeout=90)
         assert [dict(r.headers)[REASON_HEADER] for r in dead] == [b"invalid_document"] * len(HOSTILE) + [b"too_large"]
-        [refused] = await wait_for_records(kafka_bootstrap, running.topic(topics.QUARANTINE), 1)
+        [refused] = await wait_for_records(kafka_bootstrap, running.topic(topics.QUARANTINE), 1, timeout=90)
         assert dict(refused.headers)[REASON_HEADER] == b"order_not_held"
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{procurement.url}/health")).status_code == 200

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.procurement.domain.risk import Scope
 from services.procurement.entrypoints.http import OrderDetail, order_detail
 from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
@@ -136,6 +137,11 @@ class Run:
                 for r in rows]
 
 
+async def discrepancies(run: Run) -> list[dict]:
+    return [json.loads(r["value"])["data"] for r in await run.outbox(topics.supplier_orders("s-holz"))
+            if json.loads(r["value"])["type"] == EventType.JOINT_ORDER_DISCREPANCY]
+
+
 async def the_example(pool: asyncpg.Pool) -> tuple[Run, dict]:
     """Seeded, m-1 60 (needed first) and m-2 50 admitted and closed onto one line of s-holz."""
     run = Run(pool)
@@ -183,6 +189,10 @@ async def test_the_issues_example_from_a_partial_answer_to_completion(pool):
         carried = await uow.orders.ordered_this_cycle(order["cycle_id"], "BOARD-18MM")
     assert carried == {"s-holz": 80, "s-wald": 30}, "capacity counts what the answer confirmed"
     assert all(type(units) is int for units in carried.values()), "units, as the optimizer takes them"
+    async with ProcurementUnitOfWork(pool) as uow:
+        held = await uow.alerts.holdings(Scope(supplier_id="s-holz"), TODAY, orders_only=True)
+    assert sorted((h.member_id, h.order_id, h.order_confirmed) for h in held) == [
+        ("m-1", order["order_id"], True), ("m-2", order["order_id"], True)], "a risk alert flags what it serves"
     assert Decimal(line["unit_price"]) == Decimal("9.00"), "the ordered unit price stays binding"
 
     arrival = TODAY + timedelta(days=8)
@@ -224,6 +234,15 @@ async def test_the_issues_example_from_a_partial_answer_to_completion(pool):
                                            ("m-2", 50, 20, 20, 15, 5, "received")]
     wald = await run.detail(wald_order["order_id"], TODAY)
     assert (wald.stage, wald.lines[0].deliveries[0].stage) == ("placed", "placed")
+
+    await run.supplier("s-wald", EventType.JOINT_ORDER_CONFIRMED, {
+        "order_id": wald_order["order_id"], "expected_delivery": str(TODAY + timedelta(days=12))})
+    await run.receipt("m-2", "r-2", "gr-3", 5)  # the missing 5 turn up after all
+    await run.watch(TODAY + timedelta(days=13))
+    escalated = await pool.fetch("SELECT kind, order_id, quantity FROM delivery_escalations WHERE resolved_at IS NULL")
+    assert [(r["kind"], r["order_id"], r["quantity"]) for r in escalated] == [
+        ("not_dispatched", wald_order["order_id"], 30)], "the received dispatch resolved, the undispatched one raised"
+    assert len(await discrepancies(run)) == 1, "nothing more reported"
 
 
 async def test_a_moved_date_after_needed_by_resources_that_delivery_and_v1_confirmation_still_works(pool):
@@ -329,3 +348,47 @@ async def test_a_supplier_below_the_otif_floor_is_a_last_resort_next_cycle_and_c
     assert await close_with("r-3", datetime.now(UTC)) == "s-wald", "OTIF 1 of 2 is below 0.8: a last resort"
     later = datetime.now(UTC) + timedelta(days=95)
     assert await close_with("r-4", later) == "s-holz", "the short delivery left the window: back as the cheapest"
+
+
+async def test_a_batch_is_judged_record_by_record_against_what_the_records_before_it_did(pool):
+    """One consumed batch holding an answer and the dispatches after it, a dispatch repeated and
+    one beyond what is left; then a batch of receipts that add up past what was dispatched."""
+    run, order = await the_example(pool)
+    [line] = order["lines"]
+    delivery_of = {d["member_id"]: d["delivery_id"] for d in line["deliveries"]}
+
+    def signed_record(event_type: str, data: dict[str, Any], event_id: str) -> InboundRecord:
+        value = cloud_event(event_type, "supplier/s-holz", {"supplier_id": "s-holz", **data}, event_id)
+        return InboundRecord(topics.SUPPLIER_RESPONSES, 0, run._next(), b"s-holz", value,
+                             tuple(signed(SECRETS["s-holz"], value)))
+
+    def dispatch(dispatch_id: str, units: int) -> dict[str, Any]:
+        return {"order_id": order["order_id"], "dispatch_id": dispatch_id, "shipped_on": str(TODAY),
+                "expected_arrival": str(TODAY + timedelta(days=1)),
+                "deliveries": [{"delivery_id": delivery_of["m-1"], "quantity": units}]}
+
+    batch = [
+        signed_record(EventType.JOINT_ORDER_CONFIRMED, {"order_id": order["order_id"]}, "e-1"),
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-1", 40), "e-2"),
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-1", 40), "e-3"),  # resent: no effect
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-2", 21), "e-4"),  # 61 of 60
+        signed_record(EventType.JOINT_ORDER_DISPATCHED, dispatch("d-3", 20), "e-5"),
+    ]
+    async with ProcurementUnitOfWork(pool) as uow:
+        await take_responses(uow, batch)
+    assert await run.dead_letters() == [DeadLetterReason.DISPATCH_EXCEEDS_CONFIRMED]
+    assert await pool.fetchval("SELECT count(*) FROM dispatches") == 2
+    assert [d["quantity"] for m, t, d in await run.told() if t == EventType.PURCHASE_REQUEST_DISPATCHED] == [40, 20]
+
+    def receipt(receipt_id: str, accepted: int) -> InboundRecord:
+        value = encode(new_event(PURCHASE_REQUEST_RECEIVED, "alliance/members", {
+            "request_id": "r-1", "member_id": "m-1", "receipt_id": receipt_id, "received_on": str(TODAY),
+            "quantity_accepted": accepted}))
+        return InboundRecord(topics.ADMITTED_REQUESTS, 0, run._next(), b"BOARD-18MM", value)
+
+    async with ProcurementUnitOfWork(pool) as uow:
+        await take_demand(uow, [receipt("gr-1", 30), receipt("gr-2", 25), receipt("gr-3", 6), receipt("gr-4", 5)])
+    rejected = [d["reason"] for m, t, d in await run.told() if t == EventType.PURCHASE_REQUEST_REJECTED]
+    assert rejected == ["receipt_exceeds_dispatch"]
+    assert [(m, d) for m, t, d in await run.told() if t == EventType.PURCHASE_REQUEST_COMPLETED] == [
+        ("m-1", {"request_id": "r-1", "quantity": 60})]

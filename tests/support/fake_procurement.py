@@ -305,7 +305,9 @@ class FakeAlertsRepository:
                 found.append(Holding(r.member_id, r.request_id, r.sku, r.country))
         for d in tables.deliveries:
             order = tables.orders[d.order_id]
-            confirmed = order.status is OrderStatus.CONFIRMED
+            confirmed = order.status is OrderStatus.CONFIRMED or (order.status is OrderStatus.ANSWERED and any(
+                c.confirmed for c in tables.commitments.get(d.order_id, [])
+                if (c.member_id, c.request_id) == (d.member_id, d.request_id)))
             if not (order.status is OrderStatus.PLACED or (
                 confirmed and (order.expected_delivery is None or order.expected_delivery >= today)
             )):
@@ -439,9 +441,6 @@ class FakeFulfilmentRepository:
     async def ledgers_on_order(self, order_id: str) -> list[RequestLedger]:
         keys = sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id == order_id})
         return await self.ledgers(keys)
-
-    async def requests_on(self, order_ids: Sequence[str]) -> list[tuple[str, str]]:
-        return sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id in order_ids})
 
     async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
         tables = self._tables

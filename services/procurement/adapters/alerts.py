@@ -148,8 +148,9 @@ class AlertsRepository:
     async def holdings(self, scope: Scope, today: date, orders_only: bool = False) -> list[Holding]:
         """Live requests that may lie inside `scope` (`domain.risk.holding_in_scope` decides):
         open ones of its SKU and country that its supplier could take, and deliveries on orders
-        of its supplier, SKU and country that are unconfirmed, or confirmed and not yet due (no
-        delivery date, or one from `today` on)."""
+        of its supplier, SKU and country that are unconfirmed, or confirmed (in whole, or by an
+        answer per line that serves the delivery) and not yet due (no delivery date, or one from
+        `today` on)."""
         rows = await self._conn.fetch(
             "SELECT member_id, request_id, sku, country, NULL AS supplier_id, NULL AS order_id,"
             " false AS confirmed FROM purchase_requests p"
@@ -159,11 +160,13 @@ class AlertsRepository:
             " WHERE c.supplier_id = $1 AND c.sku = p.sku AND p.country = ANY(s.regions)))"
             " UNION ALL"
             " SELECT p.member_id, p.request_id, l.sku, p.country, o.supplier_id, o.order_id,"
-            " o.status = 'confirmed' FROM deliveries d"
+            " o.status <> 'placed' FROM deliveries d"
             " JOIN orders o ON o.order_id = d.order_id"
             " JOIN order_lines l ON l.order_id = d.order_id AND l.line_id = d.line_id"
             " JOIN purchase_requests p ON p.member_id = d.member_id AND p.request_id = d.request_id"
-            " WHERE (o.status = 'placed' OR (o.status = 'confirmed'"
+            " WHERE (o.status = 'placed' OR ((o.status = 'confirmed' OR (o.status = 'answered' AND EXISTS ("
+            " SELECT 1 FROM commitments c WHERE c.order_id = d.order_id AND c.member_id = d.member_id"
+            " AND c.request_id = d.request_id AND c.confirmed > 0)))"
             " AND (o.expected_delivery IS NULL OR o.expected_delivery >= $4)))"
             " AND ($1::text IS NULL OR o.supplier_id = $1) AND ($2::text IS NULL OR l.sku = $2)"
             " AND ($3::text IS NULL OR p.country = $3)",

@@ -191,14 +191,6 @@ class FulfilmentRepository:
         )
         return await self.ledgers([(r["member_id"], r["request_id"]) for r in rows])
 
-    async def requests_on(self, order_ids: Sequence[str]) -> list[tuple[str, str]]:
-        """(member_id, request_id) of every request with a delivery on one of `order_ids`."""
-        rows = await self._conn.fetch(
-            "SELECT DISTINCT member_id, request_id FROM deliveries WHERE order_id = ANY($1::text[]) ORDER BY 1, 2",
-            list(order_ids),
-        )
-        return [(r["member_id"], r["request_id"]) for r in rows]
-
     async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
         """The ledgers of these (member_id, request_id)s, in that order."""
         if not keys:
@@ -265,10 +257,11 @@ class FulfilmentRepository:
         """Receipts in the order they were taken (the order they count in)."""
         if not receipts:
             return
-        await self._conn.executemany(
-            f"INSERT INTO receipts ({_RECEIPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [(r.receipt_id, r.member_id, r.request_id, r.received_on, r.accepted, r.rejected,
-              r.reason.value if r.reason else None, r.note) for r in receipts],
+        await self._conn.copy_records_to_table(
+            "receipts",
+            records=[(r.receipt_id, r.member_id, r.request_id, r.received_on, r.accepted, r.rejected,
+                      r.reason.value if r.reason else None, r.note) for r in receipts],
+            columns=tuple(_RECEIPT_COLUMNS.split(", ")),
         )
 
     async def reported_missing(self, member_id: str, request_id: str) -> dict[str, int]:
@@ -312,25 +305,52 @@ class FulfilmentRepository:
         )
         return {(r["member_id"], r["request_id"]) for r in rows}
 
-    async def to_watch(self, today: date, grace_days: int, limit: int) -> list[str]:
-        """Orders with a request not completed and something overdue: confirmed units due before
-        today, or a dispatch whose expected arrival plus the grace has come."""
+    async def to_watch(self, today: date, grace_days: int, limit: int) -> list[tuple[str, str]]:
+        """(member_id, request_id)s with something overdue and not yet accounted for: dispatched
+        units due (expected arrival plus the grace has come) beyond what was received or reported
+        missing, or confirmed units due before today beyond what was dispatched. Summed in the
+        database, so a round reads only the requests that need it, however large the orders."""
         rows = await self._conn.fetch(
-            "SELECT DISTINCT c.order_id FROM commitments c JOIN orders o USING (order_id)"
-            " WHERE c.confirmed > 0 AND o.status <> 'cancelled' AND ("
-            "   c.expected_delivery < $1"
-            "   OR EXISTS (SELECT 1 FROM dispatches x WHERE x.order_id = c.order_id"
-            "              AND x.expected_arrival <= $1 - $2::integer AND c.delivery_id = ANY(x.delivery_ids)))"
-            " AND NOT EXISTS (SELECT 1 FROM completions k WHERE k.member_id = c.member_id"
-            "                 AND k.request_id = c.request_id)"
-            " ORDER BY 1 LIMIT $3",
+            "WITH shipped AS ("
+            "  SELECT d.order_id, x.delivery_id, sum(x.units) AS units,"
+            "   sum(x.units) FILTER (WHERE d.expected_arrival <= $1::date - $2::integer) AS due"
+            "  FROM dispatches d, unnest(d.delivery_ids, d.quantities) AS x(delivery_id, units) GROUP BY 1, 2),"
+            " per_request AS ("
+            "  SELECT c.member_id, c.request_id, coalesce(sum(s.due), 0) AS due,"
+            "   bool_or(c.confirmed > coalesce(s.units, 0) AND c.expected_delivery < $1::date) AS undispatched"
+            "  FROM commitments c JOIN orders o USING (order_id)"
+            "  LEFT JOIN shipped s ON s.order_id = c.order_id AND s.delivery_id = c.delivery_id"
+            "  WHERE c.confirmed > 0 AND o.status <> 'cancelled' GROUP BY 1, 2)"
+            " SELECT p.member_id, p.request_id FROM per_request p"
+            " WHERE p.undispatched OR p.due > coalesce((SELECT sum(r.accepted + r.rejected) FROM receipts r"
+            "  WHERE r.member_id = p.member_id AND r.request_id = p.request_id), 0)"
+            "  + coalesce((SELECT sum(x.quantity_missing) FROM discrepancies x"
+            "  WHERE x.member_id = p.member_id AND x.request_id = p.request_id), 0)"
+            " ORDER BY 1, 2 LIMIT $3",
             today, grace_days, limit,
         )
-        return [r["order_id"] for r in rows]
+        return [(r["member_id"], r["request_id"]) for r in rows]
+
+    async def requests_behind(self, escalations: Iterable[Escalation]) -> list[tuple[str, str]]:
+        """(member_id, request_id) of every request with units in these escalations' subjects: the
+        delivery not dispatched, or every delivery of the dispatch not received."""
+        found = list(escalations)
+        undispatched = [(e.order_id, e.subject) for e in found if e.kind is EscalationKind.NOT_DISPATCHED]
+        unreceived = [(e.supplier_id, e.subject) for e in found if e.kind is EscalationKind.NOT_RECEIVED]
+        rows = await self._conn.fetch(
+            "SELECT c.member_id, c.request_id FROM commitments c"
+            " JOIN unnest($1::text[], $2::text[]) AS u(o, d) ON c.order_id = u.o AND c.delivery_id = u.d"
+            " UNION SELECT c.member_id, c.request_id FROM dispatches x"
+            " JOIN unnest($3::text[], $4::text[]) AS u(s, i) ON x.supplier_id = u.s AND x.dispatch_id = u.i"
+            " CROSS JOIN unnest(x.delivery_ids) AS y(delivery_id)"
+            " JOIN commitments c ON c.order_id = x.order_id AND c.delivery_id = y.delivery_id",
+            [o for o, _ in undispatched], [d for _, d in undispatched],
+            [s for s, _ in unreceived], [i for _, i in unreceived],
+        )
+        return sorted((r["member_id"], r["request_id"]) for r in rows)
 
     async def escalate(self, found: Sequence[Escalation]) -> list[Escalation]:
-        """Keep the escalations open now (each once) and resolve the ones no longer found among
-        those of the same orders; returns the new ones."""
+        """Keep the escalations open now (each once, its quantity as found now); returns the new ones."""
         if found:
             rows = await self._conn.fetch(
                 "INSERT INTO delivery_escalations (kind, order_id, subject, supplier_id, quantity, due_on)"
@@ -345,23 +365,15 @@ class FulfilmentRepository:
             return [_escalation(r) for r in rows if r["new"]]
         return []
 
-    async def resolve_escalations(self, order_ids: Iterable[str], still_open: Sequence[Escalation]) -> int:
-        """Resolve the open escalations of `order_ids` not in `still_open`; returns how many."""
-        keep = {(e.kind.value, e.order_id, e.subject) for e in still_open}
-        rows = await self._conn.fetch(
-            "SELECT kind, order_id, subject FROM delivery_escalations"
-            " WHERE order_id = ANY($1::text[]) AND resolved_at IS NULL",
-            list(set(order_ids)),
-        )
-        gone = [(r["kind"], r["order_id"], r["subject"]) for r in rows if (r["kind"], r["order_id"], r["subject"])
-                not in keep]
-        if gone:
+    async def resolve_escalations(self, resolved: Sequence[Escalation]) -> None:
+        """Mark these open escalations resolved: what they were about is no longer overdue."""
+        if resolved:
             await self._conn.execute(
                 "UPDATE delivery_escalations e SET resolved_at = now() FROM unnest($1::text[], $2::text[],"
-                " $3::text[]) AS u(k, o, s) WHERE e.kind = u.k AND e.order_id = u.o AND e.subject = u.s",
-                [k for k, _, _ in gone], [o for _, o, _ in gone], [s for _, _, s in gone],
+                " $3::text[]) AS u(k, o, s) WHERE e.kind = u.k AND e.order_id = u.o AND e.subject = u.s"
+                " AND e.resolved_at IS NULL",
+                [e.kind.value for e in resolved], [e.order_id for e in resolved], [e.subject for e in resolved],
             )
-        return len(gone)
 
     async def open_escalations(self, kind: EscalationKind | None = None, limit: int = 100) -> list[Escalation]:
         rows = await self._conn.fetch(

@@ -37,7 +37,7 @@ from shared.messaging.notices import member_notice
 log = logging.getLogger(__name__)
 
 WATCH_BATCH = 1_000
-"""Orders the watch looks at per round."""
+"""Requests with something overdue (and open escalations) the watch looks at per round."""
 
 
 async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command]) -> None:
@@ -52,7 +52,7 @@ async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command])
                for ledger in await fulfilment.ledgers([key for key in keys if key in known])}
     by_id = await fulfilment.receipts_named((r.member_id, r.receipt_id) for r in receipts)
     taken: list[Receipt] = []
-    reports: list[tuple[RequestLedger, list[tuple[str, JointOrderDiscrepancy]]]] = []
+    reports: list[tuple[RequestLedger, str, JointOrderDiscrepancy]] = []
     outcomes: Counter[str] = Counter()
     for command, receipt in zip(commands, receipts, strict=True):
         key = (receipt.member_id, receipt.request_id)
@@ -73,16 +73,13 @@ async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command])
                                               ledger.dispatches, (*ledger.receipts, receipt), ledger.awaiting_answer)
         taken.append(receipt)
         by_id[(receipt.member_id, receipt.receipt_id)] = receipt
-        rejected = [
-            (f"{report.order_id}.{report.delivery_id}.rejected.{receipt.member_id}.{receipt.receipt_id}", report)
-            for report in ledger.rejected_discrepancies(receipt.receipt_id)
+        reports += [
+            (ledger, f"{r.order_id}.{r.delivery_id}.rejected.{receipt.member_id}.{receipt.receipt_id}", r)
+            for r in ledger.rejected_discrepancies(receipt.receipt_id)
         ]
-        if rejected:
-            reports.append((ledger, rejected))
         outcomes["processed"] += 1
     await fulfilment.add_receipts(taken)
-    for ledger, found in reports:
-        await report_discrepancies(uow, ledger, found)
+    await report_discrepancies(uow, reports)
     await _complete(uow, [ledgers[key] for key in dict.fromkeys((r.member_id, r.request_id) for r in taken)])
     topic = commands[0].record.topic
     for outcome, count in outcomes.items():
@@ -97,17 +94,18 @@ async def take_receipts(uow: ProcurementUnitOfWork, commands: Sequence[Command])
 
 
 async def report_discrepancies(
-    uow: ProcurementUnitOfWork, ledger: RequestLedger, reports: Sequence[tuple[str, JointOrderDiscrepancy]]
+    uow: ProcurementUnitOfWork, reports: Sequence[tuple[RequestLedger, str, JointOrderDiscrepancy]]
 ) -> int:
-    """Send the reports not made before (by event id) to their suppliers, signed; returns how many."""
+    """Send the reports (each with its request's ledger and event id) not made before to their
+    suppliers, signed; returns how many were sent."""
     if not reports:
         return 0
     new = await uow.fulfilment.add_discrepancies(
-        [(event_id, ledger.member_id, ledger.request_id, report) for event_id, report in reports]
+        [(event_id, ledger.member_id, ledger.request_id, report) for ledger, event_id, report in reports]
     )
-    suppliers = await uow.suppliers.get_many({report.supplier_id for _, report in reports}, with_catalog=False)
+    suppliers = await uow.suppliers.get_many({report.supplier_id for _, _, report in reports}, with_catalog=False)
     kinds = []
-    for event_id, report in reports:
+    for _, event_id, report in reports:
         if event_id in new:
             uow.publish(discrepancy_message(report, event_id, suppliers[report.supplier_id].secret))
             kinds.append("missing" if report.quantity_missing else "rejected")
@@ -135,26 +133,32 @@ async def _complete(uow: ProcurementUnitOfWork, ledgers: Sequence[RequestLedger]
 
 async def watch_deliveries(uow: ProcurementUnitOfWork, grace_days: int, today: date) -> tuple[int, list[Escalation]]:
     """One round of the watch: report goods newly missing past the grace, escalate what is overdue
-    (each once; resolved once it is not). Returns (reports sent, new escalations)."""
+    (each once; resolved once it is not). Returns (reports sent, new escalations).
+
+    It reads the requests with something overdue not yet accounted for, and those behind the
+    escalations open now; an escalation's quantity is summed over every request in its subject
+    (a dispatch carries several), so those requests are read too."""
     fulfilment = uow.fulfilment
-    order_ids = await fulfilment.to_watch(today, grace_days, WATCH_BATCH)
-    order_ids += [e.order_id for e in await fulfilment.open_escalations(limit=WATCH_BATCH)
-                  if e.order_id not in order_ids]
-    keys = await fulfilment.requests_on(order_ids)
-    sent = 0
-    found: list[Escalation] = []
-    for ledger in await fulfilment.ledgers(keys):
+    open_now = await fulfilment.open_escalations(limit=WATCH_BATCH)
+    keys = set(await fulfilment.to_watch(today, grace_days, WATCH_BATCH))
+    keys |= set(await fulfilment.requests_behind(open_now))
+    ledgers = await fulfilment.ledgers(sorted(keys))
+    found = [e for ledger in ledgers for e in ledger.escalations(today, grace_days)]
+    more = sorted(set(await fulfilment.requests_behind(found)) - keys)
+    if more:
+        ledgers += await fulfilment.ledgers(more)
+        found += [e for ledger in ledgers[-len(more):] for e in ledger.escalations(today, grace_days)]
+    reports: list[tuple[RequestLedger, str, JointOrderDiscrepancy]] = []
+    for ledger in ledgers:
         reported = await fulfilment.reported_missing(ledger.member_id, ledger.request_id)
-        reports = []
         for report in ledger.missing_discrepancies(today, grace_days, reported):
             total = reported.get(report.delivery_id, 0) + report.quantity_missing
-            reports.append((f"{report.order_id}.{report.delivery_id}.missing.{total}", report))
-        sent += await report_discrepancies(uow, ledger, reports)
-        found += ledger.escalations(today, grace_days)
-    watched = set(order_ids)
-    still_open = [e for e in merge_escalations(found) if e.order_id in watched]
+            reports.append((ledger, f"{report.order_id}.{report.delivery_id}.missing.{total}", report))
+    sent = await report_discrepancies(uow, reports)
+    still_open = merge_escalations(found)
     new = await fulfilment.escalate(still_open)
-    await fulfilment.resolve_escalations(watched, still_open)
+    current = {(e.kind, e.order_id, e.subject) for e in still_open}
+    await fulfilment.resolve_escalations([e for e in open_now if (e.kind, e.order_id, e.subject) not in current])
     for escalation in new:
         log.warning("order %s of supplier %s: %d unit(s) %s since %s (%s)", escalation.order_id,
                     escalation.supplier_id, escalation.quantity, escalation.kind.value.replace("_", " "),
