@@ -59,15 +59,13 @@ class Workload:
 def workload(random_seed: int, members: int, suppliers: int, requests: int, today: date) -> Workload:
     """demo's cast, and its requests. Its suppliers confirm every order whole, so the same
     requests must give the same orders with and without faults, and all read the JSON orders the
-    checks account deliveries from (XML documents are the end-to-end tests' and the demo's). No
-    risk buffers: their replenishments are the alliance's own deliveries, no member's request."""
+    checks account deliveries from (XML documents are the end-to-end tests' and the demo's)."""
     cast = generate(random_seed, members, suppliers, NO_SCHEDULED_CLOSE_S)
     cast = dataclasses.replace(
         cast,
         suppliers=tuple(
             dataclasses.replace(s, rejection_rate=0.0, documents="cloudevents") for s in cast.suppliers
         ),
-        buffers=(),  # the checks account for members' requests; buffers' own orders are tests/integration's
     )
     rng = random.Random(random_seed + 1)
     buyers = [m for m in cast.members if cast.products_of(m)]
