@@ -290,6 +290,7 @@ class SupplierDesks:
         accepted = not insolvent and self._rng.random() >= supplier.rejection_rate
         reason = INSOLVENT_REASON if insolvent else self._rng.choice(REJECTION_REASONS)
         promised = date.today() + timedelta(days=supplier.lead_time_days + self._rng.randint(0, 2))
+        promised = min(promised, order.earliest_needed)  # as a JSON desk's whole confirmation: every date kept
         document = order_response(supplier.documents, order, supplier.id, supplier.peppol_id,
                                   ALLIANCE["peppol_id"], accepted, promised, None if accepted else reason)
         event_type = "joint_order.confirmed" if accepted else "joint_order.rejected"

@@ -30,6 +30,9 @@ class ReceivedOrder:
     order_id: str
     items: tuple[tuple[str, int], ...]
     """(document line id, quantity): one per delivery."""
+    earliest_needed: date
+    """The earliest requested delivery date of its lines: a promise later than that would leave
+    that delivery unserved (the contract's rule), so a whole acceptance promises no later."""
 
 
 class OrderReader:
@@ -51,13 +54,18 @@ class OrderReader:
             order_id = root.findtext("cbc:ID", namespaces=_UBL)
             items = [(item.findtext("cbc:ID", namespaces=_UBL), int(item.findtext("cbc:Quantity", namespaces=_UBL)))
                      for item in root.iterfind("cac:OrderLine/cac:LineItem", _UBL)]
+            needed = root.xpath("cac:OrderLine/cac:LineItem/cac:Delivery/cac:RequestedDeliveryPeriod/cbc:EndDate/text()",
+                                namespaces=_UBL)
         else:
             order_id = root.findtext("ot:ORDER_HEADER/ot:ORDER_INFO/ot:ORDER_ID", namespaces=_OT)
             items = [(item.findtext("ot:LINE_ITEM_ID", namespaces=_OT), int(item.findtext("ot:QUANTITY", namespaces=_OT)))
                      for item in root.iterfind("ot:ORDER_ITEM_LIST/ot:ORDER_ITEM", _OT)]
-        if not order_id or not items:
-            raise ValueError(f"a {standard} order without an id or lines")
-        return ReceivedOrder(order_id, tuple((str(i), q) for i, q in items))
+            needed = root.xpath("ot:ORDER_ITEM_LIST/ot:ORDER_ITEM/ot:DELIVERY_DATE/ot:DELIVERY_END_DATE/text()",
+                                namespaces=_OT)
+        if not order_id or not items or not needed:
+            raise ValueError(f"a {standard} order without an id, lines or requested dates")
+        earliest = min(date.fromisoformat(str(text)[:10]) for text in needed)
+        return ReceivedOrder(order_id, tuple((str(i), q) for i, q in items), earliest)
 
 
 def order_response(

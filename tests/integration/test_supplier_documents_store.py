@@ -16,6 +16,7 @@ from services.procurement.entrypoints.messaging import subscriptions
 from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle
+from services.procurement.service_layer.documents import contract_order
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import topics
 from shared.contract import CloudEvent
@@ -104,8 +105,9 @@ async def test_an_xml_suppliers_order_goes_out_as_its_document_and_its_answer_co
 
     order_id = root.findtext("cbc:ID", namespaces=UBL)
     async with ProcurementUnitOfWork(pool) as work:
-        stored = await work.parties.placed_order(order_id)
-    assert stored is not None and sorted(d.delivery_id for d in stored.lines[0].deliveries) == sorted(delivery_ids)
+        stored = await work.fulfilment.placed_order(order_id)
+    assert stored is not None
+    assert sorted(d.delivery_id for d in contract_order(stored.order).lines[0].deliveries) == sorted(delivery_ids)
 
     response = peppol_order_response(order_id, "CA", [peppol_response_line(i, "5") for i in delivery_ids])
     value = document_event_bytes("joint_order.answered", "s-holz", peppol.ORDER_RESPONSE, response, "resp-1",

@@ -26,12 +26,11 @@ from services.procurement.domain.orders import (
     OrderLine,
     OrderRecord,
     OrderStatus,
-    delivery_id,
 )
 from services.procurement.domain.performance import AnsweredLine, Performance
 from services.procurement.domain.risk import Alert, AlertStatus, Holding, Scope
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
-from shared.contract import JointOrderDiscrepancy, JointOrderPlaced, to_cents
+from shared.contract import JointOrderDiscrepancy
 from shared.documents.parties import Address, Party
 from shared.events.members import MemberProfile, PurchaseRequestAdmitted
 from tests.support.fake_unit_of_work import FakeUnitOfWork
@@ -338,7 +337,7 @@ class FakeKnownMembersRepository:
 
 
 class FakePartiesRepository:
-    """`adapters/parties.py` in memory: a request is placed whole, so a delivery is its request."""
+    """`adapters/parties.py` in memory."""
 
     def __init__(self, tables: ProcurementTables) -> None:
         self._tables = tables
@@ -359,27 +358,7 @@ class FakePartiesRepository:
     async def save_alliance(self, party: Party) -> None:
         self.alliance_party = party
 
-    async def placed_order(self, order_id: str) -> JointOrderPlaced | None:
-        record = self._tables.orders.get(order_id)
-        if record is None:
-            return None
-        lines = []
-        for line in self._tables.lines[order_id]:
-            deliveries = []
-            for stored in self._tables.deliveries:
-                if stored.order_id != order_id or stored.line_id != line.line_id:
-                    continue
-                r = self._tables.requests[(stored.member_id, stored.request_id)].request
-                delivery = Delivery(r.member_id, r.request_id, stored.quantity, r.needed_by, r.ship_to, line.unit_price,
-                                    None)
-                deliveries.append({"member_id": r.member_id, "ship_to": r.ship_to, "quantity": stored.quantity,
-                                   "needed_by": r.needed_by, "delivery_id": delivery_id(line.line_id, delivery)})
-            lines.append({"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity,
-                          "unit_price": line.unit_price, "deliveries": deliveries})
-        return JointOrderPlaced.model_validate({
-            "order_id": order_id, "supplier_id": record.supplier_id, "cycle_id": record.cycle_id,
-            "total": str(to_cents(record.total)), "lines": lines,
-        })
+
 class FakeFulfilmentRepository:
     """`adapters/fulfilment.py` over the in-memory tables (the watch's queries are not faked)."""
 

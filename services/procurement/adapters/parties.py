@@ -1,17 +1,12 @@
 """What the documents of XML suppliers need from procurement's tables: the alliance's own party
-(from the seed), the members as delivery parties (from the members service's profiles), and a
-placed order as the contract's `joint_order.placed` (to map an answer's document lines back)."""
+(from the seed) and the members as delivery parties (from the members service's profiles)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
-from services.procurement.domain.orders import Delivery, delivery_id
-from shared.contract import JointOrderPlaced, ShipTo, to_cents
 from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, Party
 from shared.events.members import MemberProfile
 
@@ -61,38 +56,3 @@ class PartiesRepository:
             party.name, party.peppol_id, party.vat_id, address.street, address.city, address.postal_code,
             address.country,
         )
-
-    async def placed_order(self, order_id: str) -> JointOrderPlaced | None:
-        """The order as its `joint_order.placed` said, with the same delivery ids."""
-        order = await self._conn.fetchrow(
-            "SELECT order_id, supplier_id, cycle_id, total FROM orders WHERE order_id = $1", order_id
-        )
-        if order is None:
-            return None
-        lines = await self._conn.fetch(
-            "SELECT line_id, sku, quantity, unit_price FROM order_lines WHERE order_id = $1 ORDER BY line_id", order_id
-        )
-        deliveries = await self._conn.fetch(
-            "SELECT d.line_id, d.member_id, d.request_id, d.quantity, d.unit_price, p.needed_by,"
-            " p.ship_to::text AS ship_to FROM deliveries d JOIN purchase_requests p USING (member_id, request_id)"
-            " WHERE d.order_id = $1 ORDER BY d.line_id, p.needed_by, d.member_id, d.request_id",
-            order_id,
-        )
-        by_line: dict[str, list[dict[str, Any]]] = {}
-        for d in deliveries:
-            ship_to = ShipTo.model_validate_json(d["ship_to"]) if d["ship_to"] else None
-            delivery = Delivery(d["member_id"], d["request_id"], d["quantity"], d["needed_by"], ship_to,
-                                d["unit_price"], None)
-            by_line.setdefault(d["line_id"], []).append({
-                "member_id": d["member_id"], "ship_to": ship_to, "quantity": d["quantity"],
-                "needed_by": d["needed_by"], "delivery_id": delivery_id(d["line_id"], delivery),
-            })
-        return JointOrderPlaced.model_validate({
-            "order_id": order["order_id"], "supplier_id": order["supplier_id"], "cycle_id": order["cycle_id"],
-            "total": str(to_cents(Decimal(order["total"]))),
-            "lines": [
-                {"line_id": line["line_id"], "sku": line["sku"], "quantity": line["quantity"],
-                 "unit_price": line["unit_price"], "deliveries": by_line.get(line["line_id"], [])}
-                for line in lines
-            ],
-        })

@@ -138,8 +138,10 @@ async def read_document(
         assert isinstance(event.data, str)  # the CloudEvent model: application/xml data is a string
         read = read_supplier_document(standard, event.type, event.dataschema, event.data, kit)
         if isinstance(read, SupplierAnswer):
-            order = await uow.parties.placed_order(read.order_id)
-            if order is None or order.supplier_id != supplier.supplier_id:
+            placed = await uow.fulfilment.placed_order(read.order_id)
+            if placed is not None and placed.order.supplier_id == supplier.supplier_id:
+                order = contract_order(placed.order)
+            else:
                 order = JointOrderPlaced.model_construct(
                     order_id=read.order_id, supplier_id=supplier.supplier_id, cycle_id="", total=Decimal(0), lines=[]
                 )
