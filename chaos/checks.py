@@ -18,6 +18,7 @@ from chaos.platform import ChaosPlatform
 from chaos.scenario import CANARY_PREFIX, FINAL, Observations, Workload
 from demo.scoreboard import RequestKey
 from shared import topics
+from shared.contract import ALLIANCE_MEMBER_ID
 from shared.messaging.unit_of_work import REASON_HEADER
 from shared.settings import SERVICES, ServiceName
 
@@ -143,6 +144,8 @@ def account(load: Workload, seen: Observations, evidence: Evidence) -> Accountin
     for order_id, order in evidence.orders.items():
         for line in order["lines"]:
             for delivery in line["deliveries"]:
+                if delivery["member_id"] == ALLIANCE_MEMBER_ID:
+                    continue  # a risk buffer's replenishment: the alliance's own, no member's request
                 received[order_id][(delivery["member_id"], line["sku"], delivery["quantity"], delivery["needed_by"])] += 1
     for order_id in told_on_order.keys() | received.keys():
         missing = told_on_order[order_id] - received[order_id]

@@ -234,16 +234,21 @@ class BuffersRepository:
     ) -> dict[tuple[str, str], datetime]:
         """When requests were admitted, by (member_id, request_id): the subscribers' open
         requests of `skus`, and the requests `keys`."""
-        rows = await self._conn.fetch(
-            "SELECT p.member_id, p.request_id, p.admitted_at FROM purchase_requests p"
-            " JOIN risk_buffer_subscribers s ON s.sku = p.sku AND s.member_id = p.member_id"
-            " WHERE p.status = 'open' AND p.sku = ANY($1::text[])"
-            " UNION ALL SELECT p.member_id, p.request_id, p.admitted_at FROM purchase_requests p"
-            " JOIN unnest($2::text[], $3::text[]) AS u(m, r) ON p.member_id = u.m AND p.request_id = u.r",
-            list(skus),
-            [m for m, _ in keys],
-            [r for _, r in keys],
-        )
+        rows = []
+        if skus:
+            rows += await self._conn.fetch(
+                "SELECT p.member_id, p.request_id, p.admitted_at FROM purchase_requests p"
+                " JOIN risk_buffer_subscribers s ON s.sku = p.sku AND s.member_id = p.member_id"
+                " WHERE p.status = 'open' AND p.sku = ANY($1::text[])",
+                list(skus),
+            )
+        if keys:
+            rows += await self._conn.fetch(
+                "SELECT p.member_id, p.request_id, p.admitted_at FROM purchase_requests p"
+                " JOIN unnest($1::text[], $2::text[]) AS u(m, r) ON p.member_id = u.m AND p.request_id = u.r",
+                [m for m, _ in keys],
+                [r for _, r in keys],
+            )
         return {(r["member_id"], r["request_id"]): r["admitted_at"] for r in rows}
 
     async def record_demand(self, cycle_no: int, quantities: Mapping[tuple[str, str], int]) -> None:
