@@ -169,6 +169,7 @@ def verdicts(load: Workload, seen: Observations, evidence: Evidence, books: Acco
     """Every check of one run (the comparison with the reference run is `same_orders`)."""
     ids_per_notice = Counter(len(ids) for ids in seen.delivery_ids.values())
     unstable = sum(count for size, count in ids_per_notice.items() if size != 1)
+    unstable_examples = [f"{m}/{t}/{r}" for (m, t, r, _), ids in seen.delivery_ids.items() if len(ids) != 1][:3]
     received_ids: dict[str, set[str]] = defaultdict(set)
     for (member, _, _, _), ids in seen.delivery_ids.items():
         received_ids[member] |= ids
@@ -193,7 +194,8 @@ def verdicts(load: Workload, seen: Observations, evidence: Evidence, books: Acco
         Check(
             "every notice delivered, one stable delivery id each",
             unstable == 0 and confirmations == expected_confirmations,
-            f"{len(seen.delivery_ids)} notices ({canaries} probes), {unstable} with several ids;"
+            f"{len(seen.delivery_ids)} notices ({canaries} probes), {unstable} with several ids"
+            f"{' (' + ', '.join(unstable_examples) + ')' if unstable_examples else ''};"
             f" {confirmations} of {expected_confirmations} confirmations;"
             f" {seen.duplicate_deliveries} redeliveries of a delivered notice",
         ),

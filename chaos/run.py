@@ -265,6 +265,8 @@ async def _still_busy(platform: ChaosPlatform, seen: Observations, load: Workloa
         return f"{seen.probes_unanswered()} recovery probes unanswered"
     if seen.orders_unanswered:
         return f"{seen.orders_unanswered} orders unanswered by their suppliers"
+    if seen.shipments_pending:
+        return f"{seen.shipments_pending} confirmed orders not shipped yet"
     try:
         for service in SERVICES:
             busy = {n for n, _, v in await platform.metrics(service) if v and n in _QUIET_METRICS}
