@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from chaos import report
-from chaos.checks import same_orders
+from chaos.checks import same_orders, same_receipts
 from chaos.run import FULL, QUICK, run
 from chaos.scenario import workload
 
@@ -53,6 +53,7 @@ async def main_async(options: argparse.Namespace, console: Console) -> bool:
             lambda text: console.print(f"faults      {text}"), options.broker),
     )
     comparison = same_orders(reference.books, chaos.books)
+    chaos.checks.append(same_receipts(reference.evidence, chaos.evidence))
     report.show(console, profile, reference, chaos, comparison)
     if options.summary_json:
         options.summary_json.write_text(json.dumps(report.summary(profile, reference, chaos, comparison), indent=2))

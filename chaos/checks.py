@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from chaos.broker import read_topic
 from chaos.platform import ChaosPlatform
 from chaos.scenario import CANARY_PREFIX, FINAL, Observations, Workload
@@ -44,14 +43,30 @@ class Evidence:
     stored: dict[str, dict[str, str]]
     """member -> {notice id: delivery status} as notifications stored them (webhooks)."""
     cycles: int
+    received: dict[RequestKey, tuple[int, int, int, int]]
+    """(member, request) -> (confirmed, dispatched, accepted, rejected) summed over its deliveries,
+    as procurement shows them (`GET /admin/orders/{id}`)."""
+    discrepancies: Counter[str]
+    """Event id -> distinct `joint_order.discrepancy` records with it on the suppliers' topics."""
+    discrepancy_reports: frozenset[tuple[str, str, int, int, str]]
+    """(member, request, rejected, missing, reason) of every report: without the order and
+    delivery ids a run happens to allocate (a close killed before its commit used some)."""
 
 
 async def gather(platform: ChaosPlatform, load: Workload) -> Evidence:
     placed: dict[str, dict[str, Any]] = {}
     conflicting = []
+    reports: dict[str, set[bytes]] = defaultdict(set)
+    contents: set[tuple[str, str, int, int, str]] = set()
     for supplier in load.cast.suppliers:
         for record in await read_topic(platform.bootstrap, topics.supplier_orders(supplier.id)):
             event = json.loads(record.value)
+            if event["type"] == "joint_order.discrepancy":
+                reports[event["id"]].add(json.dumps(event["data"], sort_keys=True).encode())
+                d = event["data"]
+                contents.add((d["order_id"], d["delivery_id"], d["quantity_rejected"], d["quantity_missing"],
+                              d["reason"]))
+                continue
             if event["type"] != "joint_order.placed":
                 continue
             order_id = event["data"]["order_id"]
@@ -73,8 +88,19 @@ async def gather(platform: ChaosPlatform, load: Workload) -> Evidence:
             response = await admin.get("/deliveries", params={"member_id": member.id, "limit": 1000})
             response.raise_for_status()
             stored[member.id] = {d["notice_id"]: d["status"] for d in response.json() if d["channel"] == "webhook"}
+    received: dict[RequestKey, tuple[int, int, int, int]] = {}
+    requests_of: dict[tuple[str, str], RequestKey] = {}
     async with platform.admin("procurement") as admin:
         cycles = (await admin.get("/cycles", params={"limit": 1000})).json()
+        for order_id in sorted(placed):
+            detail = (await admin.get(f"/orders/{order_id}")).json()
+            for line in detail["lines"]:
+                for d in line["deliveries"]:
+                    key = (d["member_id"], d["request_id"])
+                    requests_of[(order_id, d["delivery_id"])] = key
+                    known = received.get(key, (0, 0, 0, 0))
+                    step = (d["confirmed"] or 0, d["dispatched"], d["accepted"], d["rejected"])
+                    received[key] = tuple(a + b for a, b in zip(known, step, strict=True))  # type: ignore[assignment]
     return Evidence(
         orders=placed,
         conflicting_orders=conflicting,
@@ -86,6 +112,12 @@ async def gather(platform: ChaosPlatform, load: Workload) -> Evidence:
         notices_dead=largest("notifications", "alliance_notices_dead"),
         stored=stored,
         cycles=len(cycles),
+        received=received,
+        discrepancies=Counter({event_id: len(bodies) for event_id, bodies in reports.items()}),
+        discrepancy_reports=frozenset(
+            (*requests_of.get((order_id, delivery_id), ("?", delivery_id)), rejected, missing, reason)
+            for order_id, delivery_id, rejected, missing, reason in contents
+        ),
     )
 
 
@@ -184,6 +216,8 @@ def verdicts(load: Workload, seen: Observations, evidence: Evidence, books: Acco
     )
     behind = {f"{s}/{t}": lag for (s, t), lag in evidence.committed_lag.items() if lag}
     canaries = sum(1 for (_, request_id) in seen.told if request_id.startswith(CANARY_PREFIX))
+    short_received = sum(dispatched != confirmed or accepted + rejected > dispatched
+                         for confirmed, dispatched, accepted, rejected in evidence.received.values())
     return [
         Check("every phase done in time", not overdue, overdue or "admitted, closed, settled and drained"),
         Check("0 lost", not books.lost, f"requests without their outcome: {_examples(books.lost)}"),
@@ -230,6 +264,13 @@ def verdicts(load: Workload, seen: Observations, evidence: Evidence, books: Acco
             f"dead {evidence.notices_dead:g}, pending {evidence.notices_pending:g}",
         ),
         Check(
+            "everything confirmed shipped and received at most once, no discrepancy sent twice",
+            not short_received and all(n == 1 for n in evidence.discrepancies.values()),
+            f"{len(evidence.received)} requests, {short_received} shipped short or received beyond it;"
+            f" {len(evidence.discrepancies)} discrepancies, "
+            f"{sum(n > 1 for n in evidence.discrepancies.values())} sent with two contents",
+        ),
+        Check(
             "signatures and confidentiality at the edges",
             seen.bad_signatures == 0 and seen.foreign_notices == 0 and seen.unsigned_orders == 0,
             f"bad webhook signatures {seen.bad_signatures}, notices about others' requests"
@@ -258,6 +299,21 @@ def same_orders(reference: Accounting | None, chaos: Accounting | None) -> Check
         f" (supplier totals and prices {'equal' if totals(reference) == totals(chaos) else 'differ too'});"
         f" {moved} requests unfulfillable in one run only",
     )
+
+
+def same_receipts(reference: Evidence | None, chaos: Evidence | None) -> Check:
+    """The same goods must arrive: every delivery's received quantities equal the fault-free
+    run's, and the same discrepancies reported (each once)."""
+    name = "same receipts and discrepancies as the fault-free run"
+    if reference is None or chaos is None:
+        return Check(name, False, "a run stopped before its receipts were known")
+    differing = {key for key in reference.received.keys() | chaos.received.keys()
+                 if reference.received.get(key) != chaos.received.get(key)}
+    reports = reference.discrepancy_reports == chaos.discrepancy_reports
+    return Check(name, not differing and reports,
+                 f"{len(reference.received)} requests, {len(differing)} received differently"
+                 f" ({_examples(differing)}); discrepancies {'equal' if reports else 'differ'}:"
+                 f" {len(reference.discrepancy_reports)} vs {len(chaos.discrepancy_reports)}")
 
 
 def _examples(keys: set[RequestKey]) -> str:

@@ -128,6 +128,7 @@ async def run(
         desks = SupplierDesks(load.cast, platform.bootstrap, producer, "", seen, answers_per_line=False)
         background.append(asyncio.create_task(desks.run()))
         erps = ERPs(load, producer, topics.PURCHASE_REQUESTS, seen)
+        background.append(asyncio.create_task(erps.receive_goods()))
         faults = Faults(platform, receiver, erps, seen, profile.recovery_timeout_s, rng, started, note,
                         slow_answer_s=ATTEMPT_TIMEOUT_S + 1) if rng else None
         overdue.append(
@@ -265,6 +266,10 @@ async def _still_busy(platform: ChaosPlatform, seen: Observations, load: Workloa
         return f"{seen.probes_unanswered()} recovery probes unanswered"
     if seen.orders_unanswered:
         return f"{seen.orders_unanswered} orders unanswered by their suppliers"
+    if seen.shipments_pending:
+        return f"{seen.shipments_pending} confirmed orders not shipped yet"
+    if seen.to_receive:
+        return f"{len(seen.to_receive)} dispatches not received yet"
     try:
         for service in SERVICES:
             busy = {n for n, _, v in await platform.metrics(service) if v and n in _QUIET_METRICS}

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import random
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -135,6 +136,27 @@ class ERPs:
             if (member.id, data["request_id"]) in self._load.cancelled:
                 await self._send(member, "purchase_request.cancelled",
                                  {"request_id": data["request_id"], "member_id": member.id})
+
+    async def receive_goods(self) -> None:
+        """Post a goods receipt for every dispatch a member is told of, until cancelled. What a
+        receipt says follows from the request alone (one in ten a unit short, one in ten a unit
+        damaged), so both runs receive the same, and a receipt resent after a fault is the same."""
+        by_id = {m.id: m for m in self._load.cast.members}
+        while True:
+            while self._seen.to_receive:
+                member_id, request_id, quantity = self._seen.to_receive[0]
+                digest = zlib.crc32(f"{member_id}/{request_id}".encode()) % 10
+                data: dict[str, Any] = {"request_id": request_id, "member_id": member_id,
+                                        "receipt_id": f"WE-{request_id}", "received_on": date.today().isoformat(),
+                                        "quantity_accepted": quantity}
+                if quantity >= 2 and digest == 0:
+                    data["quantity_accepted"] = quantity - 1
+                elif quantity >= 2 and digest == 1:
+                    data.update(quantity_accepted=quantity - 1, quantity_rejected=1, reason="damaged")
+                await self._send(by_id[member_id], "purchase_request.received", data)
+                self._seen.to_receive.popleft()
+                self._seen.receipts_sent += 1
+            await asyncio.sleep(0.2)
 
     async def canary(self) -> RequestKey:
         """Ask about a request never sent; the answer arrives only through the whole platform."""

@@ -340,7 +340,11 @@ class SupplierDesks:
             self._board.orders_confirmed += 1
             self._board.orders_answered_per_line += event_type == "joint_order.answered"
             if shipped:
-                await self._ship(supplier, order["order_id"], shipped)
+                self._board.shipments_pending += 1
+                try:
+                    await self._ship(supplier, order["order_id"], shipped)
+                finally:
+                    self._board.shipments_pending -= 1
 
     def _line_answer(self, line: dict[str, Any], promised: date) -> dict[str, Any]:
         draw = self._rng.random()
@@ -355,9 +359,12 @@ class SupplierDesks:
         return {"line_id": line["line_id"], "status": "accepted", "expected_delivery": promised.isoformat()}
 
     async def _ship(self, supplier: Supplier, order_id: str, shipped: list[tuple[str, int]]) -> None:
-        """What it confirmed, in one dispatch or, for larger orders, two."""
+        """What it confirmed, in one dispatch or, for larger orders, two. What a dispatch says
+        follows from the order alone, so an order read again (a redelivered record) ships the
+        very same dispatches, which the alliance takes once."""
         await asyncio.sleep(self._rng.uniform(0.5, 3.0))
-        two = len(shipped) >= 2 and zlib.crc32(order_id.encode()) % 2 == 1  # the same however runs are timed
+        digest = zlib.crc32(order_id.encode())
+        two = len(shipped) >= 2 and digest % 2 == 1
         cut = len(shipped) // 2 if two else len(shipped)
         for number, part in enumerate((shipped[:cut], shipped[cut:]), start=1):
             if not part:
@@ -366,8 +373,8 @@ class SupplierDesks:
                 "order_id": order_id, "supplier_id": supplier.id, "dispatch_id": f"LS-{order_id}-{number}",
                 "shipped_on": date.today().isoformat(),
                 "expected_arrival": (date.today() + timedelta(days=1)).isoformat(),
-                "carrier": self._rng.choice(("DHL Freight", "Dachser", "Schenker")),
-                "tracking_id": f"{self._rng.getrandbits(40):010x}",
+                "carrier": ("DHL Freight", "Dachser", "Schenker")[digest % 3],
+                "tracking_id": f"{digest:08x}{number}",
                 "deliveries": [{"delivery_id": d, "quantity": q} for d, q in part],
             }
             await publish(self._producer, self._prefix + topics.SUPPLIER_RESPONSES, supplier.id, supplier.secret,

@@ -90,6 +90,8 @@ class Scoreboard:
     cycles_closed: int = 0
     orders_answered_per_line: int = 0
     dispatches_sent: int = 0
+    shipments_pending: int = 0
+    """Orders a supplier confirmed and has not finished shipping yet."""
     to_receive: deque[tuple[str, str, int]] = field(default_factory=deque)
     """(member_id, request_id, quantity) dispatched to a member and not yet received by its ERP."""
     receipts_sent: int = 0
