@@ -42,6 +42,7 @@ from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWor
 from shared import topics
 from shared.contract import EventType
 from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from shared.documents.standards import Standard
 from shared.events.members import PURCHASE_REQUEST_RECEIVED
 from shared.messaging.envelope import event_bytes
 from shared.messaging.records import InboundRecord
@@ -86,7 +87,7 @@ async def bench_lifecycle(server_url: str, requests: int = 100_000, skus: int = 
     rng = random.Random(17)
     try:
         await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
-        await _load(pool, random.Random(11), requests, skus, suppliers)
+        await _load(pool, random.Random(11), requests, skus, suppliers, Standard.CLOUDEVENTS)
         async with ProcurementUnitOfWork(pool, prefix) as uow:
             started = time.perf_counter()
             await close_cycle(uow, CloseOptions(max_supplier_share=SHARE, interval_seconds=3600),
