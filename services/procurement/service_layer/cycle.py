@@ -39,7 +39,7 @@ from services.procurement.domain.orders import (
 from services.procurement.domain.performance import offers_with_performance
 from services.procurement.domain.risk import offers_with_risk
 from services.procurement.service_layer.buffers import BufferClose
-from services.procurement.service_layer.documents import count_rendered, document_settings
+from services.procurement.service_layer.documents import close_document_settings, count_rendered
 from services.procurement.service_layer.order_records import CloseRecords
 from services.procurement.service_layer.performance import categories, last_resorts
 from services.procurement.service_layer.risk import effects_in_force
@@ -156,6 +156,10 @@ async def _decide(
     skus = [SkuRequests(sku, tuple(offers.get(sku, ())), by_sku[sku]) for sku in sorted(by_sku)]
 
     writes = _Writes()
+    # The XML suppliers' parties first on the writes' connection: the documents need not wait for the writes.
+    document_settings = writes.add(lambda: close_document_settings(
+        uow, suppliers, {r.member_id for requests in by_sku.values() for r in requests}
+    ))
     order_ids: dict[str, str] = {}
     book = OrderBook(cycle_id, order_ids)
     records = CloseRecords(cycle_id, frozenset(s.supplier_id for s in suppliers if s.documents is not Standard.CLOUDEVENTS))
@@ -222,8 +226,7 @@ async def _decide(
             number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds
         ))
         secrets = {s.supplier_id: s.secret for s in suppliers}
-        by_id = {s.supplier_id: s for s in suppliers}
-        documents = await writes.add(lambda: document_settings(uow, orders, by_id))  # on the writes' connection
+        documents = await document_settings
         for order in orders:
             for message in records.order_messages(order, secrets[order.supplier_id], documents.get(order.supplier_id)):
                 uow.publish(message)

@@ -45,6 +45,22 @@ async def document_settings(
     country; without the alliance's own party (the seed and the admin API insist on it) the
     orders go as JSON, logged."""
     xml = {o.supplier_id for o in orders if suppliers[o.supplier_id].documents is not Standard.CLOUDEVENTS}
+    wanted = {d.member_id for o in orders if o.supplier_id in xml for _, d in o.deliveries()}
+    return await _settings(uow, xml, wanted, suppliers)
+
+
+async def close_document_settings(
+    uow: ProcurementUnitOfWork, suppliers: Sequence[Supplier], member_ids: Iterable[str]
+) -> dict[str, DocumentSetting]:
+    """`document_settings` of every XML supplier, naming any of `member_ids` (those with demand in
+    a close): read before the close decides, so its documents are rendered while its writes go on."""
+    xml = {s.supplier_id for s in suppliers if s.documents is not Standard.CLOUDEVENTS}
+    return await _settings(uow, xml, set(member_ids) if xml else set(), {s.supplier_id: s for s in suppliers})
+
+
+async def _settings(
+    uow: ProcurementUnitOfWork, xml: set[str], wanted: set[str], suppliers: Mapping[str, Supplier]
+) -> dict[str, DocumentSetting]:
     if not xml:
         return {}
     alliance = await uow.parties.alliance()
@@ -52,7 +68,7 @@ async def document_settings(
         log.error("suppliers %s take documents, but the alliance's own party is unknown: their orders go as JSON",
                   ", ".join(sorted(xml)))
         return {}
-    wanted = {d.member_id for o in orders if o.supplier_id in xml for _, d in o.deliveries()} - {ALLIANCE_MEMBER_ID}
+    wanted = wanted - {ALLIANCE_MEMBER_ID}
     members = await uow.parties.members(wanted)
     for member_id in wanted - members.keys():
         members[member_id] = Party(member_id, member_id, Address(alliance.address.country))
