@@ -85,8 +85,6 @@ def test_the_order_a_document_is_rendered_from_is_its_json_twin():
     """Built unvalidated for speed, it must equal what the contract's model reads from the JSON."""
     assert contract_order(order()) == json_twin()
     assert contract_order(order()).model_dump(mode="json") == json_twin().model_dump(mode="json")
-    built, read = contract_order(order()).lines[0].deliveries[0], json_twin().lines[0].deliveries[0]
-    assert (built.model_fields_set, built.model_extra, repr(built)) == (read.model_fields_set, read.model_extra, repr(read))
 
 
 def test_a_close_renders_documents_for_xml_suppliers_and_json_for_the_others():
