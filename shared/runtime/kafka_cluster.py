@@ -16,6 +16,7 @@ in `admin.properties` (mode 0600) beside the data, never logged.
 from __future__ import annotations
 
 import base64
+import fcntl
 import logging
 import os
 import secrets
@@ -83,11 +84,22 @@ def require_tools() -> tuple[str, str]:
 
 
 def kafka_libs(cache: Path, version: str = KAFKA_VERSION) -> Path:
-    """The directory of the broker's jars, fetched with Maven from Maven Central the first time."""
+    """The directory of the broker's jars, fetched with Maven from Maven Central the first time.
+    Several processes (the test suite's workers) may ask at once: one fetches under a file lock,
+    the others wait for it, and the directory appears whole or not at all."""
     libs = cache.resolve() / "kafka" / version / "libs"
     complete = libs / ".complete"
     if complete.exists():
         return libs
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    with (libs.parent / "fetch.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not complete.exists():
+            _fetch(libs, version)
+    return libs
+
+
+def _fetch(libs: Path, version: str) -> None:
     _, mvn = require_tools()
     dependencies = "".join(
         f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
@@ -115,10 +127,9 @@ def kafka_libs(cache: Path, version: str = KAFKA_VERSION) -> Path:
                 f"Maven could not fetch org.apache.kafka:kafka_2.13:{version} (exit {result.returncode}):\n"
                 + "\n".join((result.stdout + result.stderr).splitlines()[-20:])
             )
+        (staging / ".complete").touch()
         shutil.rmtree(libs, ignore_errors=True)
         staging.rename(libs)
-    complete.touch()
-    return libs
 
 
 @dataclass
