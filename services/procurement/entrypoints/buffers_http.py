@@ -4,7 +4,8 @@ only ever reads its own, in its `risk_buffer.statement`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -121,8 +122,17 @@ class Receipt(RequestBody):
     """Units arrived at the warehouse."""
 
 
-def _refused(refused: commands.BufferRefused) -> Unprocessable:
-    return Unprocessable(refused.detail, [FieldError(field=f"body.{refused.field}", message=refused.detail)])
+@contextmanager
+def _answering_for(sku: str) -> Iterator[None]:
+    """The buffer commands' refusals as the API answers them: 404 for an unknown buffer, 422
+    naming the field at fault."""
+    try:
+        yield
+    except commands.NoSuchBuffer:
+        raise HTTPException(404, f"no risk buffer for SKU {sku!r}") from None
+    except commands.BufferRefused as refused:
+        detail = refused.detail
+        raise Unprocessable(detail, [FieldError(field=f"body.{refused.field}", message=detail)]) from None
 
 
 def buffers_router(unit_of_work: Callable[[], ProcurementUnitOfWork]) -> APIRouter:
@@ -160,15 +170,13 @@ def buffers_router(unit_of_work: Callable[[], ProcurementUnitOfWork]) -> APIRout
         if body.sku != sku:
             detail = f"the body's sku {body.sku!r} differs from the path's {sku!r}"
             raise Unprocessable(detail, [FieldError(field="body.sku", message=detail)])
-        try:
+        with _answering_for(sku):
             async with unit_of_work() as uow:
                 buffer, created = await commands.configure(uow, body)
                 return BufferSaved(created=created, buffer=await view(uow, buffer))
-        except commands.BufferRefused as refused:
-            raise _refused(refused) from None
 
     async def change_subscription(sku: str, member_id: str, subscribing: bool) -> SubscriptionChanged:
-        try:
+        with _answering_for(sku):
             async with unit_of_work() as uow:
                 if subscribing:
                     changed = await commands.subscribe(uow, sku, member_id)
@@ -177,10 +185,6 @@ def buffers_router(unit_of_work: Callable[[], ProcurementUnitOfWork]) -> APIRout
                 buffer = await uow.buffers.get(sku)
                 assert buffer is not None
                 return SubscriptionChanged(changed=changed, buffer=await view(uow, buffer))
-        except commands.NoSuchBuffer:
-            raise HTTPException(404, f"no risk buffer for SKU {sku!r}") from None
-        except commands.BufferRefused as refused:
-            raise _refused(refused) from None
 
     @router.post(
         "/buffers/{sku}/subscribers",
@@ -211,14 +215,10 @@ def buffers_router(unit_of_work: Callable[[], ProcurementUnitOfWork]) -> APIRout
         description="Taken from the lots on order, oldest first, at their prices; more than is on order is refused.",
     )
     async def receive(sku: str, body: Receipt) -> BufferView:
-        try:
+        with _answering_for(sku):
             async with unit_of_work() as uow:
                 buffer = await commands.receive(uow, sku, body.quantity, datetime.now(UTC).date())
                 return await view(uow, buffer)
-        except commands.NoSuchBuffer:
-            raise HTTPException(404, f"no risk buffer for SKU {sku!r}") from None
-        except commands.BufferRefused as refused:
-            raise _refused(refused) from None
 
     @router.get(
         "/buffers/{sku}/statements/{member_id}",
@@ -230,11 +230,9 @@ def buffers_router(unit_of_work: Callable[[], ProcurementUnitOfWork]) -> APIRout
     async def statement(
         sku: str, member_id: str, cycle_id: Annotated[str | None, Query(max_length=64)] = None
     ) -> RiskBufferStatement:
-        try:
+        with _answering_for(sku):
             async with unit_of_work() as uow:
                 found = await commands.member_statement(uow, sku, member_id, cycle_id)
-        except commands.NoSuchBuffer:
-            raise HTTPException(404, f"no risk buffer for SKU {sku!r}") from None
         if found is None:
             raise HTTPException(404, f"no statement of {sku!r} for {member_id!r} in that period")
         return found
