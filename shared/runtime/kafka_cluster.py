@@ -67,6 +67,15 @@ class KafkaToolsMissing(RuntimeError):
     """No JDK or no Maven: the message says what to install."""
 
 
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka's own `Uuid.randomUuid` makes them: base64url of 16 bytes, never
+    starting with '-' (StorageTool's argument parser would read such an id as an option: 1 in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaClusterError(RuntimeError):
     """The cluster could not be fetched, formatted or started."""
 
@@ -218,7 +227,7 @@ class KafkaCluster:
         java, _ = require_tools()
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         (self.root / "log4j2.properties").write_text(_LOG4J2)
         if self.sasl:
             _write_private(self.root / "admin.properties", self._client_properties())

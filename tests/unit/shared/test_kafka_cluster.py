@@ -41,3 +41,11 @@ def test_a_machine_without_maven_is_told_what_to_install(monkeypatch: pytest.Mon
     monkeypatch.setattr(kafka_cluster.shutil, "which", lambda name: None if name == "mvn" else "/usr/bin/java")
     with pytest.raises(KafkaToolsMissing, match="apt-get install .*maven"):
         require_tools()
+
+
+def test_cluster_ids_never_start_with_a_dash_which_storage_tool_would_read_as_an_option(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    dashed_then_plain = iter([bytes([0xF8]) + bytes(15), bytes(16)])  # base64url "-A…", then "AAA…"
+    monkeypatch.setattr(kafka_cluster.uuid, "uuid4", lambda: kafka_cluster.uuid.UUID(bytes=next(dashed_then_plain)))
+    cluster_id = kafka_cluster.new_cluster_id()
+    assert cluster_id == "A" * 22
