@@ -24,7 +24,7 @@ from shared.documents.answers import AnsweredLine, Outcome, ShippedLine, Supplie
 from shared.documents.parties import Address, OrderParties, Party, split_peppol_id
 from shared.documents.safe_xml import InvalidDocument, parse_untrusted
 from shared.documents.schemas import Schema, SchemaKit
-from shared.documents.writing import day, unit_price_text, whole_quantity, xml_text
+from shared.documents.writing import UNIT, day, ordered_units, unit_price_text, xml_text
 
 NAMESPACE = "http://www.opentrans.org/XMLSchema/2.1"
 BMECAT = "http://www.bmecat.org/bmecat/2005"
@@ -32,7 +32,6 @@ ORDER = f"{NAMESPACE}#ORDER"
 ORDERRESPONSE = f"{NAMESPACE}#ORDERRESPONSE"
 DISPATCHNOTIFICATION = f"{NAMESPACE}#DISPATCHNOTIFICATION"
 """The records' `dataschema` for each document."""
-ORDER_UNIT = "C62"
 MAX_ID_CHARS = 50
 """openTRANS bounds LINE_ITEM_ID at 50 characters (the alliance's delivery ids are ~25)."""
 OUR_ID = "buyer_specific"
@@ -69,7 +68,7 @@ def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -
             ))
             items.append(
                 f"<ORDER_ITEM><LINE_ITEM_ID>{delivery_id}</LINE_ITEM_ID>{product}<QUANTITY>{delivery.quantity}</QUANTITY>"
-                f"<bme:ORDER_UNIT>{ORDER_UNIT}</bme:ORDER_UNIT>{price_xml}"
+                f"<bme:ORDER_UNIT>{UNIT}</bme:ORDER_UNIT>{price_xml}"
                 f"<PRICE_LINE_AMOUNT>{to_cents(price * delivery.quantity)}</PRICE_LINE_AMOUNT>"
                 f"<DELIVERY_DATE><DELIVERY_START_DATE>{start}</DELIVERY_START_DATE>"
                 f"<DELIVERY_END_DATE>{delivery.needed_by.isoformat()}</DELIVERY_END_DATE></DELIVERY_DATE>{reference}"
@@ -138,6 +137,7 @@ _DELIVERY_DATE = _path("DELIVERY_DATE")
 _DELIVERY_END_DATE = _path("DELIVERY_END_DATE")
 _LINE_ITEM_ID = _path("LINE_ITEM_ID")
 _QUANTITY = _path("QUANTITY")
+_ORDER_UNIT = _path("bme:ORDER_UNIT")
 _ORDER_REFERENCE = _path("ORDER_REFERENCE")
 _ORDER_ID = _path("ORDER_ID")
 
@@ -155,6 +155,11 @@ def _text(fields: dict[str, list[etree._Element]], tag: str) -> str | None:
     """What `findtext(tag)` gives: the first such child's text ("" when empty), None when absent."""
     found = fields.get(tag)
     return None if found is None else found[0].text or ""
+
+
+def _quantity(fields: dict[str, list[etree._Element]], where: str) -> int:
+    """An item's QUANTITY, in its ORDER_UNIT (which the schema requires)."""
+    return ordered_units(_text(fields, _QUANTITY), _text(fields, _ORDER_UNIT), where)
 
 
 def _required_field(fields: dict[str, list[etree._Element]], tag: str, what: str) -> str:
@@ -216,7 +221,7 @@ def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer
         delivery_date = fields.get(_DELIVERY_DATE)
         lines.append(AnsweredLine(
             document_line_id=line_id,
-            confirmed_quantity=whole_quantity(_text(fields, _QUANTITY), f"item {line_id}"),
+            confirmed_quantity=_quantity(fields, f"item {line_id}"),
             expected_delivery=day(None if delivery_date is None else delivery_date[0].findtext(_DELIVERY_END_DATE)),
             reason=_remark_of(fields.get(_REMARKS, ())),
         ))
@@ -241,7 +246,7 @@ def read_dispatch_notification(document: str | bytes, kit: SchemaKit) -> Supplie
         reference = _fields(fields[_ORDER_REFERENCE][0]) if _ORDER_REFERENCE in fields else {}
         order_ids.add(_required_field(reference, _ORDER_ID, "ORDER_REFERENCE/ORDER_ID"))
         line_id = _required_field(reference, _LINE_ITEM_ID, "ORDER_REFERENCE/LINE_ITEM_ID")
-        lines.append(ShippedLine(line_id, whole_quantity(_text(fields, _QUANTITY), f"item {line_id}")))
+        lines.append(ShippedLine(line_id, _quantity(fields, f"item {line_id}")))
     if len(order_ids) != 1:
         raise InvalidDocument(f"the notification ships orders {', '.join(sorted(order_ids))}: one notification per order")
     deliverer = (info.findtext(_path("SHIPMENT_PARTIES_REFERENCE", "DELIVERER_IDREF")) or "").strip()

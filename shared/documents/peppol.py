@@ -28,15 +28,13 @@ from shared.documents.answers import AnsweredLine, Outcome, ShippedLine, Supplie
 from shared.documents.parties import Address, OrderParties, Party, split_peppol_id
 from shared.documents.safe_xml import InvalidDocument, parse_untrusted
 from shared.documents.schemas import Schema, SchemaKit
-from shared.documents.writing import day, unit_price_text, whole_quantity, xml_text
+from shared.documents.writing import UNIT, day, ordered_units, unit_price_text, xml_text
 
 ORDER = "urn:fdc:peppol.eu:poacc:trns:order:3"
 ORDER_RESPONSE = "urn:fdc:peppol.eu:poacc:trns:order_response:3"
 DESPATCH_ADVICE = "urn:fdc:peppol.eu:poacc:trns:despatch_advice:3"
 """The transactions' CustomizationIDs, which are also the records' `dataschema`."""
 ORDERING_PROFILE = "urn:fdc:peppol.eu:poacc:bis:ordering:3"
-UNIT_CODE = "C62"
-"""UN/ECE Rec 20 "one": the contract counts units, whatever the catalog calls them."""
 
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -83,7 +81,7 @@ def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -
             lines_total += amount
             lines_xml.append(
                 f"<cac:OrderLine>{member_xml[0]}<cac:LineItem><cbc:ID>{xml_text(delivery.delivery_id)}</cbc:ID>"
-                f'<cbc:Quantity unitCode="{UNIT_CODE}">{delivery.quantity}</cbc:Quantity>'
+                f'<cbc:Quantity unitCode="{UNIT}">{delivery.quantity}</cbc:Quantity>'
                 f'<cbc:LineExtensionAmount currencyID="EUR">{amount}</cbc:LineExtensionAmount>{accounting}'
                 f"<cac:Delivery><cac:RequestedDeliveryPeriod><cbc:EndDate>{delivery.needed_by.isoformat()}"
                 f"</cbc:EndDate></cac:RequestedDeliveryPeriod></cac:Delivery>{member_xml[1]}{tail}"
@@ -235,12 +233,15 @@ def _period_end(period: etree._Element | None) -> date | None:
     return day(period.findtext(_END)) or day(period.findtext(_START))
 
 
+def _quantity(element: etree._Element | None, where: str) -> int | None:
+    """A quantity element's value in the ordered unit; None when the element is absent."""
+    return None if element is None else ordered_units(element.text, element.get("unitCode"), where)
+
+
 _LINE_STATUS: dict[str, Callable[[etree._Element, str], int | None]] = {
     "5": lambda item, where: None,
     "7": lambda item, where: 0,
-    "3": lambda item, where: (
-        None if item.find(_path("cbc:Quantity")) is None else whole_quantity(item.findtext(_path("cbc:Quantity")), where)
-    ),
+    "3": lambda item, where: _quantity(item.find(_path("cbc:Quantity")), where),
 }
 """UNCL1229 line status codes of T76: accepted, not accepted, changed (the quantity it will deliver,
 or as ordered when only the date changed)."""
@@ -294,8 +295,8 @@ def read_despatch_advice(document: str | bytes, kit: SchemaKit) -> SupplierDespa
         other_order = (reference.findtext(_ORDER_REFERENCE) or order_id).strip()
         if other_order != order_id:
             raise InvalidDocument(f"line {line_id} ships order {other_order}, not {order_id}: one advice per order")
-        quantity = despatch_line.findtext(_path("cbc:DeliveredQuantity"))
-        lines.append(ShippedLine(line_id, 0 if quantity is None else whole_quantity(quantity, f"line {line_id}")))
+        quantity = _quantity(despatch_line.find(_path("cbc:DeliveredQuantity")), f"line {line_id}")
+        lines.append(ShippedLine(line_id, quantity or 0))
     delivery = root.find(_path("cac:Shipment", "cac:Delivery"))
     shipment = root.find(_path("cac:Shipment"))
     return SupplierDespatch(

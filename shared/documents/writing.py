@@ -16,6 +16,9 @@ _NEEDS_ESCAPE = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\u
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)
 MAX_QUANTITY = 10**12
+UNIT = "C62"
+"""UN/ECE Rec 20 "one": the contract counts units, whatever the catalog calls them; every order is
+placed in it and a supplier's quantities are read only in it."""
 
 
 def xml_text(value: str) -> str:
@@ -41,6 +44,15 @@ def whole_quantity(text: str | None, where: str) -> int:
     if value != value.to_integral_value() or not 0 <= value <= MAX_QUANTITY:
         raise InvalidDocument(f"{where}: quantity {text!r} is not a whole number of units from 0 to {MAX_QUANTITY}")
     return int(value)
+
+
+def ordered_units(text: str | None, unit: str | None, where: str) -> int:
+    """A quantity a supplier states, in the unit it was ordered in: a quantity in boxes or
+    kilograms is refused, not read as pieces. A quantity naming no unit (UBL makes it optional)
+    counts in the ordered unit."""
+    if unit is not None and unit.strip() != UNIT:
+        raise InvalidDocument(f"{where}: quantity in {unit.strip()!r}: the alliance orders and reads quantities in {UNIT}")
+    return whole_quantity(text, where)
 
 
 def day(text: str | None) -> date | None:

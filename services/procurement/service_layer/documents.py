@@ -133,7 +133,7 @@ def standards_kit(directory: Path) -> SchemaKit | None:
     """The schemas, compiled once at start; None (logged) where the kit is absent: JSON suppliers
     are unaffected, XML suppliers' documents are dead-lettered until it is installed."""
     try:
-        return SchemaKit(directory).load()
+        return SchemaKit.for_reading(directory).load()
     except (OSError, ValueError) as error:
         log.error("no standards kit (ALLIANCE_STANDARDS_DIR): XML suppliers' documents will be refused: %s", error)
         return None

@@ -248,3 +248,19 @@ def test_an_opentrans_document_of_another_supplier_names_that_supplier(kit: Sche
     by_gln = xml.replace("4000001000012", "4012345000009")
     document = read_supplier_document(Standard.OPENTRANS_21, "joint_order.answered", opentrans.ORDERRESPONSE, by_gln, kit)
     assert document.contract_data(ORDER, SUPPLIER)[1]["supplier_id"] == "s-holz"
+
+
+def test_quantities_in_another_unit_than_ordered_are_refused_not_read_as_pieces(kit: SchemaKit) -> None:
+    in_kilograms = peppol_despatch_advice("ord-7", "desp-3", [("ord-7-1-d1", 3)]).replace('unitCode="C62"', 'unitCode="KGM"')
+    with pytest.raises(InvalidDocument, match="line ord-7-1-d1: quantity in 'KGM'"):
+        read_supplier_document(Standard.PEPPOL_BIS3, "joint_order.dispatched", peppol.DESPATCH_ADVICE, in_kilograms, kit)
+    changed = peppol_response_line("ord-7-1-d1", "3", quantity=2).replace('unitCode="C62"', 'unitCode="BX"')
+    with pytest.raises(InvalidDocument, match="quantity in 'BX'"):
+        peppol_answer(kit, peppol_order_response("ord-7", "CA", [changed]))
+    in_boxes = opentrans_orderresponse("ord-7", [("ord-7-1-d1", 3)]).replace(">C62<", ">BX<")
+    with pytest.raises(InvalidDocument, match="item ord-7-1-d1: quantity in 'BX'"):
+        read_supplier_document(Standard.OPENTRANS_21, "joint_order.answered", opentrans.ORDERRESPONSE, in_boxes, kit)
+    # the kit the service reads with refuses it at validation already, naming the unit
+    with pytest.raises(InvalidDocument, match="ORDER_UNIT.*'BX' is not an element of the set"):
+        read_supplier_document(Standard.OPENTRANS_21, "joint_order.answered", opentrans.ORDERRESPONSE, in_boxes,
+                               SchemaKit.for_reading(kit.directory))
