@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 
 from lxml import etree
 
@@ -24,7 +25,7 @@ from shared.documents.answers import AnsweredLine, Outcome, ShippedLine, Supplie
 from shared.documents.parties import Address, OrderParties, Party, split_peppol_id
 from shared.documents.safe_xml import InvalidDocument, parse_untrusted
 from shared.documents.schemas import Schema, SchemaKit
-from shared.documents.writing import UNIT, day, ordered_units, unit_price_text, xml_text
+from shared.documents.writing import UNIT, DocumentDelivery, day, ordered_units, unit_price_text, write_order, xml_text
 
 NAMESPACE = "http://www.opentrans.org/XMLSchema/2.1"
 BMECAT = "http://www.bmecat.org/bmecat/2005"
@@ -41,59 +42,71 @@ OUR_ID = "buyer_specific"
 # --- the ORDER --------------------------------------------------------------------------------
 
 
-def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -> bytes:
-    """The joint order as an openTRANS 2.1 ORDER, UTF-8."""
-    delivery_parties: list[str] = []
-    items: list[str] = []
-    order_id = xml_text(order.order_id)
-    start = issued.isoformat()
-    for line in order.lines:
-        price = line.unit_price
-        product = (
-            f"<PRODUCT_ID><bme:SUPPLIER_PID>{xml_text(line.sku)}</bme:SUPPLIER_PID></PRODUCT_ID>"
-        )
-        price_xml = f"<PRODUCT_PRICE_FIX><bme:PRICE_AMOUNT>{unit_price_text(price)}</bme:PRICE_AMOUNT></PRODUCT_PRICE_FIX>"
+class OrderWriter:
+    """An openTRANS 2.1 ORDER written item by item, as a close decides its lines, and finished
+    once the order is whole."""
+
+    def __init__(self, order_id: str, parties: OrderParties, issued: date) -> None:
+        self._order_id = xml_text(order_id)
+        self._parties = parties
+        self._start = issued.isoformat()
+        self._delivery_parties: list[str] = []
+        self._items: list[str] = []
+
+    def add_line(self, line_id: str, sku: str, unit_price: Decimal, deliveries: Iterable[DocumentDelivery]) -> None:
+        """One ORDER_ITEM and one delivery PARTY per delivery of the order line."""
+        parties, start = self._parties, self._start
+        product = f"<PRODUCT_ID><bme:SUPPLIER_PID>{xml_text(sku)}</bme:SUPPLIER_PID></PRODUCT_ID>"
+        price_xml = f"<PRODUCT_PRICE_FIX><bme:PRICE_AMOUNT>{unit_price_text(unit_price)}</bme:PRICE_AMOUNT></PRODUCT_PRICE_FIX>"
         reference = (
-            f"<CUSTOMER_ORDER_REFERENCE><ORDER_ID>{order_id}</ORDER_ID>"
-            f"<LINE_ITEM_ID>{_bounded_id(line.line_id)}</LINE_ITEM_ID></CUSTOMER_ORDER_REFERENCE>"
+            f"<CUSTOMER_ORDER_REFERENCE><ORDER_ID>{self._order_id}</ORDER_ID>"
+            f"<LINE_ITEM_ID>{_bounded_id(line_id)}</LINE_ITEM_ID></CUSTOMER_ORDER_REFERENCE>"
         )
-        for delivery in line.deliveries:
-            if delivery.delivery_id is None:
-                raise ValueError(f"order {order.order_id}: line {line.line_id} has a delivery without delivery_id")
+        for delivery in deliveries:
             delivery_id = _bounded_id(delivery.delivery_id)
             member = parties.member(delivery.member_id)
-            delivery_parties.append(_party(
+            self._delivery_parties.append(_party(
                 [(OUR_ID, delivery_id), ("member", xml_text(member.party_id)), *_peppol_ids(member)],
                 "delivery", member.name, parties.delivery_place(delivery), member.vat_id,
             ))
-            items.append(
+            self._items.append(
                 f"<ORDER_ITEM><LINE_ITEM_ID>{delivery_id}</LINE_ITEM_ID>{product}<QUANTITY>{delivery.quantity}</QUANTITY>"
                 f"<bme:ORDER_UNIT>{UNIT}</bme:ORDER_UNIT>{price_xml}"
-                f"<PRICE_LINE_AMOUNT>{to_cents(price * delivery.quantity)}</PRICE_LINE_AMOUNT>"
+                f"<PRICE_LINE_AMOUNT>{to_cents(unit_price * delivery.quantity)}</PRICE_LINE_AMOUNT>"
                 f"<DELIVERY_DATE><DELIVERY_START_DATE>{start}</DELIVERY_START_DATE>"
                 f"<DELIVERY_END_DATE>{delivery.needed_by.isoformat()}</DELIVERY_END_DATE></DELIVERY_DATE>{reference}"
                 f'<SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="{OUR_ID}">{delivery_id}</DELIVERY_IDREF>'
                 "</SHIPMENT_PARTIES_REFERENCE></ORDER_ITEM>"
             )
-    buyer, seller = parties.buyer, parties.seller
-    document = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<ORDER xmlns="{NAMESPACE}" xmlns:bme="{BMECAT}" type="standard" '
-        f'version="2.1"><ORDER_HEADER><ORDER_INFO><ORDER_ID>{order_id}</ORDER_ID><ORDER_DATE>{start}</ORDER_DATE>'
-        "<PARTIES>"
-        + _party([(OUR_ID, xml_text(buyer.party_id)), *_peppol_ids(buyer)], "buyer", buyer.name, buyer.address, buyer.vat_id)
-        + _party(
-            [(OUR_ID, xml_text(seller.party_id)), *_peppol_ids(seller)], "supplier", seller.name, seller.address,
-            seller.vat_id,
+
+    def finish(self, cycle_id: str, currency: str, total: Decimal) -> bytes:
+        """The whole document, UTF-8."""
+        buyer, seller = self._parties.buyer, self._parties.seller
+        order_id = self._order_id
+        document = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<ORDER xmlns="{NAMESPACE}" xmlns:bme="{BMECAT}" type="standard" '
+            f'version="2.1"><ORDER_HEADER><ORDER_INFO><ORDER_ID>{order_id}</ORDER_ID><ORDER_DATE>{self._start}</ORDER_DATE>'
+            "<PARTIES>"
+            + _party([(OUR_ID, xml_text(buyer.party_id)), *_peppol_ids(buyer)], "buyer", buyer.name, buyer.address, buyer.vat_id)
+            + _party(
+                [(OUR_ID, xml_text(seller.party_id)), *_peppol_ids(seller)], "supplier", seller.name, seller.address,
+                seller.vat_id,
+            )
+            + "".join(self._delivery_parties)
+            + f'</PARTIES><ORDER_PARTIES_REFERENCE><bme:BUYER_IDREF type="{OUR_ID}">{xml_text(buyer.party_id)}'
+            f'</bme:BUYER_IDREF><bme:SUPPLIER_IDREF type="{OUR_ID}">{xml_text(seller.party_id)}</bme:SUPPLIER_IDREF>'
+            f"</ORDER_PARTIES_REFERENCE><bme:CURRENCY>{currency}</bme:CURRENCY>"
+            f'<REMARKS type="order">Joint order of cycle {xml_text(cycle_id)}</REMARKS></ORDER_INFO></ORDER_HEADER>'
+            f"<ORDER_ITEM_LIST>{''.join(self._items)}</ORDER_ITEM_LIST>"
+            f"<ORDER_SUMMARY><TOTAL_ITEM_NUM>{len(self._items)}</TOTAL_ITEM_NUM>"
+            f"<TOTAL_AMOUNT>{to_cents(total)}</TOTAL_AMOUNT></ORDER_SUMMARY></ORDER>"
         )
-        + "".join(delivery_parties)
-        + f'</PARTIES><ORDER_PARTIES_REFERENCE><bme:BUYER_IDREF type="{OUR_ID}">{xml_text(buyer.party_id)}'
-        f'</bme:BUYER_IDREF><bme:SUPPLIER_IDREF type="{OUR_ID}">{xml_text(seller.party_id)}</bme:SUPPLIER_IDREF>'
-        f"</ORDER_PARTIES_REFERENCE><bme:CURRENCY>{order.currency}</bme:CURRENCY>"
-        f'<REMARKS type="order">Joint order of cycle {xml_text(order.cycle_id)}</REMARKS></ORDER_INFO></ORDER_HEADER>'
-        f"<ORDER_ITEM_LIST>{''.join(items)}</ORDER_ITEM_LIST><ORDER_SUMMARY><TOTAL_ITEM_NUM>{len(items)}"
-        f"</TOTAL_ITEM_NUM><TOTAL_AMOUNT>{to_cents(order.total)}</TOTAL_AMOUNT></ORDER_SUMMARY></ORDER>"
-    )
-    return document.encode("utf-8")
+        return document.encode("utf-8")
+
+
+def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -> bytes:
+    """The joint order as an openTRANS 2.1 ORDER, UTF-8."""
+    return write_order(OrderWriter(order.order_id, parties, issued), order)
 
 
 def _bounded_id(value: str) -> str:

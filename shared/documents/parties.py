@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from shared.contract import Delivery
+from shared.contract import ShipTo
 
 ALLIANCE_MEMBER_ID = "alliance"
 """The reserved `member_id` of the alliance's own deliveries (a risk buffer's warehouse): their
 delivery party is the alliance itself."""
+
+
+class Deliverable(Protocol):
+    """A delivery, of the contract or as a document states it."""
+
+    @property
+    def member_id(self) -> str: ...
+
+    @property
+    def ship_to(self) -> ShipTo | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +54,7 @@ class OrderParties:
     def member(self, member_id: str) -> Party:
         return self.buyer if member_id == ALLIANCE_MEMBER_ID else self.members[member_id]
 
-    def delivery_place(self, delivery: Delivery) -> Address:
+    def delivery_place(self, delivery: Deliverable) -> Address:
         """Where a delivery goes: its `ship_to`, or else its member's region."""
         ship_to = delivery.ship_to
         if ship_to is None:

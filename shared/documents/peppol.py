@@ -17,7 +17,7 @@ it writes against the UBL 2.1 schema and PEPPOL's rules.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -28,7 +28,7 @@ from shared.documents.answers import AnsweredLine, Outcome, ShippedLine, Supplie
 from shared.documents.parties import Address, OrderParties, Party, split_peppol_id
 from shared.documents.safe_xml import InvalidDocument, parse_untrusted
 from shared.documents.schemas import Schema, SchemaKit
-from shared.documents.writing import UNIT, day, ordered_units, unit_price_text, xml_text
+from shared.documents.writing import UNIT, DocumentDelivery, day, ordered_units, unit_price_text, write_order, xml_text
 
 ORDER = "urn:fdc:peppol.eu:poacc:trns:order:3"
 ORDER_RESPONSE = "urn:fdc:peppol.eu:poacc:trns:order_response:3"
@@ -46,40 +46,44 @@ _DESPATCH_NS = "urn:oasis:names:specification:ubl:schema:xsd:DespatchAdvice-2"
 # --- the Order --------------------------------------------------------------------------------
 
 
-def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -> bytes:
-    """The joint order as a PEPPOL BIS 3 Order (T01), UTF-8."""
-    places: dict[tuple[str, Address], tuple[str, str]] = {}
-    member_on_line: dict[tuple[str, tuple[str, str, str] | None], tuple[str, str]] = {}
-    """The same XML by member and `ship_to` as plain values: cheaper to look up than a place."""
-    lines_xml: list[str] = []
-    lines_total = Decimal(0)
-    for line in order.lines:
-        price = line.unit_price
+class OrderWriter:
+    """A PEPPOL BIS 3 Order (T01) written line by line, as a close decides its lines, and
+    finished once the order is whole: the lines' text costs the close nothing after its solve."""
+
+    def __init__(self, order_id: str, parties: OrderParties, issued: date) -> None:
+        self._order_id = order_id
+        self._parties = parties
+        self._issued = issued
+        self._places: set[tuple[str, Address]] = set()
+        self._member_on_line: dict[tuple[str, tuple[str, str, str] | None], tuple[str, str]] = {}
+        """The same XML by member and `ship_to`: cheaper to look up than a place."""
+        self._lines: list[str] = []
+        self._lines_total = Decimal(0)
+
+    def add_line(self, line_id: str, sku: str, unit_price: Decimal, deliveries: Iterable[DocumentDelivery]) -> None:
+        """One document line per delivery of the order line."""
+        parties = self._parties
         amounts: dict[int, Decimal] = {}
-        accounting = f"<cbc:AccountingCost>{xml_text(line.line_id)}</cbc:AccountingCost>"
+        accounting = f"<cbc:AccountingCost>{xml_text(line_id)}</cbc:AccountingCost>"
         tail = (
-            f'<cac:Price><cbc:PriceAmount currencyID="EUR">{unit_price_text(price)}</cbc:PriceAmount></cac:Price>'
-            f"<cac:Item><cbc:Name>{xml_text(line.sku)}</cbc:Name><cac:SellersItemIdentification>"
-            f"<cbc:ID>{xml_text(line.sku)}</cbc:ID></cac:SellersItemIdentification></cac:Item>"
+            f'<cac:Price><cbc:PriceAmount currencyID="EUR">{unit_price_text(unit_price)}</cbc:PriceAmount></cac:Price>'
+            f"<cac:Item><cbc:Name>{xml_text(sku)}</cbc:Name><cac:SellersItemIdentification>"
+            f"<cbc:ID>{xml_text(sku)}</cbc:ID></cac:SellersItemIdentification></cac:Item>"
         )
-        for delivery in line.deliveries:
-            if delivery.delivery_id is None:
-                raise ValueError(f"order {order.order_id}: line {line.line_id} has a delivery without delivery_id")
+        lines, lines_total = self._lines, self._lines_total
+        for delivery in deliveries:
             ship_to = delivery.ship_to
             seen = (delivery.member_id, None if ship_to is None else (ship_to.site, ship_to.postal_code, ship_to.country))
-            member_xml = member_on_line.get(seen)
+            member_xml = self._member_on_line.get(seen)
             if member_xml is None:
                 place = parties.delivery_place(delivery)
-                key = (delivery.member_id, place)
-                member_xml = places.get(key)
-                if member_xml is None:
-                    member_xml = places[key] = _member_on_line(parties.member(delivery.member_id), place)
-                member_on_line[seen] = member_xml
+                self._places.add((delivery.member_id, place))
+                member_xml = self._member_on_line[seen] = _member_on_line(parties.member(delivery.member_id), place)
             amount = amounts.get(delivery.quantity)
             if amount is None:
-                amount = amounts[delivery.quantity] = to_cents(price * delivery.quantity)
+                amount = amounts[delivery.quantity] = to_cents(unit_price * delivery.quantity)
             lines_total += amount
-            lines_xml.append(
+            lines.append(
                 f"<cac:OrderLine>{member_xml[0]}<cac:LineItem><cbc:ID>{xml_text(delivery.delivery_id)}</cbc:ID>"
                 f'<cbc:Quantity unitCode="{UNIT}">{delivery.quantity}</cbc:Quantity>'
                 f'<cbc:LineExtensionAmount currencyID="EUR">{amount}</cbc:LineExtensionAmount>{accounting}'
@@ -87,35 +91,46 @@ def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -
                 f"</cbc:EndDate></cac:RequestedDeliveryPeriod></cac:Delivery>{member_xml[1]}{tail}"
                 "</cac:LineItem></cac:OrderLine>"
             )
-    payable = to_cents(order.total)
-    rounding = payable - lines_total
-    totals = (
-        f'<cbc:LineExtensionAmount currencyID="EUR">{lines_total}</cbc:LineExtensionAmount>'
-        f'<cbc:TaxExclusiveAmount currencyID="EUR">{lines_total}</cbc:TaxExclusiveAmount>'
-        f'<cbc:TaxInclusiveAmount currencyID="EUR">{lines_total}</cbc:TaxInclusiveAmount>'
-        + (f'<cbc:PayableRoundingAmount currencyID="EUR">{rounding}</cbc:PayableRoundingAmount>' if rounding else "")
-        + f'<cbc:PayableAmount currencyID="EUR">{payable}</cbc:PayableAmount>'
-    )
-    delivery_xml = ""
-    if len(places) == 1:
-        ((member_id, place),) = places
-        delivery_xml = (
-            f"<cac:Delivery><cac:DeliveryLocation>{_address('Address', place)}</cac:DeliveryLocation>"
-            f"<cac:DeliveryParty>{_identification(parties.member(member_id))}<cac:PartyName><cbc:Name>"
-            f"{xml_text(parties.member(member_id).name)}</cbc:Name></cac:PartyName></cac:DeliveryParty></cac:Delivery>"
+        self._lines_total = lines_total
+
+    def finish(self, cycle_id: str, currency: str, total: Decimal) -> bytes:
+        """The whole document, UTF-8; `total` is the order's (its lines' amounts before rounding)."""
+        parties, lines_total = self._parties, self._lines_total
+        payable = to_cents(total)
+        rounding = payable - lines_total
+        totals = (
+            f'<cbc:LineExtensionAmount currencyID="EUR">{lines_total}</cbc:LineExtensionAmount>'
+            f'<cbc:TaxExclusiveAmount currencyID="EUR">{lines_total}</cbc:TaxExclusiveAmount>'
+            f'<cbc:TaxInclusiveAmount currencyID="EUR">{lines_total}</cbc:TaxInclusiveAmount>'
+            + (f'<cbc:PayableRoundingAmount currencyID="EUR">{rounding}</cbc:PayableRoundingAmount>' if rounding else "")
+            + f'<cbc:PayableAmount currencyID="EUR">{payable}</cbc:PayableAmount>'
         )
-    document = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Order xmlns="{_ORDER_NS}" xmlns:cac="{_CAC}" xmlns:cbc="{_CBC}">'
-        f"<cbc:CustomizationID>{ORDER}</cbc:CustomizationID><cbc:ProfileID>{ORDERING_PROFILE}</cbc:ProfileID>"
-        f"<cbc:ID>{xml_text(order.order_id)}</cbc:ID><cbc:IssueDate>{issued.isoformat()}</cbc:IssueDate>"
-        f"<cbc:DocumentCurrencyCode>{order.currency}</cbc:DocumentCurrencyCode>"
-        f"<cbc:CustomerReference>{xml_text(order.cycle_id)}</cbc:CustomerReference>"
-        f"<cac:BuyerCustomerParty><cac:Party>{_trading_party(parties.buyer, identified=False)}</cac:Party>"
-        f"</cac:BuyerCustomerParty><cac:SellerSupplierParty><cac:Party>{_trading_party(parties.seller, identified=True)}"
-        f"</cac:Party></cac:SellerSupplierParty>{delivery_xml}"
-        f"<cac:AnticipatedMonetaryTotal>{totals}</cac:AnticipatedMonetaryTotal>{''.join(lines_xml)}</Order>"
-    )
-    return document.encode("utf-8")
+        delivery_xml = ""
+        if len(self._places) == 1:
+            ((member_id, place),) = self._places
+            member = parties.member(member_id)
+            delivery_xml = (
+                f"<cac:Delivery><cac:DeliveryLocation>{_address('Address', place)}</cac:DeliveryLocation>"
+                f"<cac:DeliveryParty>{_identification(member)}<cac:PartyName><cbc:Name>"
+                f"{xml_text(member.name)}</cbc:Name></cac:PartyName></cac:DeliveryParty></cac:Delivery>"
+            )
+        document = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Order xmlns="{_ORDER_NS}" xmlns:cac="{_CAC}" xmlns:cbc="{_CBC}">'
+            f"<cbc:CustomizationID>{ORDER}</cbc:CustomizationID><cbc:ProfileID>{ORDERING_PROFILE}</cbc:ProfileID>"
+            f"<cbc:ID>{xml_text(self._order_id)}</cbc:ID><cbc:IssueDate>{self._issued.isoformat()}</cbc:IssueDate>"
+            f"<cbc:DocumentCurrencyCode>{currency}</cbc:DocumentCurrencyCode>"
+            f"<cbc:CustomerReference>{xml_text(cycle_id)}</cbc:CustomerReference>"
+            f"<cac:BuyerCustomerParty><cac:Party>{_trading_party(parties.buyer, identified=False)}</cac:Party>"
+            f"</cac:BuyerCustomerParty><cac:SellerSupplierParty><cac:Party>{_trading_party(parties.seller, identified=True)}"
+            f"</cac:Party></cac:SellerSupplierParty>{delivery_xml}"
+            f"<cac:AnticipatedMonetaryTotal>{totals}</cac:AnticipatedMonetaryTotal>{''.join(self._lines)}</Order>"
+        )
+        return document.encode("utf-8")
+
+
+def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -> bytes:
+    """The joint order as a PEPPOL BIS 3 Order (T01), UTF-8."""
+    return write_order(OrderWriter(order.order_id, parties, issued), order)
 
 
 def _trading_party(party: Party, identified: bool) -> str:
@@ -161,6 +176,7 @@ def _identification(member: Party) -> str:
     )
 
 
+@functools.lru_cache(maxsize=65_536)
 def _member_on_line(member: Party, place: Address) -> tuple[str, str]:
     """The line's note (where it goes) and its originator party (the member)."""
     where = ", ".join(xml_text(part) for part in (place.street, place.postal_code, place.country) if part)

@@ -18,6 +18,7 @@ from shared.documents.answers import SupplierAnswer, SupplierDespatch
 from shared.documents.parties import OrderParties
 from shared.documents.safe_xml import InvalidDocument
 from shared.documents.schemas import SchemaKit
+from shared.documents.writing import OrderWriter, write_order
 
 XML_CONTENT_TYPE = "application/xml"
 
@@ -33,9 +34,9 @@ class Standard(StrEnum):
 Reader = Callable[[str | bytes, SchemaKit], SupplierAnswer | SupplierDespatch]
 _ANSWER_TYPES = (EventType.JOINT_ORDER_ANSWERED, EventType.JOINT_ORDER_CONFIRMED, EventType.JOINT_ORDER_REJECTED)
 
-_ORDERS: dict[Standard, tuple[str, Callable[[JointOrderPlaced, OrderParties, date], bytes]]] = {
-    Standard.PEPPOL_BIS3: (peppol.ORDER, peppol.render_order),
-    Standard.OPENTRANS_21: (opentrans.ORDER, opentrans.render_order),
+_ORDERS: dict[Standard, tuple[str, Callable[[str, OrderParties, date], OrderWriter]]] = {
+    Standard.PEPPOL_BIS3: (peppol.ORDER, peppol.OrderWriter),
+    Standard.OPENTRANS_21: (opentrans.ORDER, opentrans.OrderWriter),
 }
 _READERS: dict[tuple[Standard, str], tuple[str, Reader]] = {
     **{(Standard.PEPPOL_BIS3, t): (peppol.ORDER_RESPONSE, peppol.read_order_response) for t in _ANSWER_TYPES},
@@ -47,14 +48,20 @@ _READERS: dict[tuple[Standard, str], tuple[str, Reader]] = {
 }
 
 
+def order_writer(standard: Standard, order_id: str, parties: OrderParties, issued: date) -> tuple[str, OrderWriter]:
+    """The `dataschema` of an XML supplier's `joint_order.placed` and a writer of its document."""
+    if standard not in _ORDERS:
+        raise ValueError(f"{standard} suppliers get JSON, not a document")
+    dataschema, writer = _ORDERS[standard]
+    return dataschema, writer(order_id, parties, issued)
+
+
 def render_joint_order(
     standard: Standard, order: JointOrderPlaced, parties: OrderParties, issued: date
 ) -> tuple[str, bytes]:
     """The `joint_order.placed` document for an XML supplier: its `dataschema` and the XML."""
-    if standard not in _ORDERS:
-        raise ValueError(f"{standard} suppliers get JSON, not a document")
-    dataschema, render = _ORDERS[standard]
-    return dataschema, render(order, parties, issued)
+    dataschema, writer = order_writer(standard, order.order_id, parties, issued)
+    return dataschema, write_order(writer, order)
 
 
 def read_supplier_document(

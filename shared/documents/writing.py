@@ -4,12 +4,14 @@ as the documents state them, and quantities and dates as documents give them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple, Protocol
 
 from pydantic import TypeAdapter
 
-from shared.contract import UnitPrice
+from shared.contract import JointOrderPlaced, ShipTo, UnitPrice
 from shared.documents.safe_xml import InvalidDocument
 
 _NEEDS_ESCAPE = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
@@ -19,6 +21,37 @@ MAX_QUANTITY = 10**12
 UNIT = "C62"
 """UN/ECE Rec 20 "one": the contract counts units, whatever the catalog calls them; every order is
 placed in it and a supplier's quantities are read only in it."""
+
+
+class DocumentDelivery(NamedTuple):
+    """A delivery as an order document states it: the contract's `Delivery`, its id set."""
+
+    delivery_id: str
+    member_id: str
+    ship_to: ShipTo | None
+    quantity: int
+    needed_by: date
+
+
+class OrderWriter(Protocol):
+    """An order document written line by line (a close writes each line as it is decided), then
+    finished once the order is whole."""
+
+    def add_line(self, line_id: str, sku: str, unit_price: Decimal, deliveries: Iterable[DocumentDelivery]) -> None: ...
+
+    def finish(self, cycle_id: str, currency: str, total: Decimal) -> bytes: ...
+
+
+def write_order(writer: OrderWriter, order: JointOrderPlaced) -> bytes:
+    """`joint_order.placed` as the writer's document."""
+    for line in order.lines:
+        deliveries = []
+        for d in line.deliveries:
+            if d.delivery_id is None:
+                raise ValueError(f"order {order.order_id}: line {line.line_id} has a delivery without delivery_id")
+            deliveries.append(DocumentDelivery(d.delivery_id, d.member_id, d.ship_to, d.quantity, d.needed_by))
+        writer.add_line(line.line_id, line.sku, line.unit_price, deliveries)
+    return writer.finish(order.cycle_id, order.currency, order.total)
 
 
 def xml_text(value: str) -> str:

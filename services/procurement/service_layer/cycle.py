@@ -39,13 +39,15 @@ from services.procurement.domain.orders import (
 from services.procurement.domain.performance import offers_with_performance
 from services.procurement.domain.risk import offers_with_risk
 from services.procurement.service_layer.buffers import BufferClose
-from services.procurement.service_layer.documents import close_document_settings, count_rendered
+from services.procurement.service_layer.documents import (
+    close_document_settings,
+    count_rendered,
+)
 from services.procurement.service_layer.order_records import CloseRecords
 from services.procurement.service_layer.performance import categories, last_resorts
 from services.procurement.service_layer.risk import effects_in_force
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import gc_policy, topics
-from shared.documents.standards import Standard
 from shared.events.procurement import CYCLE_CLOSED, SOURCE, CycleClosed
 from shared.messaging.envelope import event_record
 from shared.messaging.records import OutboundMessage
@@ -155,14 +157,15 @@ async def _decide(
     # SKUs in ascending order: each supplier's order lines are numbered in SKU order as they come.
     skus = [SkuRequests(sku, tuple(offers.get(sku, ())), by_sku[sku]) for sku in sorted(by_sku)]
 
-    writes = _Writes()
-    # The XML suppliers' parties first on the writes' connection: the documents need not wait for the writes.
-    document_settings = writes.add(lambda: close_document_settings(
+    # The XML suppliers' parties before deciding: their documents are written line by line as
+    # the decisions come, while the optimizer goes on.
+    documents = await close_document_settings(
         uow, suppliers, {r.member_id for requests in by_sku.values() for r in requests}
-    ))
+    )
+    writes = _Writes()
     order_ids: dict[str, str] = {}
     book = OrderBook(cycle_id, order_ids)
-    records = CloseRecords(cycle_id, frozenset(s.supplier_id for s in suppliers if s.documents is not Standard.CLOUDEVENTS))
+    records = CloseRecords(cycle_id, documents, order_date)
     next_order_date = next_close_at.date()
     stats: list[Decision] = []
     placed_count = 0
@@ -226,9 +229,8 @@ async def _decide(
             number, cycle_id, trigger, schedule_slot, order_date, _counts(report), solve_seconds
         ))
         secrets = {s.supplier_id: s.secret for s in suppliers}
-        documents = await document_settings
         for order in orders:
-            for message in records.order_messages(order, secrets[order.supplier_id], documents.get(order.supplier_id)):
+            for message in records.order_messages(order, secrets[order.supplier_id]):
                 uow.publish(message)
         count_rendered(uow, orders, documents)
         for message in records.member_messages():

@@ -1,6 +1,6 @@
 """Suppliers in their own standards (contract v1.1, docs/suppliers.md). Out: who appears in a
-supplier's order document, and the document itself, rendered by shared/documents from the same
-contract data its JSON twin carries (so its totals are the JSON order's to the cent). In: a
+supplier's order document, and the document itself, written by shared/documents from the same
+lines its JSON twin carries (so its totals are the JSON order's to the cent). In: a
 supplier's order response or despatch advice read into the JSON event it stands for, which the
 intake pipeline then judges exactly as the JSON one (same Accept entries, rules and reasons).
 """
@@ -16,14 +16,16 @@ from pathlib import Path
 
 from services.procurement.adapters import metrics
 from services.procurement.domain.catalog import Supplier
-from services.procurement.domain.orders import JointOrder, delivery_id
+from services.procurement.domain.orders import JointOrder, OrderLine, delivery_id
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
-from shared.contract import CloudEvent, Delivery, JointOrderPlaced, OrderLine, to_cents
+from shared.contract import CloudEvent, Delivery, JointOrderPlaced, to_cents
+from shared.contract import OrderLine as ContractLine
 from shared.documents.answers import SupplierAnswer
 from shared.documents.parties import ALLIANCE_MEMBER_ID, Address, OrderParties, Party
 from shared.documents.safe_xml import InvalidDocument
 from shared.documents.schemas import SchemaKit
-from shared.documents.standards import Standard, read_supplier_document, render_joint_order
+from shared.documents.standards import Standard, order_writer, read_supplier_document
+from shared.documents.writing import DocumentDelivery
 from shared.runtime.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
@@ -81,10 +83,9 @@ async def _settings(
 
 
 def contract_order(order: JointOrder) -> JointOrderPlaced:
-    """The order as `joint_order.placed` states it, delivery ids included. Built without
-    validation, as the JSON twin is written from strings (`order_records.py`): validating 100k
-    deliveries would cost a close seconds, and the domain's order is the contract's by
-    construction (tests/unit/procurement/test_order_documents.py renders both and compares)."""
+    """The order as `joint_order.placed` states it, delivery ids included: what a supplier's
+    answer document is mapped through. Built without validation: the domain's order is the
+    contract's by construction (tests/unit/procurement/test_order_documents.py compares them)."""
     return JointOrderPlaced.model_construct(
         order_id=order.order_id,
         supplier_id=order.supplier_id,
@@ -92,7 +93,7 @@ def contract_order(order: JointOrder) -> JointOrderPlaced:
         currency="EUR",
         total=to_cents(order.total),
         lines=[
-            OrderLine.model_construct(
+            ContractLine.model_construct(
                 line_id=line.line_id,
                 sku=line.sku,
                 quantity=line.quantity,
@@ -110,14 +111,38 @@ def contract_order(order: JointOrder) -> JointOrderPlaced:
     )
 
 
-def order_document(order: JointOrder, setting: DocumentSetting, issued: date) -> tuple[str, str]:
-    """The supplier's order document: its `dataschema` and the XML text."""
-    dataschema, document = render_joint_order(setting.standard, contract_order(order), setting.parties, issued)
-    if len(document) > MAX_MESSAGE_BYTES:
-        log.error("order %s for %s is a %d-byte %s document, more than a record may be (%d): it cannot be "
-                  "published; such a supplier should take JSON (docs/suppliers.md, Limits)", order.order_id,
-                  order.supplier_id, len(document), setting.standard, MAX_MESSAGE_BYTES)
-    return dataschema, document.decode()
+class OrderDocument:
+    """An XML supplier's order document, written line by line from the domain's lines (a close
+    writes each as it is decided, while the optimizer goes on with the next SKUs)."""
+
+    def __init__(self, order_id: str, supplier_id: str, setting: DocumentSetting, issued: date) -> None:
+        self._supplier_id = supplier_id
+        self._standard = setting.standard
+        self.dataschema, self._writer = order_writer(setting.standard, order_id, setting.parties, issued)
+
+    def add_line(self, line: OrderLine) -> None:
+        line_id = line.line_id
+        self._writer.add_line(line_id, line.sku, line.unit_price, [
+            DocumentDelivery(delivery_id(line_id, d), d.member_id, d.ship_to, d.quantity, d.needed_by)
+            for d in line.deliveries
+        ])
+
+    def finish(self, order: JointOrder) -> str:
+        """The XML text of the whole order (every line added)."""
+        document = self._writer.finish(order.cycle_id, "EUR", order.total)
+        if len(document) > MAX_MESSAGE_BYTES:
+            log.error("order %s for %s is a %d-byte %s document, more than a record may be (%d): it cannot be "
+                      "published; such a supplier should take JSON (docs/suppliers.md, Limits)", order.order_id,
+                      self._supplier_id, len(document), self._standard, MAX_MESSAGE_BYTES)
+        return document.decode()
+
+
+def order_document(order: JointOrder, setting: DocumentSetting, issued: date) -> OrderDocument:
+    """The supplier's document of an order placed whole (re-sourcing), every line added."""
+    document = OrderDocument(order.order_id, order.supplier_id, setting, issued)
+    for line in order.lines:
+        document.add_line(line)
+    return document
 
 
 def count_rendered(uow: ProcurementUnitOfWork, orders: Iterable[JointOrder], settings: Mapping[str, DocumentSetting]) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import itemgetter
 
@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.orders import JointOrder, OrderLine, delivery_id
-from services.procurement.service_layer.documents import DocumentSetting, order_document
+from services.procurement.service_layer.documents import DocumentSetting, OrderDocument, order_document
 from services.procurement.service_layer.publishing import placed_status_message, signed_for_supplier
 from shared import topics
 from shared.contract import EventType, ShipTo, UnitPrice, to_cents
@@ -104,15 +104,16 @@ def _line_json(line: OrderLine, unit_price: str) -> str:
 
 
 def _placed_messages(
-    order: JointOrder, lines_json: Sequence[str], supplier_secret: str, document: DocumentSetting | None
+    order: JointOrder, lines_json: Sequence[str], supplier_secret: str, document: OrderDocument | None
 ) -> list[OutboundMessage]:
-    """`document`: the supplier's standard, for an XML supplier (the same record, its data the XML)."""
+    """`document`: an XML supplier's, every line written (the same record, its data the XML)."""
     now = time.time()
     when = datetime.fromtimestamp(now, UTC)
     event_id = f"{order.order_id}.placed"
     if document is not None:
-        dataschema, xml = order_document(order, document, when.date())
-        value = document_event_bytes(EventType.JOINT_ORDER_PLACED, SOURCE, dataschema, xml, event_id, when)
+        value = document_event_bytes(
+            EventType.JOINT_ORDER_PLACED, SOURCE, document.dataschema, document.finish(order), event_id, when
+        )
     else:
         data = (
             f'{{"order_id":{json_text(order.order_id)},"supplier_id":{json_text(order.supplier_id)},'
@@ -130,7 +131,7 @@ def placed_messages(
     """The signed `joint_order.placed` for the supplier and our own `alliance.joint_order.placed`,
     for an order placed whole (re-sourcing); a close renders its lines as they come (`CloseRecords`)."""
     if document is not None:
-        return _placed_messages(order, (), supplier_secret, document)
+        return _placed_messages(order, (), supplier_secret, order_document(order, document, datetime.now(UTC).date()))
     lines_json = [_line_json(line, unit_price_text(line.unit_price)) for line in order.lines]
     return _placed_messages(order, lines_json, supplier_secret, None)
 
@@ -141,12 +142,18 @@ class CloseRecords:
     `alliance.joint_order.placed`, and one record per member (in chunks of `NOTICES_PER_RECORD`)
     with all its notices, each notice with its own deterministic id."""
 
-    def __init__(self, cycle_id: str, document_suppliers: frozenset[str] = frozenset()) -> None:
-        """`document_suppliers`: those whose orders are documents, not JSON (their lines' JSON is not written)."""
+    def __init__(
+        self, cycle_id: str, documents: Mapping[str, DocumentSetting] | None = None, issued: date | None = None
+    ) -> None:
+        """`documents`: the XML suppliers' settings (their orders' documents are written as their
+        lines come, issued on `issued`; no JSON is written for them)."""
         self.cycle_id = cycle_id
-        self._document_suppliers = document_suppliers
+        self._documents = documents or {}
+        self._issued = issued or datetime.now(UTC).date()
         self._lines: dict[str, str] = {}
         """line_id -> the line's JSON in the supplier's order."""
+        self._order_documents: dict[str, OrderDocument] = {}
+        """order_id -> an XML supplier's document, its lines written so far."""
         self._ordered: dict[str, list[tuple[str, str, str]]] = {}
         """member -> (supplier_id, notice id, notice JSON) of each of its placed requests."""
         self._unfulfillable: dict[str, list[tuple[str, str]]] = {}
@@ -163,8 +170,14 @@ class CloseRecords:
             return text
 
         unit_price = price(line.unit_price)
-        if supplier_id not in self._document_suppliers:
+        setting = self._documents.get(supplier_id)
+        if setting is None:
             self._lines[line.line_id] = _line_json(line, unit_price)
+        else:
+            document = self._order_documents.get(order_id)
+            if document is None:
+                document = self._order_documents[order_id] = OrderDocument(order_id, supplier_id, setting, self._issued)
+            document.add_line(line)
         quoted_order, quoted_supplier = json_text(order_id), json_text(supplier_id)
         saved = Decimal(0)
         notices = self._ordered
@@ -193,14 +206,10 @@ class CloseRecords:
             f'{json_text(request.request_id)},"reason":{json_text(reason)}}}}}'
         )))
 
-    def order_messages(
-        self, order: JointOrder, supplier_secret: str, document: DocumentSetting | None = None
-    ) -> list[OutboundMessage]:
-        """`placed_messages` of the order, from its lines as `ordered` rendered them (a document
-        supplier's as JSON only now, if its order goes as JSON after all: `document_settings`)."""
-        lines_json = () if document is not None else [
-            self._lines.get(line.line_id) or _line_json(line, unit_price_text(line.unit_price)) for line in order.lines
-        ]
+    def order_messages(self, order: JointOrder, supplier_secret: str) -> list[OutboundMessage]:
+        """`placed_messages` of the order, from its lines as `ordered` wrote them."""
+        document = self._order_documents.get(order.order_id)
+        lines_json = () if document is not None else [self._lines[line.line_id] for line in order.lines]
         return _placed_messages(order, lines_json, supplier_secret, document)
 
     def member_messages(self) -> list[OutboundMessage]:

@@ -5,7 +5,7 @@ totals to the cent and the same delivery ids; who appears in it comes from procu
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -87,15 +87,20 @@ def test_the_order_a_document_is_rendered_from_is_its_json_twin():
     assert contract_order(order()).model_dump(mode="json") == json_twin().model_dump(mode="json")
 
 
-def test_a_close_renders_documents_for_xml_suppliers_and_json_for_the_others():
-    records = CloseRecords("cycle-12")
+@pytest.mark.parametrize("standard", [Standard.PEPPOL_BIS3, Standard.OPENTRANS_21])
+def test_a_close_writes_xml_suppliers_documents_line_by_line_and_json_for_the_others(standard):
+    """The document a close writes as its lines come is the one of the order placed whole."""
+    today = datetime.now(UTC).date()
+    records = CloseRecords("cycle-12", {"s-holz": setting(standard)}, today)
     placed, other = order(), JointOrder("ord-42", "s-json", "cycle-12", order().lines[1:])
     for line in placed.lines:
         records.ordered("s-holz", "ord-41", line)
     records.ordered("s-json", "ord-42", other.lines[0])
-    xml = records.order_messages(placed, "holz-secret", setting(Standard.PEPPOL_BIS3))[0]
+    xml = CloudEvent.model_validate_json(records.order_messages(placed, "holz-secret")[0].value)
     plain = records.order_messages(other, "json-secret")[0]
-    assert CloudEvent.model_validate_json(xml.value).datacontenttype == "application/xml"
+    whole = CloudEvent.model_validate_json(placed_messages(placed, "holz-secret", setting(standard))[0].value)
+    assert (xml.datacontenttype, xml.dataschema) == ("application/xml", whole.dataschema)
+    assert xml.data == whole.data
     assert json.loads(plain.value)["datacontenttype"] == "application/json"
 
 
@@ -121,12 +126,3 @@ async def test_the_parties_come_from_the_alliance_entry_the_members_profiles_and
                                                                                                  "ATU12345678")
     assert parties.members["m-huber"].peppol_id == "0088:4000001000012"
     assert (parties.members["m-kern"].name, parties.members["m-kern"].address.country) == ("m-kern", "DE")
-
-
-def test_a_document_supplier_whose_order_goes_as_json_after_all_gets_its_lines():
-    """Without the alliance's party the order goes as JSON (logged): its lines are written then."""
-    records = CloseRecords("cycle-12", document_suppliers=frozenset({"s-holz"}))
-    for line in order().lines:
-        records.ordered("s-holz", "ord-41", line)
-    [record, _] = records.order_messages(order(), "holz-secret")
-    assert JointOrderPlaced.model_validate(json.loads(record.value)["data"]) == json_twin()
