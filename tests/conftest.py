@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,19 @@ async def fresh_database(postgres_server_url: str) -> AsyncIterator[str]:
         yield database_url_for(postgres_server_url, name)
     finally:
         await drop_database(postgres_server_url, name)
+
+
+@pytest.fixture
+async def procurement_pool(fresh_database: str) -> AsyncIterator[Any]:
+    """A connection pool on a fresh database holding procurement's tables."""
+    import asyncpg
+
+    from services.procurement.main import MIGRATIONS
+    from shared.db import SHARED_MIGRATIONS, apply_migrations
+
+    pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
+    await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
+    try:
+        yield pool
+    finally:
+        await pool.close()

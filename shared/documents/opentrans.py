@@ -25,7 +25,20 @@ from shared.documents.answers import AnsweredLine, Outcome, ShippedLine, Supplie
 from shared.documents.parties import Address, OrderParties, Party, split_peppol_id
 from shared.documents.safe_xml import InvalidDocument, parse_untrusted
 from shared.documents.schemas import Schema, SchemaKit
-from shared.documents.writing import UNIT, DocumentDelivery, day, ordered_units, unit_price_text, write_order, xml_text
+from shared.documents.writing import (
+    UNIT,
+    Children,
+    DocumentDelivery,
+    child_text,
+    children,
+    day,
+    first,
+    ordered_units,
+    required_text,
+    unit_price_text,
+    write_order,
+    xml_text,
+)
 
 NAMESPACE = "http://www.opentrans.org/XMLSchema/2.1"
 BMECAT = "http://www.bmecat.org/bmecat/2005"
@@ -155,31 +168,9 @@ _ORDER_REFERENCE = _path("ORDER_REFERENCE")
 _ORDER_ID = _path("ORDER_ID")
 
 
-def _fields(element: etree._Element) -> dict[str, list[etree._Element]]:
-    """An element's children by tag, in document order: one pass over an item instead of an
-    ElementPath search per field (reading keeps up with 2,000 documents a second)."""
-    fields: dict[str, list[etree._Element]] = {}
-    for child in element.iterchildren(tag=etree.Element):
-        fields.setdefault(child.tag, []).append(child)
-    return fields
-
-
-def _text(fields: dict[str, list[etree._Element]], tag: str) -> str | None:
-    """What `findtext(tag)` gives: the first such child's text ("" when empty), None when absent."""
-    found = fields.get(tag)
-    return None if found is None else found[0].text or ""
-
-
-def _quantity(fields: dict[str, list[etree._Element]], where: str) -> int:
+def _quantity(fields: Children, where: str) -> int:
     """An item's QUANTITY, in its ORDER_UNIT (which the schema requires)."""
-    return ordered_units(_text(fields, _QUANTITY), _text(fields, _ORDER_UNIT), where)
-
-
-def _required_field(fields: dict[str, list[etree._Element]], tag: str, what: str) -> str:
-    text = (_text(fields, tag) or "").strip()
-    if not text:
-        raise InvalidDocument(f"the document has no {what}")
-    return text
+    return ordered_units(child_text(fields, _QUANTITY), child_text(fields, _ORDER_UNIT), where)
 
 
 def _root(document: str | bytes, kit: SchemaKit, name: str) -> etree._Element:
@@ -229,13 +220,13 @@ def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer
     info = root.find(_path("ORDERRESPONSE_HEADER", "ORDERRESPONSE_INFO"))
     lines = []
     for item in root.iterfind(_path("ORDERRESPONSE_ITEM_LIST", "ORDERRESPONSE_ITEM")):
-        fields = _fields(item)
-        line_id = _required_field(fields, _LINE_ITEM_ID, "LINE_ITEM_ID")
-        delivery_date = fields.get(_DELIVERY_DATE)
+        fields = children(item)
+        line_id = required_text(fields, _LINE_ITEM_ID, "LINE_ITEM_ID")
+        delivery_date = first(fields, _DELIVERY_DATE)
         lines.append(AnsweredLine(
             document_line_id=line_id,
             confirmed_quantity=_quantity(fields, f"item {line_id}"),
-            expected_delivery=day(None if delivery_date is None else delivery_date[0].findtext(_DELIVERY_END_DATE)),
+            expected_delivery=day(None if delivery_date is None else delivery_date.findtext(_DELIVERY_END_DATE)),
             reason=_remark_of(fields.get(_REMARKS, ())),
         ))
     return SupplierAnswer(
@@ -255,10 +246,10 @@ def read_dispatch_notification(document: str | bytes, kit: SchemaKit) -> Supplie
     order_ids: set[str] = set()
     lines = []
     for item in root.iterfind(_path("DISPATCHNOTIFICATION_ITEM_LIST", "DISPATCHNOTIFICATION_ITEM")):
-        fields = _fields(item)
-        reference = _fields(fields[_ORDER_REFERENCE][0]) if _ORDER_REFERENCE in fields else {}
-        order_ids.add(_required_field(reference, _ORDER_ID, "ORDER_REFERENCE/ORDER_ID"))
-        line_id = _required_field(reference, _LINE_ITEM_ID, "ORDER_REFERENCE/LINE_ITEM_ID")
+        fields = children(item)
+        reference = children(first(fields, _ORDER_REFERENCE))
+        order_ids.add(required_text(reference, _ORDER_ID, "ORDER_REFERENCE/ORDER_ID"))
+        line_id = required_text(reference, _LINE_ITEM_ID, "ORDER_REFERENCE/LINE_ITEM_ID")
         lines.append(ShippedLine(line_id, _quantity(fields, f"item {line_id}")))
     if len(order_ids) != 1:
         raise InvalidDocument(f"the notification ships orders {', '.join(sorted(order_ids))}: one notification per order")

@@ -28,7 +28,20 @@ from shared.documents.answers import AnsweredLine, Outcome, ShippedLine, Supplie
 from shared.documents.parties import Address, OrderParties, Party, split_peppol_id
 from shared.documents.safe_xml import InvalidDocument, parse_untrusted
 from shared.documents.schemas import Schema, SchemaKit
-from shared.documents.writing import UNIT, DocumentDelivery, day, ordered_units, unit_price_text, write_order, xml_text
+from shared.documents.writing import (
+    UNIT,
+    Children,
+    DocumentDelivery,
+    child_text,
+    children,
+    day,
+    first,
+    ordered_units,
+    required_text,
+    unit_price_text,
+    write_order,
+    xml_text,
+)
 
 ORDER = "urn:fdc:peppol.eu:poacc:trns:order:3"
 ORDER_RESPONSE = "urn:fdc:peppol.eu:poacc:trns:order_response:3"
@@ -204,6 +217,10 @@ _NOTE = _path("cbc:Note")
 _ORDER_REFERENCE = _path("cac:OrderReference", "cbc:ID")
 _PROMISED = _path("cac:Delivery", "cac:PromisedDeliveryPeriod")
 _END, _START = _path("cbc:EndDate"), _path("cbc:StartDate")
+# a line's fields, one step each (read through `children`)
+_LINE_ITEM, _LINE_REFERENCE, _LINE_ID = _path("cac:LineItem"), _path("cac:OrderLineReference"), _path("cbc:LineID")
+_STATUS, _QUANTITY, _DELIVERED = _path("cbc:LineStatusCode"), _path("cbc:Quantity"), _path("cbc:DeliveredQuantity")
+_DELIVERY, _PROMISED_PERIOD, _ORDER = _path("cac:Delivery"), _path("cac:PromisedDeliveryPeriod"), _path("cac:OrderReference")
 
 
 def _root(document: str | bytes, kit: SchemaKit, namespace: str, name: str, schema: Schema, customization: str):
@@ -254,10 +271,10 @@ def _quantity(element: etree._Element | None, where: str) -> int | None:
     return None if element is None else ordered_units(element.text, element.get("unitCode"), where)
 
 
-_LINE_STATUS: dict[str, Callable[[etree._Element, str], int | None]] = {
+_LINE_STATUS: dict[str, Callable[[Children, str], int | None]] = {
     "5": lambda item, where: None,
     "7": lambda item, where: 0,
-    "3": lambda item, where: _quantity(item.find(_path("cbc:Quantity")), where),
+    "3": lambda item, where: _quantity(first(item, _QUANTITY), where),
 }
 """UNCL1229 line status codes of T76: accepted, not accepted, changed (the quantity it will deliver,
 or as ordered when only the date changed)."""
@@ -278,17 +295,18 @@ def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer
         )
     lines = []
     for order_line in order_lines:
-        item = order_line.find(_path("cac:LineItem"))
-        line_id = _required(order_line, _path("cac:OrderLineReference", "cbc:LineID"), "OrderLineReference/LineID")
-        status = (item.findtext(_path("cbc:LineStatusCode")) or "").strip()
+        line = children(order_line)
+        item = children(first(line, _LINE_ITEM))
+        line_id = required_text(children(first(line, _LINE_REFERENCE)), _LINE_ID, "OrderLineReference/LineID")
+        status = (child_text(item, _STATUS) or "").strip()
         confirmed = _LINE_STATUS.get(status)
         if confirmed is None:
             raise InvalidDocument(f"line {line_id}: LineStatusCode {status!r} is none of 3, 5, 7")
         lines.append(AnsweredLine(
             document_line_id=line_id,
             confirmed_quantity=confirmed(item, f"line {line_id}"),
-            expected_delivery=_period_end(item.find(_PROMISED)),
-            reason=_text(item, _NOTE),
+            expected_delivery=_period_end(first(children(first(item, _DELIVERY)), _PROMISED_PERIOD)),
+            reason=(child_text(item, _NOTE) or "").strip() or None,
         ))
     return SupplierAnswer(
         order_id=_required(root, _ORDER_REFERENCE, "OrderReference/ID"),
@@ -306,12 +324,13 @@ def read_despatch_advice(document: str | bytes, kit: SchemaKit) -> SupplierDespa
     order_id = _required(root, _ORDER_REFERENCE, "OrderReference/ID")
     lines = []
     for despatch_line in root.iterfind(_path("cac:DespatchLine")):
-        reference = despatch_line.find(_path("cac:OrderLineReference"))
-        line_id = _required(despatch_line, _path("cac:OrderLineReference", "cbc:LineID"), "OrderLineReference/LineID")
-        other_order = (reference.findtext(_ORDER_REFERENCE) or order_id).strip()
+        line = children(despatch_line)
+        reference = children(first(line, _LINE_REFERENCE))
+        line_id = required_text(reference, _LINE_ID, "OrderLineReference/LineID")
+        other_order = (child_text(children(first(reference, _ORDER)), _ID) or order_id).strip()
         if other_order != order_id:
             raise InvalidDocument(f"line {line_id} ships order {other_order}, not {order_id}: one advice per order")
-        quantity = _quantity(despatch_line.find(_path("cbc:DeliveredQuantity")), f"line {line_id}")
+        quantity = _quantity(first(line, _DELIVERED), f"line {line_id}")
         lines.append(ShippedLine(line_id, quantity or 0))
     delivery = root.find(_path("cac:Shipment", "cac:Delivery"))
     shipment = root.find(_path("cac:Shipment"))

@@ -1,5 +1,6 @@
 """Small pieces both standards' writers and readers share: XML text from our strings, amounts
-as the documents state them, and quantities and dates as documents give them."""
+as the documents state them, the order writers' shape, and fields, quantities and dates as
+documents give them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple, Protocol
 
+from lxml import etree
 from pydantic import TypeAdapter
 
 from shared.contract import JointOrderPlaced, ShipTo, UnitPrice
@@ -86,6 +88,40 @@ def ordered_units(text: str | None, unit: str | None, where: str) -> int:
     if unit is not None and unit.strip() != UNIT:
         raise InvalidDocument(f"{where}: quantity in {unit.strip()!r}: the alliance orders and reads quantities in {UNIT}")
     return whole_quantity(text, where)
+
+
+Children = dict[str, list[etree._Element]]
+"""An element's children by tag (Clark notation), in document order."""
+
+
+def children(element: etree._Element | None) -> Children:
+    """One pass over an element's children instead of an ElementPath search per field: a
+    document's lines are read field by field, and reading keeps up with 2,000 documents a
+    second. Empty for an absent element."""
+    found: Children = {}
+    if element is not None:
+        for child in element.iterchildren(tag=etree.Element):
+            found.setdefault(child.tag, []).append(child)
+    return found
+
+
+def first(found: Children, tag: str) -> etree._Element | None:
+    elements = found.get(tag)
+    return None if elements is None else elements[0]
+
+
+def child_text(found: Children, tag: str) -> str | None:
+    """What `findtext(tag)` gives: the first such child's text ("" when empty), None when absent."""
+    elements = found.get(tag)
+    return None if elements is None else elements[0].text or ""
+
+
+def required_text(found: Children, tag: str, what: str) -> str:
+    """The first such child's text, trimmed; `InvalidDocument` naming `what` when absent or blank."""
+    text = (child_text(found, tag) or "").strip()
+    if not text:
+        raise InvalidDocument(f"the document has no {what}")
+    return text
 
 
 def day(text: str | None) -> date | None:

@@ -9,7 +9,6 @@ is completed."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -21,7 +20,6 @@ import pytest
 from services.procurement.domain.risk import Scope
 from services.procurement.entrypoints.http import OrderDetail, order_detail
 from services.procurement.entrypoints.messaging import subscriptions
-from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle
 from services.procurement.service_layer.performance import refresh_performance
@@ -29,7 +27,6 @@ from services.procurement.service_layer.receipts import watch_deliveries
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import topics
 from shared.contract import EventType
-from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import PURCHASE_REQUEST_ADMITTED, PURCHASE_REQUEST_RECEIVED, PurchaseRequestAdmitted
 from shared.messaging.records import InboundRecord
 from shared.reasons import DeadLetterReason
@@ -65,13 +62,8 @@ def seed() -> Seed:
 
 
 @pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
-    await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(procurement_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return procurement_pool
 
 
 class Run:

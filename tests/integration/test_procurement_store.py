@@ -6,7 +6,6 @@ or in its solver process, and a close failing just before its commit leaves noth
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -16,12 +15,10 @@ import pytest
 from services.procurement.adapters import bundling_runner, metrics
 from services.procurement.adapters.repository import SuppliersRepository
 from services.procurement.entrypoints.messaging import subscriptions
-from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import topics
-from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.events.members import (
     PURCHASE_REQUEST_ADMITTED,
     WITHDRAW_PURCHASE_REQUEST,
@@ -56,13 +53,8 @@ def seed(secret: str = "holz-1", price: str = "9.00") -> Seed:
 
 
 @pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
-    await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(procurement_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return procurement_pool
 
 
 def uow(pool: asyncpg.Pool) -> ProcurementUnitOfWork:

@@ -5,7 +5,6 @@ Order Response, mapped back through the order as stored, confirms it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -13,14 +12,12 @@ import pytest
 from lxml import etree
 
 from services.procurement.entrypoints.messaging import subscriptions
-from services.procurement.main import MIGRATIONS
 from services.procurement.service_layer.catalog import sync_seed
 from services.procurement.service_layer.cycle import CloseOptions, close_cycle
 from services.procurement.service_layer.documents import contract_order
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
 from shared import topics
 from shared.contract import CloudEvent
-from shared.db import SHARED_MIGRATIONS, apply_migrations
 from shared.documents import peppol
 from shared.documents.schemas import Schema
 from shared.documents.standards import Standard
@@ -54,13 +51,8 @@ SUBSCRIPTIONS = subscriptions(Settings(topic_prefix=""))
 
 
 @pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
-    await apply_migrations(pool, SHARED_MIGRATIONS, MIGRATIONS)
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(procurement_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return procurement_pool
 
 
 def record(topic: str, event_type: str, data, offset: int, key: bytes = b"k") -> InboundRecord:
