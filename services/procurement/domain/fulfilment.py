@@ -38,10 +38,6 @@ from shared.contract import (
 )
 from shared.reasons import DeadLetterReason
 
-DEFAULT_RECEIPT_GRACE_DAYS = 3
-"""`ALLIANCE_RECEIPT_GRACE_DAYS` unless set: days after a dispatch's expected arrival before what
-has not arrived is reported missing."""
-
 
 @dataclass(frozen=True, slots=True)
 class Dispatch:

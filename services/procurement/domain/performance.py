@@ -23,8 +23,6 @@ from services.procurement.domain.bundling import Offer
 from services.procurement.domain.risk import as_last_resort
 from shared.contract import LineStatus
 
-DEFAULT_OTIF_FLOOR = 0.8
-"""`ALLIANCE_SUPPLIER_OTIF_FLOOR` unless set."""
 DEFAULT_WINDOW_DAYS = 90
 """The rolling window performance is measured over, in days."""
 
@@ -148,7 +146,7 @@ class LastResort:
                 f"{self.otif:.2f} is below the floor {self.floor:.2f}")
 
 
-def below_floor(performances: Iterable[Performance], floor: float = DEFAULT_OTIF_FLOOR) -> list[LastResort]:
+def below_floor(performances: Iterable[Performance], floor: float) -> list[LastResort]:
     """The suppliers whose OTIF for a category is below `floor` (no deliveries measured: not below)."""
     return [
         LastResort(p.supplier_id, p.category, p.otif, floor)

@@ -20,7 +20,6 @@ from services.procurement.adapters.alerts import AlertsRepository
 from services.procurement.domain.answers import OrderAnswer
 from services.procurement.domain.catalog import CatalogConflict, Supplier
 from services.procurement.domain.fulfilment import (
-    DEFAULT_RECEIPT_GRACE_DAYS,
     EscalationKind,
     RequestLedger,
     order_stage,
@@ -56,6 +55,7 @@ from shared.contract import (
 )
 from shared.http import FieldError, RequestBody, Unprocessable, invalid_body, problems
 from shared.reasons import DeadLetterReason
+from shared.settings import Settings
 
 
 class TierView(BaseModel):
@@ -344,7 +344,7 @@ def admin_router(
     default_grace: timedelta,
     ensure_supplier_topic: Callable[[str], Awaitable[None]],
     decisions: DecisionOptions,
-    receipt_grace_days: int = DEFAULT_RECEIPT_GRACE_DAYS,
+    receipt_grace_days: int = Settings.model_fields["receipt_grace_days"].default,
 ) -> APIRouter:
     router = APIRouter()
 

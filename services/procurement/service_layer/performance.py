@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 from services.procurement.domain.catalog import Supplier
 from services.procurement.domain.performance import (
-    DEFAULT_OTIF_FLOOR,
     DEFAULT_WINDOW_DAYS,
     LastResort,
     Performance,
@@ -50,7 +49,7 @@ async def _compute(
     return supplier_performance(lines, records, today, window_days)
 
 
-async def last_resorts(uow: ProcurementUnitOfWork, floor: float = DEFAULT_OTIF_FLOOR) -> list[LastResort]:
+async def last_resorts(uow: ProcurementUnitOfWork, floor: float) -> list[LastResort]:
     """The suppliers below the floor, per category, as last computed; each is logged with its
     reason (the decision log)."""
     found, _ = await uow.performance.current()
@@ -61,7 +60,7 @@ async def last_resorts(uow: ProcurementUnitOfWork, floor: float = DEFAULT_OTIF_F
 
 
 async def last_resort_by_category(
-    uow: ProcurementUnitOfWork, floor: float = DEFAULT_OTIF_FLOOR
+    uow: ProcurementUnitOfWork, floor: float
 ) -> dict[str, frozenset[str]]:
     """category -> the suppliers that are a last resort for it."""
     found: dict[str, set[str]] = {}

@@ -13,7 +13,6 @@ from services.procurement.adapters import metrics
 from services.procurement.adapters.bundling_runner import SkuProblem, solve_in_thread
 from services.procurement.domain.demand import OpenRequest, RequestStatus
 from services.procurement.domain.orders import JointOrder, OrderRecord, assemble_orders, placed_suppliers
-from services.procurement.domain.performance import DEFAULT_OTIF_FLOOR
 from services.procurement.domain.resourcing import resourcing_offers
 from services.procurement.domain.risk import Effect
 from services.procurement.service_layer.buffers import serve_from_buffers
@@ -24,6 +23,7 @@ from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWor
 from shared.contract import EventType, PurchaseRequestResourced, PurchaseRequestUnfulfillable
 from shared.events.procurement import SOURCE
 from shared.messaging.notices import member_notice
+from shared.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class DecisionOptions:
     """The seed's cap, applied when re-sourcing too."""
     corroboration: int
     """Distinct members whose alerts with one scope make those alerts act."""
-    otif_floor: float = DEFAULT_OTIF_FLOOR
+    otif_floor: float = Settings.model_fields["supplier_otif_floor"].default
     """`ALLIANCE_SUPPLIER_OTIF_FLOOR`: below it a supplier is a last resort for the category."""
 
 

@@ -16,7 +16,6 @@ from services.procurement.domain.bundling import Tier, optimize_bundle
 from services.procurement.domain.catalog import CatalogItem, Supplier
 from services.procurement.domain.demand import OpenRequest
 from services.procurement.domain.fulfilment import (
-    DEFAULT_RECEIPT_GRACE_DAYS,
     Dispatch,
     Escalation,
     EscalationKind,
@@ -42,10 +41,11 @@ from shared.contract import (
     RejectionReason,
 )
 from shared.reasons import DeadLetterReason, QuarantineReason
+from shared.settings import Settings
 
 SKU = "BOARD-18MM"
 TODAY = date(2026, 12, 1)
-GRACE = DEFAULT_RECEIPT_GRACE_DAYS
+GRACE = Settings.model_fields["receipt_grace_days"].default
 ADMITTED = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 

@@ -12,7 +12,6 @@ from services.procurement.adapters.highs import HIGHS
 from services.procurement.domain.bundling import Demand, Offer, RiskLevel, Tier, optimize_bundle
 from services.procurement.domain.catalog import CatalogItem, Supplier
 from services.procurement.domain.performance import (
-    DEFAULT_OTIF_FLOOR,
     AnsweredLine,
     DeliveryRecord,
     LastResort,
@@ -28,6 +27,9 @@ from shared.contract import LineStatus, Severity
 
 TODAY = date(2026, 12, 1)
 PLACED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+FLOOR = 0.8
+"""The on-time-in-full floor these examples are judged by (ALLIANCE_SUPPLIER_OTIF_FLOOR's default)."""
 
 
 def delivered(supplier_id: str, promised: date, received: date | None, confirmed: int = 10, accepted: int = 10,
@@ -79,11 +81,11 @@ def test_below_floor_names_the_supplier_category_and_why():
     performances = [Performance("s-1", "wood", deliveries=4, otif_deliveries=2),
                     Performance("s-1", "metal", deliveries=4, otif_deliveries=4),
                     Performance("s-2", "wood")]
-    assert below_floor(performances) == [LastResort("s-1", "wood", 0.5, DEFAULT_OTIF_FLOOR)]
-    assert below_floor(performances)[0].reason == (
+    assert below_floor(performances, FLOOR) == [LastResort("s-1", "wood", 0.5, FLOOR)]
+    assert below_floor(performances, FLOOR)[0].reason == (
         "supplier s-1 is a last resort for category wood: on-time-in-full 0.50 is below the floor 0.80")
-    assert last_resort_suppliers(below_floor(performances), "wood") == {"s-1"}
-    assert last_resort_suppliers(below_floor(performances), "metal") == set()
+    assert last_resort_suppliers(below_floor(performances, FLOOR), "wood") == {"s-1"}
+    assert last_resort_suppliers(below_floor(performances, FLOOR), "metal") == set()
 
 
 def offer(supplier_id: str, price: str, lead_time_days: int = 3) -> Offer:
@@ -102,7 +104,7 @@ def test_a_supplier_below_the_floor_is_used_only_as_a_last_resort_and_comes_back
     categories = {"BOARD": "wood"}
     late = [delivered("s-cheap", date(2026, 11, 1) + timedelta(days=n), date(2026, 11, 5) + timedelta(days=n))
             for n in range(5)]
-    below = below_floor(supplier_performance([], late, TODAY).values())
+    below = below_floor(supplier_performance([], late, TODAY).values(), FLOOR)
     rated = offers_with_performance(offers, categories, below)["BOARD"]
     assert [o.risk for o in rated] == [RiskLevel.HIGH, RiskLevel.OK]
     assert chosen(rated) == "s-dear"
@@ -110,7 +112,7 @@ def test_a_supplier_below_the_floor_is_used_only_as_a_last_resort_and_comes_back
 
     later = TODAY + timedelta(days=100)  # the late deliveries left the window, new ones were on time
     on_time = [delivered("s-cheap", later - timedelta(days=n), later - timedelta(days=n + 1)) for n in range(1, 6)]
-    recovered = below_floor(supplier_performance([], late + on_time, later).values())
+    recovered = below_floor(supplier_performance([], late + on_time, later).values(), FLOOR)
     assert recovered == []
     assert chosen(offers_with_performance(offers, categories, recovered)["BOARD"]) == "s-cheap"
 
@@ -119,7 +121,7 @@ def test_the_floor_composes_with_risk_effects_an_exclusion_stays_one():
     offers = {"BOARD": [offer("s-1", "9.00"), offer("s-2", "9.50"), offer("s-3", "9.70")]}
     effects = [Effect(Scope(supplier_id="s-1"), Severity.CRITICAL, frozenset({"ra-1"})),
                Effect(Scope(supplier_id="s-2", region="DE"), Severity.HIGH, frozenset({"ra-2"}))]
-    below = [LastResort(s, "wood", 0.1, DEFAULT_OTIF_FLOOR) for s in ("s-1", "s-2", "s-3")]
+    below = [LastResort(s, "wood", 0.1, FLOOR) for s in ("s-1", "s-2", "s-3")]
     rated = offers_with_performance(offers_with_risk(offers, effects), {"BOARD": "wood"}, below)["BOARD"]
     assert [(o.risk, o.regional_risk) for o in rated] == [
         (RiskLevel.EXCLUDED, ()), (RiskLevel.HIGH, (("DE", RiskLevel.HIGH),)), (RiskLevel.HIGH, ())]
@@ -128,6 +130,6 @@ def test_the_floor_composes_with_risk_effects_an_exclusion_stays_one():
 def test_resourcing_rates_suppliers_below_the_floor_as_a_last_resort_too():
     item = CatalogItem("BOARD", "Board", "wood", "piece", 1000, 1, (Tier(1, Decimal("9.00")),))
     suppliers = [Supplier(s, s, ("DE",), 3, "secret", catalog=(item,)) for s in ("s-1", "s-2")]
-    below = [LastResort("s-1", "wood", 0.5, DEFAULT_OTIF_FLOOR)]
+    below = [LastResort("s-1", "wood", 0.5, FLOOR)]
     offers = resourcing_offers(suppliers, "BOARD", set(), {}, last_resort=last_resort_suppliers(below, "wood"))
     assert [(o.supplier_id, o.risk) for o in offers] == [("s-1", RiskLevel.HIGH), ("s-2", RiskLevel.OK)]
