@@ -193,6 +193,7 @@ async def test_a_close_failing_just_before_its_commit_leaves_nothing_then_the_ne
     async with uow(pool) as work:
         report = await close_cycle(work, options, datetime.now(UTC) + timedelta(hours=1), "admin")
     assert report is not None and report.requests_placed == 4
+    assert report.cycle_id == "cycle-1"  # the number the rolled-back close had: no gap in the cycles
     assert await state(pool) == written
     assert await outbox_topics(pool) == outbox_written  # the same close, committed this time
     assert metrics.CYCLES_CLOSED._value.get() == closes + 1

@@ -553,7 +553,10 @@ class CyclesRepository:
         return bool(await self._conn.fetchval("SELECT 1 FROM cycles WHERE schedule_slot = $1", slot))
 
     async def allocate(self) -> tuple[int, str]:
-        number = await self._conn.fetchval("SELECT nextval(pg_get_serial_sequence('cycles', 'cycle_no'))")
+        """The number after the last closed cycle's, under the decision lock (closes are serial):
+        a close that rolls back leaves no gap, so the next close is the one that ends a buffer's
+        statement period (a sequence's number would be lost with it, and the statement skipped)."""
+        number = await self._conn.fetchval("SELECT coalesce(max(cycle_no), 0) + 1 FROM cycles")
         return number, f"cycle-{number}"
 
     async def add(
