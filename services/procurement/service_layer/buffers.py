@@ -112,8 +112,8 @@ class _Served:
         claims = [DrawClaim.of(request, request.quantity) for request, _ in requests]
         shares = sizing.cost_shares if sizing is not None else {}
         outcome = draw(claims, buffer.sku, buffer.subscribers, shares, stock)
+        self._count_unmet(buffer.sku, outcome.short)
         if not outcome.draws:
-            self._count_unmet(buffer, outcome.unserved)
             return list(unplaced)
         self.draws.setdefault(buffer.sku, []).extend(outcome.draws)
         self.stock[buffer.sku] = outcome.stock
@@ -127,13 +127,11 @@ class _Served:
                 self.in_full.setdefault(request.member_id, []).append(request.request_id)
             else:
                 self.partly.append((request, reason, request.quantity - drawn.quantity))
-        self._count_unmet(buffer, outcome.unserved)
         return left
 
-    def _count_unmet(self, buffer: RiskBuffer, unserved: Sequence[DrawClaim]) -> None:
-        units = sum(c.quantity for c in unserved if c.member_id in buffer.subscribers)
+    def _count_unmet(self, sku: str, units: int) -> None:
         if units:
-            self.unmet[buffer.sku] = self.unmet.get(buffer.sku, 0) + units
+            self.unmet[sku] = self.unmet.get(sku, 0) + units
 
     async def write(self, uow: ProcurementUnitOfWork, cycle_no: int, cause: str, sites: Mapping[str, str]) -> None:
         """Record the draws and the stock, set the requests' states, tell the members; `cause`

@@ -253,17 +253,20 @@ def test_non_subscribers_and_other_skus_are_never_served():
     claims = [claim("m-x", 5), claim("m-a", 5, sku="OTHER"), claim(ALLIANCE_MEMBER_ID, 5)]
     outcome = draw(claims, "SKU", SUBSCRIBERS, {}, STOCK)
     assert outcome.draws == () and outcome.unserved == tuple(claims) and outcome.stock == STOCK
+    assert outcome.short == 0  # nobody who may draw went without
 
 
 def test_a_request_whose_price_limit_is_below_the_average_cost_is_not_served():
     claims = [claim("m-a", 5, max_unit_price=Decimal("9.12")), claim("m-b", 5, max_unit_price=Decimal("9.125"))]
     outcome = draw(claims, "SKU", SUBSCRIBERS, {}, STOCK)
     assert [d.member_id for d in outcome.draws] == ["m-b"] and outcome.unserved == (claims[0],)
+    assert outcome.short == 0  # refused for its price, not for want of stock
 
 
 def test_an_empty_buffer_serves_nobody():
     outcome = draw([claim("m-a", 5)], "SKU", SUBSCRIBERS, {"m-a": Decimal(1)}, BufferStock())
     assert outcome.draws == () and outcome.unserved == (claim("m-a", 5),)
+    assert outcome.short == 5
 
 
 def test_short_stock_is_split_by_cost_share_with_the_largest_remainder():
@@ -273,6 +276,7 @@ def test_short_stock_is_split_by_cost_share_with_the_largest_remainder():
     outcome = draw([claim("m-a", 10), claim("m-b", 10)], "SKU", SUBSCRIBERS, shares, short)
     assert [(d.member_id, d.quantity) for d in outcome.draws] == [("m-a", 2), ("m-b", 8)]
     assert [(c.member_id, c.quantity) for c in outcome.unserved] == [("m-a", 8), ("m-b", 2)]
+    assert outcome.short == 10
     assert outcome.stock.on_hand == 0 and outcome.stock.value == 0
 
 

@@ -63,6 +63,9 @@ class DrawOutcome:
     """What is left of each claim not served in full, with the quantity left: told `unfulfillable`."""
     stock: BufferStock
     """The stock after the draws."""
+    short: int = 0
+    """Units subscribers' claims within their price limits did not get: the buffer had too little
+    (a claim refused for its `max_unit_price` is not short of stock)."""
 
 
 def qualifies(claim: DrawClaim, sku: str, subscribers: Collection[str], unit_price: Decimal) -> bool:
@@ -114,7 +117,8 @@ def draw(
     latest sizing's, per member."""
     unit_price = stock.unit_cost
     if unit_price is None:
-        return DrawOutcome((), tuple(claims), stock)
+        short = sum(c.quantity for c in claims if c.sku == sku and c.member_id in subscribers)
+        return DrawOutcome((), tuple(claims), stock, short)
     eligible = [qualifies(c, sku, subscribers, unit_price) for c in claims]
     needs: dict[str, int] = {}
     for claim, ok in zip(claims, eligible, strict=True):
@@ -125,6 +129,7 @@ def draw(
     else:
         allotted = split_short_stock(needs, cost_shares, stock.on_hand)
     draws, unserved = [], []
+    short = 0
     for claim, ok in zip(claims, eligible, strict=True):
         units = min(claim.quantity, allotted[claim.member_id]) if ok else 0
         if units:
@@ -132,4 +137,5 @@ def draw(
             draws.append(Draw(claim.member_id, claim.request_id, units, unit_price))
         if units < claim.quantity:
             unserved.append(replace(claim, quantity=claim.quantity - units))
-    return DrawOutcome(tuple(draws), tuple(unserved), stock.drawn(sum(d.quantity for d in draws)))
+            short += claim.quantity - units if ok else 0
+    return DrawOutcome(tuple(draws), tuple(unserved), stock.drawn(sum(d.quantity for d in draws)), short)
