@@ -384,3 +384,28 @@ async def test_a_batch_is_judged_record_by_record_against_what_the_records_befor
     assert rejected == ["receipt_exceeds_dispatch"]
     assert [(m, d) for m, t, d in await run.told() if t == EventType.PURCHASE_REQUEST_COMPLETED] == [
         ("m-1", {"request_id": "r-1", "quantity": 60})]
+
+
+async def test_a_request_is_completed_when_the_answer_for_its_other_part_rejects_it_after_its_goods_arrived(pool):
+    """m-2's 30 units re-sourced to s-wald, its 20 from s-holz received in full: s-wald's
+    rejection leaves everything confirmed accepted, so the request completes then, not never."""
+    run, order = await the_example(pool)
+    [line] = order["lines"]
+    delivery_of = {d["member_id"]: d["delivery_id"] for d in line["deliveries"]}
+    await run.supplier("s-holz", EventType.JOINT_ORDER_ANSWERED, {"order_id": order["order_id"], "lines": [
+        {"line_id": line["line_id"], "status": "partial", "quantity": 80,
+         "expected_delivery": str(TODAY + timedelta(days=10)), "reason": "short of stock"}]})
+    [wald_order] = await run.placed("s-wald")
+    await run.supplier("s-holz", EventType.JOINT_ORDER_DISPATCHED, {
+        "order_id": order["order_id"], "dispatch_id": "d-1", "shipped_on": str(TODAY),
+        "expected_arrival": str(TODAY + timedelta(days=8)),
+        "deliveries": [{"delivery_id": delivery_of["m-2"], "quantity": 20}]})
+    await run.receipt("m-2", "r-2", "gr-1", 20)
+
+    def completed(told: list[tuple[str, str, dict]]) -> list[tuple[str, dict]]:
+        return [(m, d) for m, t, d in told if t == EventType.PURCHASE_REQUEST_COMPLETED]
+
+    assert completed(await run.told()) == [], "its other part is still unanswered"
+    await run.supplier("s-wald", EventType.JOINT_ORDER_REJECTED, {
+        "order_id": wald_order["order_id"], "reason": "no stock"})
+    assert completed(await run.told()) == [("m-2", {"request_id": "r-2", "quantity": 20})]

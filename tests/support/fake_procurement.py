@@ -421,6 +421,10 @@ class FakeFulfilmentRepository:
         keys = sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id == order_id})
         return await self.ledgers(keys)
 
+    async def received_on_order(self, order_id: str) -> list[tuple[str, str]]:
+        received = {(r.member_id, r.request_id) for r in self._tables.receipts}
+        return sorted({(d.member_id, d.request_id) for d in self._tables.deliveries if d.order_id == order_id} & received)
+
     async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
         tables = self._tables
         found = []

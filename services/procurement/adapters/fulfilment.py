@@ -191,6 +191,15 @@ class FulfilmentRepository:
         )
         return await self.ledgers([(r["member_id"], r["request_id"]) for r in rows])
 
+    async def received_on_order(self, order_id: str) -> list[tuple[str, str]]:
+        """(member_id, request_id) of the requests on `order_id` that have goods received already."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT d.member_id, d.request_id FROM deliveries d JOIN receipts x"
+            " ON x.member_id = d.member_id AND x.request_id = d.request_id WHERE d.order_id = $1 ORDER BY 1, 2",
+            order_id,
+        )
+        return [(r["member_id"], r["request_id"]) for r in rows]
+
     async def ledgers(self, keys: Sequence[tuple[str, str]]) -> list[RequestLedger]:
         """The ledgers of these (member_id, request_id)s, in that order."""
         if not keys:

@@ -118,6 +118,15 @@ async def report_discrepancies(
     return len(kinds)
 
 
+async def complete_answered(uow: ProcurementUnitOfWork, order_id: str) -> None:
+    """After `order_id` is answered: a request with goods received on another order (a part
+    re-sourced before) may now have everything confirmed accepted, e.g. when this answer
+    rejects the rest."""
+    received = await uow.fulfilment.received_on_order(order_id)
+    if received:
+        await _complete(uow, await uow.fulfilment.ledgers(received))
+
+
 async def _complete(uow: ProcurementUnitOfWork, ledgers: Sequence[RequestLedger]) -> None:
     """Tell each request completed now (everything confirmed accepted), once."""
     done = {(ledger.member_id, ledger.request_id): completed for ledger in ledgers

@@ -32,6 +32,7 @@ from services.procurement.domain.orders import AnswerOutcome, OrderRecord, Order
 from services.procurement.domain.resourcing import request_part
 from services.procurement.domain.responses import authenticate_response, order_held
 from services.procurement.service_layer.publishing import status_message, status_of
+from services.procurement.service_layer.receipts import complete_answered
 from services.procurement.service_layer.resourcing import DecisionOptions, resource_parts
 from services.procurement.service_layer.risk import effects_in_force
 from services.procurement.service_layer.unit_of_work import ProcurementUnitOfWork
@@ -179,6 +180,7 @@ async def _apply(
         parts = [(request_part(on_order[f"{s.member_id}/{s.request_id}"], s.quantity), s.reason) for s in shortfalls]
         in_force = await effects_in_force(uow, now, options.corroboration)
         await resource_parts(uow, order, parts, options, in_force, now)
+    await complete_answered(uow, order.order_id)
     answered = await orders.get(order.order_id)
     assert answered is not None
     skus = tuple(await orders.skus(order.order_id))
