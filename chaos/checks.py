@@ -15,11 +15,13 @@ from typing import Any
 from chaos.broker import read_topic
 from chaos.platform import ChaosPlatform
 from chaos.scenario import CANARY_PREFIX, FINAL, Observations, Workload
+from demo.scenario import ALLIANCE
 from demo.scoreboard import RequestKey
+from demo.supplier_documents import OrderReader
 from shared import topics
 from shared.contract import ALLIANCE_MEMBER_ID
 from shared.messaging.unit_of_work import REASON_HEADER
-from shared.settings import SERVICES, ServiceName
+from shared.settings import SERVICES, ServiceName, Settings
 
 CanonicalLine = tuple[str, str, str, frozenset[tuple[str, str, int]]]
 """An order line without the ids a run happens to allocate: (supplier, sku, unit price,
@@ -55,6 +57,10 @@ class Evidence:
 
 async def gather(platform: ChaosPlatform, load: Workload) -> Evidence:
     placed: dict[str, dict[str, Any]] = {}
+    documents = OrderReader(Settings().standards_dir)
+    member_of = {m.peppol_id: m.id for m in load.cast.members if m.peppol_id} | {
+        ALLIANCE["peppol_id"]: ALLIANCE_MEMBER_ID
+    }
     conflicting = []
     reports: dict[str, set[bytes]] = defaultdict(set)
     contents: set[tuple[str, str, int, int, str]] = set()
@@ -69,10 +75,13 @@ async def gather(platform: ChaosPlatform, load: Workload) -> Evidence:
                 continue
             if event["type"] != "joint_order.placed":
                 continue
-            order_id = event["data"]["order_id"]
-            if order_id in placed and placed[order_id] != event["data"]:
+            data = event["data"]
+            if event.get("datacontenttype") == "application/xml":  # read as the supplier's ERP reads it
+                data = documents.read(supplier.documents, data).placed(member_of)
+            order_id = data["order_id"]
+            if order_id in placed and placed[order_id] != data:
                 conflicting.append(order_id)
-            placed[order_id] = event["data"]
+            placed[order_id] = data
     set_aside: Counter[tuple[str, str]] = Counter()
     for topic in (topics.DEAD_LETTERS, topics.QUARANTINE):
         for record in await read_topic(platform.bootstrap, topic):
@@ -218,6 +227,7 @@ def verdicts(load: Workload, seen: Observations, evidence: Evidence, books: Acco
     canaries = sum(1 for (_, request_id) in seen.told if request_id.startswith(CANARY_PREFIX))
     short_received = sum(dispatched != confirmed or accepted + rejected > dispatched
                          for confirmed, dispatched, accepted, rejected in evidence.received.values())
+    xml = {s.documents for s in load.cast.suppliers if s.documents != "cloudevents"}
     return [
         Check("every phase done in time", not overdue, overdue or "admitted, closed, settled and drained"),
         Check("0 lost", not books.lost, f"requests without their outcome: {_examples(books.lost)}"),
@@ -269,6 +279,15 @@ def verdicts(load: Workload, seen: Observations, evidence: Evidence, books: Acco
             f"{len(evidence.received)} requests, {short_received} shipped short or received beyond it;"
             f" {len(evidence.discrepancies)} discrepancies, "
             f"{sum(n > 1 for n in evidence.discrepancies.values())} sent with two contents",
+        ),
+        Check(
+            "XML suppliers ordered, answering and shipping in their own standards",
+            seen.orders_in_wrong_format == 0 and all(
+                seen.order_documents[s] and seen.answer_documents[s] and seen.despatch_documents[s] for s in xml
+            ),
+            "; ".join(f"{s}: {seen.order_documents[s]} orders read, {seen.answer_documents[s]} answers and"
+                      f" {seen.despatch_documents[s]} despatch advices sent" for s in sorted(xml))
+            + f"; {seen.orders_in_wrong_format} orders in the wrong format",
         ),
         Check(
             "signatures and confidentiality at the edges",

@@ -59,14 +59,11 @@ class Workload:
 
 def workload(random_seed: int, members: int, suppliers: int, requests: int, today: date) -> Workload:
     """demo's cast, and its requests. Its suppliers confirm every order whole, so the same
-    requests must give the same orders with and without faults, and all read the JSON orders the
-    checks account deliveries from (XML documents are the end-to-end tests' and the demo's)."""
+    requests must give the same orders with and without faults; as in the demo, one takes PEPPOL
+    documents and one openTRANS (the checks read their orders from the documents)."""
     cast = generate(random_seed, members, suppliers, NO_SCHEDULED_CLOSE_S)
     cast = dataclasses.replace(
-        cast,
-        suppliers=tuple(
-            dataclasses.replace(s, rejection_rate=0.0, documents="cloudevents") for s in cast.suppliers
-        ),
+        cast, suppliers=tuple(dataclasses.replace(s, rejection_rate=0.0) for s in cast.suppliers)
     )
     rng = random.Random(random_seed + 1)
     buyers = [m for m in cast.members if cast.products_of(m)]

@@ -5,9 +5,11 @@ Written from the standards and the contract, not from the platform's code."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -21,18 +23,50 @@ ORDER_RESPONSE_SCHEMA = {
 _ORDER_SCHEMAS = {PEPPOL: "ubl-2.1/xsd/maindoc/UBL-Order-2.1.xsd", OPENTRANS: "opentrans-2.1/xsd/opentrans_2_1.xsd"}
 _UBL = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
         "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"}
-_OT = {"ot": "http://www.opentrans.org/XMLSchema/2.1"}
+_OT = {"ot": "http://www.opentrans.org/XMLSchema/2.1", "bme": "http://www.bmecat.org/bmecat/2005"}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+@dataclass(frozen=True)
+class ReceivedItem:
+    """One document line of an order: one delivery."""
+
+    delivery_id: str
+    line_id: str
+    sku: str
+    unit_price: str
+    party: str
+    """Who it is for, as the document names the member: its peppol id (`scheme:id`) or its id."""
+    quantity: int
+    needed_by: date
 
 
 @dataclass(frozen=True)
 class ReceivedOrder:
     order_id: str
-    items: tuple[tuple[str, int], ...]
-    """(document line id, quantity): one per delivery."""
-    earliest_needed: date
-    """The earliest requested delivery date of its lines: a promise later than that would leave
-    that delivery unserved (the contract's rule), so a whole acceptance promises no later."""
+    items: tuple[ReceivedItem, ...]
+
+    @property
+    def earliest_needed(self) -> date:
+        """The earliest requested delivery date of its lines: a promise later than that would leave
+        that delivery unserved (the contract's rule), so a whole acceptance promises no later."""
+        return min(item.needed_by for item in self.items)
+
+    def placed(self, member_of: Mapping[str, str]) -> dict[str, Any]:
+        """The order as its JSON twin (`joint_order.placed`) states its lines and deliveries;
+        `member_of` maps the parties the document names to member ids."""
+        lines: dict[str, dict[str, Any]] = {}
+        for item in self.items:
+            line = lines.setdefault(item.line_id, {
+                "line_id": item.line_id, "sku": item.sku, "unit_price": item.unit_price, "quantity": 0,
+                "deliveries": [],
+            })
+            line["quantity"] += item.quantity
+            line["deliveries"].append({
+                "member_id": member_of.get(item.party, item.party), "quantity": item.quantity,
+                "needed_by": item.needed_by.isoformat(), "delivery_id": item.delivery_id,
+            })
+        return {"order_id": self.order_id, "lines": list(lines.values())}
 
 
 class OrderReader:
@@ -52,20 +86,52 @@ class OrderReader:
             raise ValueError(f"not a valid {standard} order: {schema.error_log.last_error}")
         if standard == PEPPOL:
             order_id = root.findtext("cbc:ID", namespaces=_UBL)
-            items = [(item.findtext("cbc:ID", namespaces=_UBL), int(item.findtext("cbc:Quantity", namespaces=_UBL)))
-                     for item in root.iterfind("cac:OrderLine/cac:LineItem", _UBL)]
-            needed = root.xpath("cac:OrderLine/cac:LineItem/cac:Delivery/cac:RequestedDeliveryPeriod/cbc:EndDate/text()",
-                                namespaces=_UBL)
+            items = [_peppol_item(line) for line in root.iterfind("cac:OrderLine", _UBL)]
         else:
             order_id = root.findtext("ot:ORDER_HEADER/ot:ORDER_INFO/ot:ORDER_ID", namespaces=_OT)
-            items = [(item.findtext("ot:LINE_ITEM_ID", namespaces=_OT), int(item.findtext("ot:QUANTITY", namespaces=_OT)))
-                     for item in root.iterfind("ot:ORDER_ITEM_LIST/ot:ORDER_ITEM", _OT)]
-            needed = root.xpath("ot:ORDER_ITEM_LIST/ot:ORDER_ITEM/ot:DELIVERY_DATE/ot:DELIVERY_END_DATE/text()",
-                                namespaces=_OT)
-        if not order_id or not items or not needed:
-            raise ValueError(f"a {standard} order without an id, lines or requested dates")
-        earliest = min(date.fromisoformat(str(text)[:10]) for text in needed)
-        return ReceivedOrder(order_id, tuple((str(i), q) for i, q in items), earliest)
+            members = {
+                party.findtext("bme:PARTY_ID[@type='buyer_specific']", namespaces=_OT):
+                    party.findtext("bme:PARTY_ID[@type='member']", namespaces=_OT)
+                for party in root.iterfind("ot:ORDER_HEADER/ot:ORDER_INFO/ot:PARTIES/ot:PARTY", _OT)
+            }
+            items = [_opentrans_item(item, members) for item in root.iterfind("ot:ORDER_ITEM_LIST/ot:ORDER_ITEM", _OT)]
+        if not order_id or not items:
+            raise ValueError(f"a {standard} order without an id or lines")
+        return ReceivedOrder(order_id, tuple(items))
+
+
+def _peppol_item(order_line: etree._Element) -> ReceivedItem:
+    item = order_line.find("cac:LineItem", _UBL)
+    party = item.find("cac:OriginatorParty/cac:PartyIdentification/cbc:ID", _UBL)
+    scheme = None if party is None else party.get("schemeID")
+    return ReceivedItem(
+        delivery_id=_required(item, "cbc:ID", _UBL),
+        line_id=_required(item, "cbc:AccountingCost", _UBL),
+        sku=_required(item, "cac:Item/cac:SellersItemIdentification/cbc:ID", _UBL),
+        unit_price=_required(item, "cac:Price/cbc:PriceAmount", _UBL),
+        party="" if party is None else f"{scheme}:{party.text}" if scheme else (party.text or ""),
+        quantity=int(_required(item, "cbc:Quantity", _UBL)),
+        needed_by=date.fromisoformat(_required(item, "cac:Delivery/cac:RequestedDeliveryPeriod/cbc:EndDate", _UBL)),
+    )
+
+
+def _opentrans_item(item: etree._Element, members: Mapping[str | None, str | None]) -> ReceivedItem:
+    return ReceivedItem(
+        delivery_id=_required(item, "ot:LINE_ITEM_ID", _OT),
+        line_id=_required(item, "ot:CUSTOMER_ORDER_REFERENCE/ot:LINE_ITEM_ID", _OT),
+        sku=_required(item, "ot:PRODUCT_ID/bme:SUPPLIER_PID", _OT),
+        unit_price=_required(item, "ot:PRODUCT_PRICE_FIX/bme:PRICE_AMOUNT", _OT),
+        party=members.get(item.findtext("ot:SHIPMENT_PARTIES_REFERENCE/ot:DELIVERY_IDREF", namespaces=_OT)) or "",
+        quantity=int(_required(item, "ot:QUANTITY", _OT)),
+        needed_by=date.fromisoformat(_required(item, "ot:DELIVERY_DATE/ot:DELIVERY_END_DATE", _OT)[:10]),
+    )
+
+
+def _required(element: etree._Element, path: str, namespaces: Mapping[str, str]) -> str:
+    text = (element.findtext(path, namespaces=namespaces) or "").strip()
+    if not text:
+        raise ValueError(f"an order line without {path}")
+    return text
 
 
 def order_response(
@@ -105,11 +171,11 @@ def _peppol_response(
 def _opentrans_response(order: ReceivedOrder, supplier_id: str, accepted: bool, promised: date,
                         reason: str | None) -> str:
     items = "".join(
-        f"<ORDERRESPONSE_ITEM><LINE_ITEM_ID>{escape(item_id)}</LINE_ITEM_ID><PRODUCT_ID>"
-        "<bme:SUPPLIER_PID>-</bme:SUPPLIER_PID></PRODUCT_ID>"
-        f"<QUANTITY>{quantity if accepted else 0}</QUANTITY><bme:ORDER_UNIT>C62</bme:ORDER_UNIT>"
+        f"<ORDERRESPONSE_ITEM><LINE_ITEM_ID>{escape(item.delivery_id)}</LINE_ITEM_ID><PRODUCT_ID>"
+        f"<bme:SUPPLIER_PID>{escape(item.sku)}</bme:SUPPLIER_PID></PRODUCT_ID>"
+        f"<QUANTITY>{item.quantity if accepted else 0}</QUANTITY><bme:ORDER_UNIT>C62</bme:ORDER_UNIT>"
         "</ORDERRESPONSE_ITEM>"
-        for item_id, quantity in order.items
+        for item in order.items
     )
     remark = "" if accepted or not reason else f'<REMARKS type="orderresponse">{escape(reason)}</REMARKS>'
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -147,10 +213,10 @@ def despatch_advice(
         scheme, _, identifier = peppol_id.partition(":")
         buyer_scheme, _, buyer = buyer_peppol_id.partition(":")
         lines = "".join(
-            f'<cac:DespatchLine><cbc:ID>{n}</cbc:ID><cbc:DeliveredQuantity unitCode="C62">{quantity}'
-            f"</cbc:DeliveredQuantity><cac:OrderLineReference><cbc:LineID>{escape(item_id)}</cbc:LineID>"
-            "</cac:OrderLineReference><cac:Item><cbc:Name>-</cbc:Name></cac:Item></cac:DespatchLine>"
-            for n, (item_id, quantity) in enumerate(order.items, start=1)
+            f'<cac:DespatchLine><cbc:ID>{n}</cbc:ID><cbc:DeliveredQuantity unitCode="C62">{item.quantity}'
+            f"</cbc:DeliveredQuantity><cac:OrderLineReference><cbc:LineID>{escape(item.delivery_id)}</cbc:LineID>"
+            f"</cac:OrderLineReference><cac:Item><cbc:Name>{escape(item.sku)}</cbc:Name></cac:Item></cac:DespatchLine>"
+            for n, item in enumerate(order.items, start=1)
         )
         return (
             '<DespatchAdvice xmlns="urn:oasis:names:specification:ubl:schema:xsd:DespatchAdvice-2" '
@@ -172,11 +238,11 @@ def despatch_advice(
         )
     items = "".join(
         f"<DISPATCHNOTIFICATION_ITEM><LINE_ITEM_ID>{n}</LINE_ITEM_ID><PRODUCT_ID><bme:SUPPLIER_PID>-</bme:SUPPLIER_PID>"
-        f"</PRODUCT_ID><QUANTITY>{quantity}</QUANTITY><bme:ORDER_UNIT>C62</bme:ORDER_UNIT><ORDER_REFERENCE>"
-        f"<ORDER_ID>{escape(order.order_id)}</ORDER_ID><LINE_ITEM_ID>{escape(item_id)}</LINE_ITEM_ID>"
-        f'</ORDER_REFERENCE><SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="buyer_specific">{escape(item_id)}'
-        "</DELIVERY_IDREF></SHIPMENT_PARTIES_REFERENCE></DISPATCHNOTIFICATION_ITEM>"
-        for n, (item_id, quantity) in enumerate(order.items, start=1)
+        f"</PRODUCT_ID><QUANTITY>{item.quantity}</QUANTITY><bme:ORDER_UNIT>C62</bme:ORDER_UNIT><ORDER_REFERENCE>"
+        f"<ORDER_ID>{escape(order.order_id)}</ORDER_ID><LINE_ITEM_ID>{escape(item.delivery_id)}</LINE_ITEM_ID>"
+        f'</ORDER_REFERENCE><SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="buyer_specific">'
+        f"{escape(item.delivery_id)}</DELIVERY_IDREF></SHIPMENT_PARTIES_REFERENCE></DISPATCHNOTIFICATION_ITEM>"
+        for n, item in enumerate(order.items, start=1)
     )
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return (

@@ -34,6 +34,7 @@ from shared.documents.writing import (
     day,
     first,
     ordered_units,
+    required_at,
     required_text,
     unit_price_text,
     write_order,
@@ -181,13 +182,6 @@ def _root(document: str | bytes, kit: SchemaKit, name: str) -> etree._Element:
     return root
 
 
-def _required(element: etree._Element, path: str, what: str) -> str:
-    text = (element.findtext(path) or "").strip()
-    if not text:
-        raise InvalidDocument(f"the document has no {what}")
-    return text
-
-
 def _remark(element: etree._Element) -> str | None:
     return _remark_of(element.iterfind(_REMARKS))
 
@@ -230,7 +224,7 @@ def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer
             reason=_remark_of(fields.get(_REMARKS, ())),
         ))
     return SupplierAnswer(
-        order_id=_required(info, _path("ORDER_ID"), "ORDER_ID"),
+        order_id=required_at(info, _path("ORDER_ID"), "ORDER_ID"),
         seller_ids=_seller_ids(info, _path("ORDER_PARTIES_REFERENCE", "bme:SUPPLIER_IDREF")),
         outcome=Outcome.PER_LINE,
         expected_delivery=day(info.findtext(_DELIVERY_END)),
@@ -257,7 +251,7 @@ def read_dispatch_notification(document: str | bytes, kit: SchemaKit) -> Supplie
     return SupplierDespatch(
         order_id=order_ids.pop(),
         seller_ids=_seller_ids(info, _path("bme:SUPPLIER_IDREF")),
-        dispatch_id=_required(info, _path("DISPATCHNOTIFICATION_ID"), "DISPATCHNOTIFICATION_ID"),
+        dispatch_id=required_at(info, _path("DISPATCHNOTIFICATION_ID"), "DISPATCHNOTIFICATION_ID"),
         shipped_on=day(info.findtext(_path("DISPATCHNOTIFICATION_DATE"))),
         expected_arrival=day(info.findtext(_DELIVERY_END)),
         carrier=_party_name(info, deliverer) if deliverer else None,

@@ -37,6 +37,7 @@ from shared.documents.writing import (
     day,
     first,
     ordered_units,
+    required_at,
     required_text,
     unit_price_text,
     write_order,
@@ -234,13 +235,6 @@ def _root(document: str | bytes, kit: SchemaKit, namespace: str, name: str, sche
     return root
 
 
-def _required(element: etree._Element, path: str, what: str) -> str:
-    text = (element.findtext(path) or "").strip()
-    if not text:
-        raise InvalidDocument(f"the document has no {what}")
-    return text
-
-
 def _text(element: etree._Element, path: str) -> str | None:
     """A free text the document gives, trimmed; None when absent or blank."""
     return (element.findtext(path) or "").strip() or None
@@ -283,7 +277,7 @@ or as ordered when only the date changed)."""
 def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer:
     """A PEPPOL Order Response (T76): AP accepts the order, RE rejects it, CA answers per line."""
     root = _root(document, kit, _RESPONSE_NS, "OrderResponse", Schema.UBL_ORDER_RESPONSE, ORDER_RESPONSE)
-    code = _required(root, _path("cbc:OrderResponseCode"), "OrderResponseCode")
+    code = required_at(root, _path("cbc:OrderResponseCode"), "OrderResponseCode")
     order_lines = root.findall(_path("cac:OrderLine"))
     if code == "AB":
         raise InvalidDocument("OrderResponseCode AB only acknowledges receipt: answer with AP, RE or CA")
@@ -309,7 +303,7 @@ def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer
             reason=(child_text(item, _NOTE) or "").strip() or None,
         ))
     return SupplierAnswer(
-        order_id=_required(root, _ORDER_REFERENCE, "OrderReference/ID"),
+        order_id=required_at(root, _ORDER_REFERENCE, "OrderReference/ID"),
         seller_ids=_seller_ids(root.find(_path("cac:SellerSupplierParty", "cac:Party"))),
         outcome={"AP": Outcome.ACCEPTED, "RE": Outcome.REJECTED}.get(code, Outcome.PER_LINE),
         expected_delivery=_period_end(root.find(_PROMISED)),
@@ -321,7 +315,7 @@ def read_order_response(document: str | bytes, kit: SchemaKit) -> SupplierAnswer
 def read_despatch_advice(document: str | bytes, kit: SchemaKit) -> SupplierDespatch:
     """A PEPPOL Despatch Advice (T16): one shipment of one order's document lines."""
     root = _root(document, kit, _DESPATCH_NS, "DespatchAdvice", Schema.UBL_DESPATCH_ADVICE, DESPATCH_ADVICE)
-    order_id = _required(root, _ORDER_REFERENCE, "OrderReference/ID")
+    order_id = required_at(root, _ORDER_REFERENCE, "OrderReference/ID")
     lines = []
     for despatch_line in root.iterfind(_path("cac:DespatchLine")):
         line = children(despatch_line)
@@ -337,7 +331,7 @@ def read_despatch_advice(document: str | bytes, kit: SchemaKit) -> SupplierDespa
     return SupplierDespatch(
         order_id=order_id,
         seller_ids=_seller_ids(root.find(_path("cac:DespatchSupplierParty", "cac:Party"))),
-        dispatch_id=_required(root, _ID, "ID"),
+        dispatch_id=required_at(root, _ID, "ID"),
         shipped_on=(None if delivery is None else day(delivery.findtext(_path("cac:Despatch", "cbc:ActualDespatchDate"))))
         or day(root.findtext(_path("cbc:IssueDate"))),
         expected_arrival=None if delivery is None else _period_end(delivery.find(_path("cac:EstimatedDeliveryPeriod"))),

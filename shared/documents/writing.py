@@ -118,7 +118,15 @@ def child_text(found: Children, tag: str) -> str | None:
 
 def required_text(found: Children, tag: str, what: str) -> str:
     """The first such child's text, trimmed; `InvalidDocument` naming `what` when absent or blank."""
-    text = (child_text(found, tag) or "").strip()
+    return _present((child_text(found, tag) or "").strip(), what)
+
+
+def required_at(element: etree._Element, path: str, what: str) -> str:
+    """The text at `path` below `element`, trimmed; `InvalidDocument` naming `what` when absent or blank."""
+    return _present((element.findtext(path) or "").strip(), what)
+
+
+def _present(text: str, what: str) -> str:
     if not text:
         raise InvalidDocument(f"the document has no {what}")
     return text
