@@ -93,8 +93,8 @@ class OrderWriter:
                 "</SHIPMENT_PARTIES_REFERENCE></ORDER_ITEM>"
             )
 
-    def finish(self, cycle_id: str, currency: str, total: Decimal) -> bytes:
-        """The whole document, UTF-8."""
+    def finish(self, cycle_id: str, currency: str, total: Decimal) -> str:
+        """The whole document."""
         buyer, seller = self._parties.buyer, self._parties.seller
         order_id = self._order_id
         document = (
@@ -115,12 +115,12 @@ class OrderWriter:
             f"<ORDER_SUMMARY><TOTAL_ITEM_NUM>{len(self._items)}</TOTAL_ITEM_NUM>"
             f"<TOTAL_AMOUNT>{to_cents(total)}</TOTAL_AMOUNT></ORDER_SUMMARY></ORDER>"
         )
-        return document.encode("utf-8")
+        return document
 
 
 def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -> bytes:
     """The joint order as an openTRANS 2.1 ORDER, UTF-8."""
-    return write_order(OrderWriter(order.order_id, parties, issued), order)
+    return write_order(OrderWriter(order.order_id, parties, issued), order).encode()
 
 
 def _bounded_id(value: str) -> str:

@@ -107,8 +107,8 @@ class OrderWriter:
             )
         self._lines_total = lines_total
 
-    def finish(self, cycle_id: str, currency: str, total: Decimal) -> bytes:
-        """The whole document, UTF-8; `total` is the order's (its lines' amounts before rounding)."""
+    def finish(self, cycle_id: str, currency: str, total: Decimal) -> str:
+        """The whole document; `total` is the order's (its lines' amounts before rounding)."""
         parties, lines_total = self._parties, self._lines_total
         payable = to_cents(total)
         rounding = payable - lines_total
@@ -139,12 +139,12 @@ class OrderWriter:
             f"</cac:Party></cac:SellerSupplierParty>{delivery_xml}"
             f"<cac:AnticipatedMonetaryTotal>{totals}</cac:AnticipatedMonetaryTotal>{''.join(self._lines)}</Order>"
         )
-        return document.encode("utf-8")
+        return document
 
 
 def render_order(order: JointOrderPlaced, parties: OrderParties, issued: date) -> bytes:
     """The joint order as a PEPPOL BIS 3 Order (T01), UTF-8."""
-    return write_order(OrderWriter(order.order_id, parties, issued), order)
+    return write_order(OrderWriter(order.order_id, parties, issued), order).encode()
 
 
 def _trading_party(party: Party, identified: bool) -> str:

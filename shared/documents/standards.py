@@ -61,7 +61,7 @@ def render_joint_order(
 ) -> tuple[str, bytes]:
     """The `joint_order.placed` document for an XML supplier: its `dataschema` and the XML."""
     dataschema, writer = order_writer(standard, order.order_id, parties, issued)
-    return dataschema, write_order(writer, order)
+    return dataschema, write_order(writer, order).encode()
 
 
 def read_supplier_document(

@@ -41,10 +41,10 @@ class OrderWriter(Protocol):
 
     def add_line(self, line_id: str, sku: str, unit_price: Decimal, deliveries: Iterable[DocumentDelivery]) -> None: ...
 
-    def finish(self, cycle_id: str, currency: str, total: Decimal) -> bytes: ...
+    def finish(self, cycle_id: str, currency: str, total: Decimal) -> str: ...
 
 
-def write_order(writer: OrderWriter, order: JointOrderPlaced) -> bytes:
+def write_order(writer: OrderWriter, order: JointOrderPlaced) -> str:
     """`joint_order.placed` as the writer's document."""
     for line in order.lines:
         deliveries = []

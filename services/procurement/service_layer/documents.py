@@ -26,7 +26,6 @@ from shared.documents.safe_xml import InvalidDocument
 from shared.documents.schemas import SchemaKit
 from shared.documents.standards import Standard, order_writer, read_supplier_document
 from shared.documents.writing import DocumentDelivery
-from shared.runtime.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +114,8 @@ class OrderDocument:
     """An XML supplier's order document, written line by line from the domain's lines (a close
     writes each as it is decided, while the optimizer goes on with the next SKUs)."""
 
-    def __init__(self, order_id: str, supplier_id: str, setting: DocumentSetting, issued: date) -> None:
-        self._supplier_id = supplier_id
-        self._standard = setting.standard
+    def __init__(self, order_id: str, setting: DocumentSetting, issued: date) -> None:
+        self.standard = setting.standard
         self.dataschema, self._writer = order_writer(setting.standard, order_id, setting.parties, issued)
 
     def add_line(self, line: OrderLine) -> None:
@@ -129,17 +127,12 @@ class OrderDocument:
 
     def finish(self, order: JointOrder) -> str:
         """The XML text of the whole order (every line added)."""
-        document = self._writer.finish(order.cycle_id, "EUR", order.total)
-        if len(document) > MAX_MESSAGE_BYTES:
-            log.error("order %s for %s is a %d-byte %s document, more than a record may be (%d): it cannot be "
-                      "published; such a supplier should take JSON (docs/suppliers.md, Limits)", order.order_id,
-                      self._supplier_id, len(document), self._standard, MAX_MESSAGE_BYTES)
-        return document.decode()
+        return self._writer.finish(order.cycle_id, "EUR", order.total)
 
 
 def order_document(order: JointOrder, setting: DocumentSetting, issued: date) -> OrderDocument:
     """The supplier's document of an order placed whole (re-sourcing), every line added."""
-    document = OrderDocument(order.order_id, order.supplier_id, setting, issued)
+    document = OrderDocument(order.order_id, setting, issued)
     for line in order.lines:
         document.add_line(line)
     return document

@@ -14,6 +14,7 @@ that are not plain data still come from the contract's code: the CloudEvent enve
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,9 @@ from shared.events.procurement import SOURCE
 from shared.messaging.envelope import document_event_bytes, event_bytes
 from shared.messaging.notices import notice_id
 from shared.messaging.records import OutboundMessage
+from shared.runtime.topics import MAX_MESSAGE_BYTES
+
+log = logging.getLogger(__name__)
 
 NOTICES_PER_RECORD = 1_000
 """A member's notices of one close go in records of at most this many (~300 kB), well under
@@ -121,6 +125,11 @@ def _placed_messages(
             f'"lines":[{",".join(lines_json)}]}}'
         )
         value = Envelope(EventType.JOINT_ORDER_PLACED, when).render(event_id, data)
+    if len(value) > MAX_MESSAGE_BYTES:
+        log.error("order %s for %s is a %d-byte %s record, more than a record may be (%d): it cannot be published;"
+                  " an XML supplier that takes that much should take JSON (docs/suppliers.md, Limits)", order.order_id,
+                  order.supplier_id, len(value), "cloudevents" if document is None else document.standard,
+                  MAX_MESSAGE_BYTES)
     signed = signed_for_supplier(order.supplier_id, value, supplier_secret, now)
     return [signed, placed_status_message(order)]
 
@@ -176,7 +185,7 @@ class CloseRecords:
         else:
             document = self._order_documents.get(order_id)
             if document is None:
-                document = self._order_documents[order_id] = OrderDocument(order_id, supplier_id, setting, self._issued)
+                document = self._order_documents[order_id] = OrderDocument(order_id, setting, self._issued)
             document.add_line(line)
         quoted_order, quoted_supplier = json_text(order_id), json_text(supplier_id)
         saved = Decimal(0)

@@ -126,3 +126,15 @@ async def test_the_parties_come_from_the_alliance_entry_the_members_profiles_and
                                                                                                  "ATU12345678")
     assert parties.members["m-huber"].peppol_id == "0088:4000001000012"
     assert (parties.members["m-kern"].name, parties.members["m-kern"].address.country) == ("m-kern", "DE")
+
+
+@pytest.mark.parametrize("standard", [Standard.CLOUDEVENTS, Standard.PEPPOL_BIS3])
+def test_an_order_too_large_for_a_record_is_logged_naming_it(standard, monkeypatch, caplog):
+    import services.procurement.service_layer.order_records as order_records
+
+    monkeypatch.setattr(order_records, "MAX_MESSAGE_BYTES", 800)
+    document = None if standard is Standard.CLOUDEVENTS else setting(standard)
+    [record, _] = placed_messages(order(), "holz-secret", document)
+    assert len(record.value) > 800
+    [logged] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "order ord-41 for s-holz" in logged.getMessage() and standard.value in logged.getMessage()
