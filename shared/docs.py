@@ -19,7 +19,7 @@ from faststream.specification import AsyncAPI
 
 from shared.contract import INBOUND_DATA, NOTICE_DATA, SUPPLIER_ORDER_DATA, CloudEvent
 from shared.http import create_app
-from shared.messaging.consumer import document_publications, subscribe
+from shared.messaging.consumer import Publication, Subscription, document_publications, subscribe
 from shared.settings import SERVICES, Settings, service_description
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -37,18 +37,19 @@ def _without_dependencies(factory: Callable[..., Any], *given: object) -> Any:
     return factory(*given, *(None for _ in dependencies))
 
 
-def _documented_subscriptions(messaging: object, settings: Settings) -> list:
-    """A service's subscriptions with its handlers' other dependencies left out: the document
-    needs topics and descriptions, and these handlers are never called."""
-    return _without_dependencies(messaging.subscriptions, settings)  # type: ignore[attr-defined]
+def declared_topics(service: str, settings: Settings) -> tuple[list[Subscription], list[Publication]]:
+    """What a service declares it consumes and publishes, with its handlers' other dependencies
+    left out: the AsyncAPI document and the Kafka ACLs need topics and descriptions, and these
+    handlers are never called."""
+    messaging = importlib.import_module(f"services.{service}.entrypoints.messaging")
+    return _without_dependencies(messaging.subscriptions, settings), messaging.publications(settings)
 
 
 def asyncapi_document(service: str, settings: Settings) -> str:
-    messaging = importlib.import_module(f"services.{service}.entrypoints.messaging")
+    subscriptions, publications = declared_topics(service, settings)
     broker = KafkaBroker("kafka:9092")
-    subscribe(broker, _documented_subscriptions(messaging, settings), f"alliance-{service}", _never_called,
-              batch_size=1, fetch_max_wait_ms=1)
-    document_publications(broker, messaging.publications(settings))
+    subscribe(broker, subscriptions, f"alliance-{service}", _never_called, batch_size=1, fetch_max_wait_ms=1)
+    document_publications(broker, publications)
     specification = AsyncAPI(
         broker, title=f"alliance {service}", version="1", description=service_description(service)
     ).to_specification()

@@ -44,7 +44,7 @@ from confluent_kafka.admin import (
 
 from shared import topics
 from shared.runtime.topics import topic_configs
-from shared.settings import SERVICES
+from shared.settings import SERVICES, Settings
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +114,25 @@ def password_variable(principal: str) -> str:
     return PASSWORD_VARIABLE_PREFIX + re.sub(r"[^A-Z0-9]", "_", principal.upper())
 
 
+def service_access(prefix: str) -> dict[str, tuple[set[str], set[str]]]:
+    """service -> (topics it reads, topics it writes), from the service's own declarations (its
+    subscriptions and publications, which its AsyncAPI document shows too); every service writes
+    the dead-letter and quarantine topics, where it sets bad records aside."""
+    from shared.docs import declared_topics  # the services' entrypoints, only when provisioning
+
+    access = {}
+    for service in SERVICES:
+        subscriptions, publications = declared_topics(service, Settings(topic_prefix=prefix))
+        writes = {p.topic for p in publications} | {prefix + topics.DEAD_LETTERS, prefix + topics.QUARANTINE}
+        access[service] = ({s.topic for s in subscriptions}, writes)
+    return access
+
+
 def desired_acls(prefix: str, member_ids: Iterable[str], supplier_ids: Iterable[str]) -> set[Acl]:
     """The ACLs of docs/ops.md: members write requests and risk alerts; a supplier reads its own
-    orders (in its consumer group, `supplier_group`) and writes responses and risk alerts; the
-    services use the platform's topics and their own groups; nobody anything else."""
+    orders (in its consumer group, `supplier_group`) and writes responses and risk alerts; each
+    service reads what it consumes and writes what it publishes (`service_access`), sees every
+    platform topic's metadata, and uses its own group; nobody anything else."""
     acls: set[Acl] = set()
 
     def allow(principal: str, resource: str, name: str, *operations: str, prefixed: bool = False) -> None:
@@ -131,12 +146,18 @@ def desired_acls(prefix: str, member_ids: Iterable[str], supplier_ids: Iterable[
         allow(supplier, "group", supplier_group(prefix, supplier), "READ")
         for topic in (topics.SUPPLIER_RESPONSES, topics.RISK_ALERTS):
             allow(supplier, "topic", prefix + topic, "WRITE", "DESCRIBE")
-    for service in SERVICES:
+    for service, (reads, writes) in service_access(prefix).items():
         principal = service_principal(service)
         for topic in topics.all_topics(prefix):
-            allow(principal, "topic", topic, "READ", "WRITE", "DESCRIBE")
-        allow(principal, "topic", prefix + topics.SUPPLIER_ORDERS_PREFIX, "READ", "WRITE", "DESCRIBE",
-              prefixed=True)
+            allow(principal, "topic", topic, "DESCRIBE")
+        allow(principal, "topic", prefix + topics.SUPPLIER_ORDERS_PREFIX, "DESCRIBE", prefixed=True)
+        for topic in reads:
+            allow(principal, "topic", topic, "READ")
+        for topic in writes:
+            if topic.startswith(prefix + topics.SUPPLIER_ORDERS_PREFIX):  # a supplier's own topic, by its id
+                allow(principal, "topic", prefix + topics.SUPPLIER_ORDERS_PREFIX, "WRITE", prefixed=True)
+            else:
+                allow(principal, "topic", topic, "WRITE")
         allow(principal, "group", f"{prefix}alliance-{service}", "READ")
     # procurement creates the orders topic of a supplier added while it runs
     allow(service_principal("procurement"), "topic", prefix + topics.SUPPLIER_ORDERS_PREFIX, "CREATE", prefixed=True)

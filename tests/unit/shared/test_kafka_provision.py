@@ -29,10 +29,29 @@ def test_a_supplier_reads_only_its_own_orders() -> None:
     assert writes == {"p." + topics.SUPPLIER_RESPONSES, "p." + topics.RISK_ALERTS}
 
 
-def test_every_platform_topic_is_usable_by_every_service() -> None:
-    for service in SERVICES:
-        for topic in topics.all_topics("p."):
-            assert ("topic", topic, "READ", False) in allowed(service_principal(service))
+def topics_allowed(service: str, operation: str) -> set[tuple[str, bool]]:
+    return {(name, prefixed) for resource, name, op, prefixed in allowed(service_principal(service))
+            if resource == "topic" and op == operation}
+
+
+def test_each_service_reads_what_it_consumes_and_writes_what_it_publishes_and_sets_aside() -> None:
+    set_aside = {("p." + topics.DEAD_LETTERS, False), ("p." + topics.QUARANTINE, False)}
+    assert topics_allowed("members", "READ") == {
+        ("p." + t, False) for t in (topics.PURCHASE_REQUESTS, topics.RISK_ALERTS, topics.PROCUREMENT_EVENTS)}
+    assert topics_allowed("members", "WRITE") == set_aside | {
+        ("p." + t, False) for t in (topics.ADMITTED_REQUESTS, topics.MEMBER_EVENTS, topics.RISK_REPORTS,
+                                    topics.MEMBER_NOTICES)}
+    assert topics_allowed("procurement", "READ") == {
+        ("p." + t, False) for t in (topics.ADMITTED_REQUESTS, topics.MEMBER_EVENTS, topics.RISK_REPORTS,
+                                    topics.RISK_ALERTS, topics.SUPPLIER_RESPONSES)}
+    assert topics_allowed("procurement", "WRITE") == set_aside | {
+        ("p." + topics.MEMBER_NOTICES, False), ("p." + topics.PROCUREMENT_EVENTS, False),
+        ("p." + topics.SUPPLIER_ORDERS_PREFIX, True)}
+    assert topics_allowed("notifications", "READ") == {
+        ("p." + t, False) for t in (topics.MEMBER_EVENTS, topics.MEMBER_NOTICES, topics.PROCUREMENT_EVENTS)}
+    assert topics_allowed("notifications", "WRITE") == set_aside
+    for service in SERVICES:  # metadata of every platform topic (a service checks they exist)
+        assert {(t, False) for t in topics.all_topics("p.")} <= topics_allowed(service, "DESCRIBE")
 
 
 def test_no_one_outside_the_seed_and_the_services_gets_anything() -> None:
