@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import heapq
 import json
+import logging
 import random
 import uuid
 import zlib
@@ -54,6 +55,8 @@ SHORT_RECEIPT_SHARE = 0.08
 """Receipts short of what was dispatched (the rest is reported missing after the grace)."""
 DAMAGED_RECEIPT_SHARE = 0.06
 """Receipts with some goods refused as damaged (reported to the supplier at once)."""
+
+log = logging.getLogger(__name__)
 
 
 def cloud_event(event_type: str, source: str, data: dict[str, Any] | str, dataschema: str | None = None) -> bytes:
@@ -242,7 +245,10 @@ class SupplierDesks:
         await consumer.start()
         try:
             async for record in consumer:
-                self._take(supplier, record.value, dict(record.headers).get(SIGNATURE_HEADER))
+                try:
+                    self._take(supplier, record.value, dict(record.headers).get(SIGNATURE_HEADER))
+                except Exception:  # one record a desk cannot take must not close every desk
+                    log.exception("supplier %s could not take record %d of its orders", supplier.id, record.offset)
         finally:
             await consumer.stop()
 
@@ -262,13 +268,22 @@ class SupplierDesks:
                     return
                 self._board.orders_received.add(order.order_id)
                 task = asyncio.create_task(self._answer_in_standard(supplier, order))
-                self._answers.add(task)
-                task.add_done_callback(self._answers.discard)
+                self._track(supplier, task)
                 return
             self._board.orders_received.add(event["data"]["order_id"])
             task = asyncio.create_task(self._answer(supplier, event["data"]))
-            self._answers.add(task)
-            task.add_done_callback(self._answers.discard)
+            self._track(supplier, task)
+
+    def _track(self, supplier: Supplier, task: asyncio.Task[None]) -> None:
+        """An answer under way; one that fails says why (it would otherwise fail unseen)."""
+        self._answers.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._answers.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("supplier %s could not answer an order", supplier.id, exc_info=task.exception())
+
+        task.add_done_callback(done)
 
     def _read_document(self, supplier: Supplier, event: dict[str, Any]) -> ReceivedOrder | None:
         """The order document in the supplier's standard, checked against the standard's schema."""

@@ -199,6 +199,11 @@ class CatalogItem(SeedModel):
         return self
 
 
+OPENTRANS_MAX_SKU_CHARS = 32
+"""BMEcat's SUPPLIER_PID, where an openTRANS ORDER names the item, holds at most 32 characters
+(the contract's SKUs up to 64)."""
+
+
 class Supplier(SeedModel):
     model_config = _one_secret("secret")
 
@@ -221,6 +226,11 @@ class Supplier(SeedModel):
             raise _invalid(f"documents: {self.documents} needs the supplier's peppol_id and vat_id")
         first_index: dict[str, int] = {}
         for index, item in enumerate(self.catalog):
+            if self.documents == "opentrans-2.1" and len(item.sku) > OPENTRANS_MAX_SKU_CHARS:
+                raise _invalid(
+                    f"catalog[{index}] (sku '{item.sku}'): sku: openTRANS carries it as SUPPLIER_PID, at most "
+                    f"{OPENTRANS_MAX_SKU_CHARS} characters",
+                )
             if item.sku in first_index:
                 raise _invalid(
                     f"catalog[{index}] (sku '{item.sku}'): sku: listed twice, first at "

@@ -401,6 +401,13 @@ MALFORMED: list[tuple[str, Mutation, str]] = [
         "suppliers[0] (id 's-a'): documents: peppol-bis3 needs the supplier's peppol_id and vat_id",
     ),
     (
+        "openTRANS supplier with a SKU its ORDER cannot name",
+        lambda s: s.update(alliance=ALLIANCE) or s["suppliers"][0].update(documents="opentrans-2.1", **XML_IDS)
+        or s["suppliers"][0]["catalog"][0].update(sku="S" * 33),
+        "suppliers[0] (id 's-a'): catalog[0] (sku '" + "S" * 33 + "'): sku: openTRANS carries it as SUPPLIER_PID,"
+        " at most 32 characters",
+    ),
+    (
         "XML supplier without the alliance entry",
         lambda s: s["suppliers"][1].update(documents="opentrans-2.1", **XML_IDS),
         "suppliers[1] (id 's-b'): documents: opentrans-2.1 needs the seed's alliance entry",
