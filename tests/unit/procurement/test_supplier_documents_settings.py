@@ -51,6 +51,10 @@ def test_the_seed_entry_carries_the_standard_and_the_ids():
     ({"documents": "opentrans-2.1"}, "body", "documents: opentrans-2.1 needs the supplier's peppol_id and vat_id"),
     (XML | {"peppol_id": "0088:4012345000008"}, "body.peppol_id", "valid check digit"),
     (XML | {"vat_id": "987654321"}, "body.vat_id", "String should match pattern"),
+    (XML | {"documents": "opentrans-2.1", "catalog": [{
+        "sku": "BIRCH-PLYWOOD-18MM-2500X1250-GRADE-BB", "name": "Birch plywood", "category": "wood", "unit": "sheet",
+        "capacity_per_cycle": 100, "tiers": [{"min_quantity": 1, "unit_price": "30.00"}]}]},
+     "body", "SUPPLIER_PID, at most 32 characters"),
 ])
 def test_a_bad_setting_is_refused_naming_the_field(change, field, says):
     answer = _admin(FakeProcurementUnitOfWork()).put("/suppliers/s-holz", json=SUPPLIER | change)
