@@ -113,6 +113,11 @@ class ContractModel(BaseModel):
 # --- envelope --------------------------------------------------------------------------------
 
 
+MAX_EVENT_BYTES = 1024 * 1024
+"""A record or webhook body is at most 1 MiB (docs/contract.md, extension 4): larger ones are
+refused before parsing, and an XML supplier's document, the record's `data`, is bounded by it."""
+
+
 class CloudEvent(ContractModel):
     """CloudEvents 1.0, structured JSON mode: every record value and every webhook body."""
 
@@ -126,8 +131,10 @@ class CloudEvent(ContractModel):
         Annotated[str, StringConstraints(min_length=1, max_length=256)] | None, OMITTED_WHEN_NONE
     ] = None
     """v1.1: the document an XML supplier's `data` is (its standard's URN or namespace#root)."""
-    data: dict[str, Any] | str
-    """JSON data; for `application/xml` (suppliers in their own standards, v1.1) the XML document."""
+    data: dict[str, Any] | Annotated[str, StringConstraints(max_length=MAX_EVENT_BYTES)]
+    """JSON data; for `application/xml` (suppliers in their own standards, v1.1) the XML document,
+    as long as the record allows (the 10,000 characters of any other string would refuse an
+    answer of more than about thirty lines)."""
 
     @model_validator(mode="after")
     def _data_is_its_content_type(self) -> CloudEvent:

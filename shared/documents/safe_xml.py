@@ -16,9 +16,10 @@ import re
 
 from lxml import etree
 
+from shared.contract import MAX_EVENT_BYTES
 from shared.reasons import DeadLetterReason
 
-MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_DOCUMENT_BYTES = MAX_EVENT_BYTES
 """A record value is at most 1 MiB (docs/contract.md, extension 4), so its document is too."""
 MAX_DEPTH = 32
 MAX_ELEMENTS = 200_000

@@ -9,12 +9,10 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
-from shared.contract import CloudEvent
+from shared.contract import MAX_EVENT_BYTES, CloudEvent
 from shared.messaging.records import OutboundMessage
 from shared.reasons import DeadLetterReason
 
-MAX_EVENT_BYTES = 1024 * 1024
-"""Larger records are refused before parsing (contract-level guard against abuse)."""
 MAX_NESTING = 32
 
 

@@ -76,6 +76,17 @@ async def test_a_peppol_acceptance_has_the_effect_of_joint_order_confirmed():
     _same_effect(by_document, by_json)
 
 
+async def test_a_document_longer_than_any_other_string_of_the_contract_is_read():
+    """A record's data may be as long as the record allows (1 MiB): an answer or despatch advice of
+    a few dozen lines passes 10,000 characters, and was refused as `not_cloudevent`."""
+    standards_kit()
+    xml = peppol_order_response("ord-1", "AP", promised="2026-12-10")
+    pretty = xml.replace("<cbc:IssueDate>", "\n" + " " * 20_000 + "<cbc:IssueDate>")  # an ERP's indentation
+    assert len(pretty) > 20_000
+    by_document = await answered_by(PEPPOL_HOLZ, document(EventType.JOINT_ORDER_CONFIRMED, peppol.ORDER_RESPONSE, pretty))
+    assert by_document.dead_letters == [] and by_document.tables.orders["ord-1"].status is OrderStatus.CONFIRMED
+
+
 async def test_a_peppol_rejection_has_the_effect_of_joint_order_rejected():
     standards_kit()
     xml = peppol_order_response("ord-1", "RE", note="out of stock")
