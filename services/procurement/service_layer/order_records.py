@@ -126,10 +126,9 @@ def _placed_messages(
         )
         value = Envelope(EventType.JOINT_ORDER_PLACED, when).render(event_id, data)
     if len(value) > MAX_MESSAGE_BYTES:
-        log.error("order %s for %s is a %d-byte %s record, more than a record may be (%d): it cannot be published;"
-                  " an XML supplier that takes that much should take JSON (docs/suppliers.md, Limits)", order.order_id,
-                  order.supplier_id, len(value), "cloudevents" if document is None else document.standard,
-                  MAX_MESSAGE_BYTES)
+        log.error("order %s for %s is a %d-byte %s record, more than a record may be (%d): it waits in the outbox,"
+                  " unpublished (docs/suppliers.md, Limits)", order.order_id, order.supplier_id, len(value),
+                  "cloudevents" if document is None else document.standard, MAX_MESSAGE_BYTES)
     signed = signed_for_supplier(order.supplier_id, value, supplier_secret, now)
     return [signed, placed_status_message(order)]
 
