@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from aiokafka.structs import TopicPartition
 
@@ -162,7 +163,7 @@ async def test_a_member_removed_from_the_seed_loses_its_principal_and_acls(clust
 @pytest_asyncio.fixture(loop_scope="module")
 async def services_on_sasl(cluster: KafkaCluster, provisioner: Provisioner, postgres_server_url: str,
                            tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
-    """members and procurement, each connected as its own provisioned principal."""
+    """The three services, each connected as its own provisioned principal."""
     workdir = tmp_path_factory.mktemp("tenancy")
     seed = write_seed(workdir / "seed.yaml", [member(m) for m in MEMBERS],
                       [supplier(s, [item("BOARD-18MM", [(1, "10.00")])]) for s in SUPPLIERS])
@@ -170,7 +171,7 @@ async def services_on_sasl(cluster: KafkaCluster, provisioner: Provisioner, post
     running.extra_env = {"ALLIANCE_TOPIC_PREFIX": PREFIX}
     await running.prepare_databases()
     try:
-        for service in ("procurement", "members"):
+        for service in ("procurement", "members", "notifications"):
             principal = service_principal(service)
             await running.start(service, Path(seed), ALLIANCE_KAFKA_SASL_USERNAME=principal,
                                 ALLIANCE_KAFKA_SASL_PASSWORD=passwords(MEMBERS, SUPPLIERS)[password_variable(principal)])
@@ -189,6 +190,10 @@ async def test_a_provisioned_member_publishes_requests_that_are_admitted(
     value = cloud_event("purchase_request.submitted", "erp/m-huber", data)
     await write(as_principal(cluster, "m-huber"), PREFIX + topics.PURCHASE_REQUESTS, value, key=b"m-huber",
                 headers=signed(MEMBER_SECRETS["m-huber"], value))
+    # each service reads what its ACLs let it read, in its own group: procurement takes the
+    # admission, notifications the member's notice of it (members' own read is the admission)
+    for service, topic in (("procurement", topics.ADMITTED_REQUESTS), ("notifications", topics.MEMBER_NOTICES)):
+        await _committed_in(cluster, f"{PREFIX}alliance-{service}", PREFIX + topic)
     admitted = AIOKafkaConsumer(PREFIX + topics.ADMITTED_REQUESTS, **cluster.admin_client_config(), group_id=None,
                                 auto_offset_reset="earliest")
     await admitted.start()
@@ -200,3 +205,18 @@ async def test_a_provisioned_member_publishes_requests_that_are_admitted(
                     break
     finally:
         await admitted.stop()
+
+
+async def _committed_in(cluster: KafkaCluster, group: str, topic: str) -> None:
+    """Wait until `group` has committed an offset on `topic`: its service read and handled a record."""
+    admin = AIOKafkaAdminClient(**cluster.admin_client_config())
+    await admin.start()
+    try:
+        async with asyncio.timeout(90):
+            while True:
+                offsets = await admin.list_consumer_group_offsets(group)
+                if any(tp.topic == topic and meta.offset > 0 for tp, meta in offsets.items()):
+                    return
+                await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
