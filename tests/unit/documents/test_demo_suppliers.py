@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from demo.supplier_documents import OrderReader
 from shared.contract import ALLIANCE_MEMBER_ID, JointOrderPlaced
 from shared.documents.standards import Standard, render_joint_order
-from tests.support.documents import ALLIANCE, ISSUED, MEMBERS, PARTIES, STANDARDS, joint_orders
+from tests.support.documents import ALLIANCE, ISSUED, MEMBERS, PARTIES, joint_orders, standards_kit
 
 MEMBER_OF = {party.peppol_id: party.party_id for party in MEMBERS.values() if party.peppol_id} | {
     ALLIANCE.peppol_id: ALLIANCE_MEMBER_ID
@@ -21,9 +21,7 @@ MEMBER_OF = {party.peppol_id: party.party_id for party in MEMBERS.values() if pa
 
 @pytest.fixture(scope="module")
 def reader() -> OrderReader:
-    if not STANDARDS.is_dir():
-        pytest.skip(f"{STANDARDS} is absent: the demo's suppliers check orders against the schemas there")
-    return OrderReader(STANDARDS)
+    return OrderReader(standards_kit().directory)  # skipped, saying why, where the kit is absent
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
