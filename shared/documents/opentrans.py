@@ -89,7 +89,7 @@ class OrderWriter:
                 f"<PRICE_LINE_AMOUNT>{to_cents(unit_price * delivery.quantity)}</PRICE_LINE_AMOUNT>"
                 f"<DELIVERY_DATE><DELIVERY_START_DATE>{start}</DELIVERY_START_DATE>"
                 f"<DELIVERY_END_DATE>{delivery.needed_by.isoformat()}</DELIVERY_END_DATE></DELIVERY_DATE>{reference}"
-                f'<SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type="{OUR_ID}">{delivery_id}</DELIVERY_IDREF>'
+                f"<SHIPMENT_PARTIES_REFERENCE><DELIVERY_IDREF type='{OUR_ID}'>{delivery_id}</DELIVERY_IDREF>"
                 "</SHIPMENT_PARTIES_REFERENCE></ORDER_ITEM>"
             )
 
@@ -98,8 +98,8 @@ class OrderWriter:
         buyer, seller = self._parties.buyer, self._parties.seller
         order_id = self._order_id
         document = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<ORDER xmlns="{NAMESPACE}" xmlns:bme="{BMECAT}" type="standard" '
-            f'version="2.1"><ORDER_HEADER><ORDER_INFO><ORDER_ID>{order_id}</ORDER_ID><ORDER_DATE>{self._start}</ORDER_DATE>'
+            f"<?xml version='1.0' encoding='UTF-8'?><ORDER xmlns='{NAMESPACE}' xmlns:bme='{BMECAT}' type='standard' "
+            f"version='2.1'><ORDER_HEADER><ORDER_INFO><ORDER_ID>{order_id}</ORDER_ID><ORDER_DATE>{self._start}</ORDER_DATE>"
             "<PARTIES>"
             + _party([(OUR_ID, xml_text(buyer.party_id)), *_peppol_ids(buyer)], "buyer", buyer.name, buyer.address, buyer.vat_id)
             + _party(
@@ -107,10 +107,10 @@ class OrderWriter:
                 seller.vat_id,
             )
             + "".join(self._delivery_parties)
-            + f'</PARTIES><ORDER_PARTIES_REFERENCE><bme:BUYER_IDREF type="{OUR_ID}">{xml_text(buyer.party_id)}'
-            f'</bme:BUYER_IDREF><bme:SUPPLIER_IDREF type="{OUR_ID}">{xml_text(seller.party_id)}</bme:SUPPLIER_IDREF>'
+            + f"</PARTIES><ORDER_PARTIES_REFERENCE><bme:BUYER_IDREF type='{OUR_ID}'>{xml_text(buyer.party_id)}"
+            f"</bme:BUYER_IDREF><bme:SUPPLIER_IDREF type='{OUR_ID}'>{xml_text(seller.party_id)}</bme:SUPPLIER_IDREF>"
             f"</ORDER_PARTIES_REFERENCE><bme:CURRENCY>{currency}</bme:CURRENCY>"
-            f'<REMARKS type="order">Joint order of cycle {xml_text(cycle_id)}</REMARKS></ORDER_INFO></ORDER_HEADER>'
+            f"<REMARKS type='order'>Joint order of cycle {xml_text(cycle_id)}</REMARKS></ORDER_INFO></ORDER_HEADER>"
             f"<ORDER_ITEM_LIST>{''.join(self._items)}</ORDER_ITEM_LIST>"
             f"<ORDER_SUMMARY><TOTAL_ITEM_NUM>{len(self._items)}</TOTAL_ITEM_NUM>"
             f"<TOTAL_AMOUNT>{to_cents(total)}</TOTAL_AMOUNT></ORDER_SUMMARY></ORDER>"
@@ -144,7 +144,7 @@ def _party(ids: list[tuple[str, str]], role: str, name: str, address: Address, v
         ("NAME", name), ("STREET", address.street), ("ZIP", address.postal_code), ("CITY", address.city),
         ("COUNTRY_CODED", address.country), ("VAT_ID", vat_id),
     ]
-    party_ids = "".join(f'<bme:PARTY_ID type="{kind}">{value}</bme:PARTY_ID>' for kind, value in ids)
+    party_ids = "".join(f"<bme:PARTY_ID type='{kind}'>{value}</bme:PARTY_ID>" for kind, value in ids)
     address_xml = "".join(f"<bme:{tag}>{xml_text(value)}</bme:{tag}>" for tag, value in fields if value)
     return f"<PARTY>{party_ids}<PARTY_ROLE>{role}</PARTY_ROLE><ADDRESS>{address_xml}</ADDRESS></PARTY>"
 

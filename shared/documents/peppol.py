@@ -80,7 +80,7 @@ class OrderWriter:
         amounts: dict[int, Decimal] = {}
         accounting = f"<cbc:AccountingCost>{xml_text(line_id)}</cbc:AccountingCost>"
         tail = (
-            f'<cac:Price><cbc:PriceAmount currencyID="EUR">{unit_price_text(unit_price)}</cbc:PriceAmount></cac:Price>'
+            f"<cac:Price><cbc:PriceAmount currencyID='EUR'>{unit_price_text(unit_price)}</cbc:PriceAmount></cac:Price>"
             f"<cac:Item><cbc:Name>{xml_text(sku)}</cbc:Name><cac:SellersItemIdentification>"
             f"<cbc:ID>{xml_text(sku)}</cbc:ID></cac:SellersItemIdentification></cac:Item>"
         )
@@ -99,8 +99,8 @@ class OrderWriter:
             lines_total += amount
             lines.append(
                 f"<cac:OrderLine>{member_xml[0]}<cac:LineItem><cbc:ID>{xml_text(delivery.delivery_id)}</cbc:ID>"
-                f'<cbc:Quantity unitCode="{UNIT}">{delivery.quantity}</cbc:Quantity>'
-                f'<cbc:LineExtensionAmount currencyID="EUR">{amount}</cbc:LineExtensionAmount>{accounting}'
+                f"<cbc:Quantity unitCode='{UNIT}'>{delivery.quantity}</cbc:Quantity>"
+                f"<cbc:LineExtensionAmount currencyID='EUR'>{amount}</cbc:LineExtensionAmount>{accounting}"
                 f"<cac:Delivery><cac:RequestedDeliveryPeriod><cbc:EndDate>{delivery.needed_by.isoformat()}"
                 f"</cbc:EndDate></cac:RequestedDeliveryPeriod></cac:Delivery>{member_xml[1]}{tail}"
                 "</cac:LineItem></cac:OrderLine>"
@@ -113,11 +113,11 @@ class OrderWriter:
         payable = to_cents(total)
         rounding = payable - lines_total
         totals = (
-            f'<cbc:LineExtensionAmount currencyID="EUR">{lines_total}</cbc:LineExtensionAmount>'
-            f'<cbc:TaxExclusiveAmount currencyID="EUR">{lines_total}</cbc:TaxExclusiveAmount>'
-            f'<cbc:TaxInclusiveAmount currencyID="EUR">{lines_total}</cbc:TaxInclusiveAmount>'
-            + (f'<cbc:PayableRoundingAmount currencyID="EUR">{rounding}</cbc:PayableRoundingAmount>' if rounding else "")
-            + f'<cbc:PayableAmount currencyID="EUR">{payable}</cbc:PayableAmount>'
+            f"<cbc:LineExtensionAmount currencyID='EUR'>{lines_total}</cbc:LineExtensionAmount>"
+            f"<cbc:TaxExclusiveAmount currencyID='EUR'>{lines_total}</cbc:TaxExclusiveAmount>"
+            f"<cbc:TaxInclusiveAmount currencyID='EUR'>{lines_total}</cbc:TaxInclusiveAmount>"
+            + (f"<cbc:PayableRoundingAmount currencyID='EUR'>{rounding}</cbc:PayableRoundingAmount>" if rounding else '')
+            + f"<cbc:PayableAmount currencyID='EUR'>{payable}</cbc:PayableAmount>"
         )
         delivery_xml = ""
         if len(self._places) == 1:
@@ -129,7 +129,7 @@ class OrderWriter:
                 f"{xml_text(member.name)}</cbc:Name></cac:PartyName></cac:DeliveryParty></cac:Delivery>"
             )
         document = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Order xmlns="{_ORDER_NS}" xmlns:cac="{_CAC}" xmlns:cbc="{_CBC}">'
+            f"<?xml version='1.0' encoding='UTF-8'?><Order xmlns='{_ORDER_NS}' xmlns:cac='{_CAC}' xmlns:cbc='{_CBC}'>"
             f"<cbc:CustomizationID>{ORDER}</cbc:CustomizationID><cbc:ProfileID>{ORDERING_PROFILE}</cbc:ProfileID>"
             f"<cbc:ID>{xml_text(self._order_id)}</cbc:ID><cbc:IssueDate>{self._issued.isoformat()}</cbc:IssueDate>"
             f"<cbc:DocumentCurrencyCode>{currency}</cbc:DocumentCurrencyCode>"
@@ -158,7 +158,7 @@ def _trading_party(party: Party, identified: bool) -> str:
         if identified else ""
     )
     return (
-        f'<cbc:EndpointID schemeID="{xml_text(scheme)}">{xml_text(endpoint)}</cbc:EndpointID>{identification}'
+        f"<cbc:EndpointID schemeID='{xml_text(scheme)}'>{xml_text(endpoint)}</cbc:EndpointID>{identification}"
         f"<cac:PartyName><cbc:Name>{name}</cbc:Name></cac:PartyName>{_address('PostalAddress', party.address)}"
         f"<cac:PartyTaxScheme><cbc:CompanyID>{xml_text(party.vat_id)}</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT"
         f"</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>"
@@ -185,7 +185,7 @@ def _identification(member: Party) -> str:
         return f"<cac:PartyIdentification><cbc:ID>{xml_text(shown)}</cbc:ID></cac:PartyIdentification>"
     scheme, identifier = split_peppol_id(member.peppol_id)
     return (
-        f'<cac:PartyIdentification><cbc:ID schemeID="{xml_text(scheme)}">{xml_text(identifier)}</cbc:ID>'
+        f"<cac:PartyIdentification><cbc:ID schemeID='{xml_text(scheme)}'>{xml_text(identifier)}</cbc:ID>"
         "</cac:PartyIdentification>"
     )
 

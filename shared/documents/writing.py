@@ -1,6 +1,9 @@
 """Small pieces both standards' writers and readers share: XML text from our strings, amounts
 as the documents state them, the order writers' shape, and fields, quantities and dates as
-documents give them."""
+documents give them.
+
+The writers quote attribute values with apostrophes: a document travels as a JSON string, in
+which every double quote would cost an escape."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pydantic import TypeAdapter
 from shared.contract import JointOrderPlaced, ShipTo, UnitPrice
 from shared.documents.safe_xml import InvalidDocument
 
-_NEEDS_ESCAPE = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+_NEEDS_ESCAPE = re.compile('[&<>"\'\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)
 MAX_QUANTITY = 10**12
@@ -57,12 +60,13 @@ def write_order(writer: OrderWriter, order: JointOrderPlaced) -> str:
 
 
 def xml_text(value: str) -> str:
-    """`value` as XML text or attribute value: markup escaped, characters XML 1.0 cannot carry
-    (control characters from a member's free text) replaced by U+FFFD."""
+    """`value` as XML text or attribute value (either quote): markup escaped, characters XML 1.0
+    cannot carry (control characters from a member's free text) replaced by U+FFFD."""
     if _NEEDS_ESCAPE.search(value) is None:
         return value
     value = _NOT_XML.sub("\ufffd", value)
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace('"', "&quot;").replace("'", "&apos;")
 
 
 def unit_price_text(price: Decimal) -> str:

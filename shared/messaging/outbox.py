@@ -18,9 +18,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
+import cramjam
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
 
 from shared import metrics
 from shared.db import DATABASE_AWAY
@@ -32,7 +35,9 @@ log = logging.getLogger(__name__)
 _RELAY_LOCK = 0x616C6F62  # advisory lock id: one publishing relay per database
 _LOCK_RETRY_S = 0.05
 """While another instance publishes, this one's rows may be waiting behind it."""
-_COLUMNS = ("topic", "key", "value", "header_names", "header_values")
+_COLUMNS = ("topic", "key", "value", "header_names", "header_values", "compressed")
+_MAX_BATCH_BYTES = 1024 * 1024
+"""A relay batch per partition fits in one record batch."""
 _PARTITIONER = DefaultPartitioner()
 
 
@@ -49,20 +54,32 @@ def _keyed_partition(key: bytes, partitions: tuple[int, ...]) -> int:
     return _PARTITIONER(key, list(partitions), list(partitions))
 
 
+def _stored(message: OutboundMessage) -> bytes:
+    """A compressed record's value is kept zstd-compressed until the relay sends it: a close's
+    XML orders are written, and read back, in a fraction of their bytes."""
+    return bytes(cramjam.zstd.compress(message.value)) if message.compressed else message.value
+
+
+def outbox_value(row: asyncpg.Record) -> bytes:
+    """An outbox row's record value, as it is sent."""
+    value: bytes = row["value"]
+    return bytes(cramjam.zstd.decompress(value)) if row["compressed"] else value
+
+
 async def add_to_outbox(conn: asyncpg.Connection, messages: Sequence[OutboundMessage]) -> None:
     """Write messages in the caller's transaction (COPY for batches, one round trip)."""
     if not messages:
         return
     rows = [
-        (m.topic, m.key, m.value, [n for n, _ in m.headers], [v for _, v in m.headers])
+        (m.topic, m.key, _stored(m), [n for n, _ in m.headers], [v for _, v in m.headers], m.compressed)
         if m.headers
-        else (m.topic, m.key, m.value, None, None)
+        else (m.topic, m.key, _stored(m), None, None, m.compressed)
         for m in messages
     ]
     if len(rows) == 1:
         await conn.execute(
-            "INSERT INTO outbox (topic, key, value, header_names, header_values)"
-            " VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO outbox (topic, key, value, header_names, header_values, compressed)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
             *rows[0],
         )
     else:
@@ -111,7 +128,7 @@ class OutboxRelay:
             # Kafka; Tansu does not); the inbox dedupes either way
             enable_idempotence=await supports_idempotence(options),
             linger_ms=5,  # a few ms of batching: fewer, larger writes to the broker
-            max_batch_size=1024 * 1024,  # a relay batch per partition fits in one record batch
+            max_batch_size=_MAX_BATCH_BYTES,
             max_request_size=16 * 1024 * 1024,
             request_timeout_ms=15_000,
         )
@@ -149,10 +166,19 @@ class OutboxRelay:
             except TimeoutError:
                 pass
 
+    def _batch(self, compressed: bool) -> BatchBuilder:
+        """An empty record batch, zstd-compressed for `compressed` rows (the producer's own
+        batches are not compressed)."""
+        assert self._producer is not None
+        if not compressed:
+            return self._producer.create_batch()
+        return BatchBuilder(_MAX_BATCH_BYTES, DefaultRecordBatch.CODEC_ZSTD)
+
     async def _send(self, rows: Sequence[asyncpg.Record]) -> list[BaseException | None]:
         """Send rows as one record batch per partition (a future per batch, not per record:
-        aiokafka's per-record `send` costs more than the rest of the relay), keeping each
-        partition's rows in outbox order; returns each row's outcome once the broker answered."""
+        aiokafka's per-record `send` costs more than the rest of the relay), or more where a
+        batch fills or compression changes, keeping each partition's rows in outbox order;
+        returns each row's outcome once the broker answered."""
         assert self._producer is not None
         topics = {row["topic"] for row in rows}
         partitions_of = {topic: tuple(sorted(await self._producer.partitions_for(topic))) for topic in topics}
@@ -163,15 +189,20 @@ class OutboxRelay:
             by_partition.setdefault((topic, _partition_of(row["key"], partitions)), []).append(index)
         sent: list[tuple[asyncio.Future[object], list[int]]] = []
         for (topic, partition), indexes in by_partition.items():
-            batch, members = self._producer.create_batch(), []
+            compressed = rows[indexes[0]]["compressed"]
+            batch, members = self._batch(compressed), []
             for index in indexes:
                 row = rows[index]
                 names = row["header_names"]
                 headers = list(zip(names, row["header_values"], strict=True)) if names else []
-                if batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers) is None:
+                value = outbox_value(row)
+                if row["compressed"] != compressed or batch.append(
+                    key=row["key"], value=value, timestamp=None, headers=headers
+                ) is None:
                     sent.append((await self._producer.send_batch(batch, topic, partition=partition), members))
-                    batch, members = self._producer.create_batch(), []
-                    batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers)
+                    compressed = row["compressed"]
+                    batch, members = self._batch(compressed), []
+                    batch.append(key=row["key"], value=value, timestamp=None, headers=headers)
                 members.append(index)
             sent.append((await self._producer.send_batch(batch, topic, partition=partition), members))
         outcomes: list[BaseException | None] = [None] * len(rows)
@@ -190,7 +221,7 @@ class OutboxRelay:
             if self._held_elsewhere:
                 return 0, 0
             rows = await conn.fetch(
-                "SELECT id, topic, key, value, header_names, header_values, attempts"
+                "SELECT id, topic, key, value, header_names, header_values, compressed, attempts"
                 " FROM outbox ORDER BY id LIMIT $1",
                 self._batch_size,
             )

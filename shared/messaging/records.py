@@ -37,3 +37,7 @@ class OutboundMessage:
     value: bytes
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = field(default=())
+    compressed: bool = False
+    """Kept zstd-compressed in the outbox and sent in a zstd-compressed record batch: only for
+    consumers known to read one (the XML suppliers of contract v1.1, docs/contract.md); v1's
+    records are never compressed."""

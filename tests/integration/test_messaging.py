@@ -20,7 +20,7 @@ from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from shared.messaging import inbox
 from shared.messaging.consumer import Subscription, subscribe
 from shared.messaging.envelope import Undecodable, decode
-from shared.messaging.outbox import OutboxRelay
+from shared.messaging.outbox import OutboxRelay, outbox_value
 from shared.messaging.records import InboundRecord, OutboundMessage
 from shared.messaging.unit_of_work import REASON_HEADER, SOURCE_OFFSET_HEADER, UnitOfWork
 from shared.runtime.embedded_kafka import EmbeddedKafka
@@ -28,7 +28,7 @@ from shared.runtime.ports import free_port
 from shared.runtime.topics import create_topics
 from tests.support.backends import scratch_directory
 from tests.support.events import encode, new_event
-from tests.support.kafka import kafka_producer, wait_for_records
+from tests.support.kafka import batch_codecs, kafka_producer, wait_for_records
 
 pytestmark = pytest.mark.integration
 
@@ -133,6 +133,31 @@ async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(pool,
     assert dict(by_offset[2].headers)[REASON_HEADER] == b"not_cloudevent"
     assert dict(by_offset[3].headers)[REASON_HEADER] == b"handler_error"
     assert {r["event_id"] for r in await pool.fetch("SELECT event_id FROM effects")} == {e.id for e in good}
+
+
+async def test_compressed_records_are_stored_and_sent_zstd_compressed_in_order_with_the_rest(pool, kafka_bootstrap):
+    """An XML supplier's order travels compressed; v1's JSON records around it do not, and a
+    partition keeps its records in outbox order across the change of codec."""
+    await create_topics(kafka_bootstrap, [PREFIX + "mixed"], partitions=1)
+    lines = "".join(f"<cac:OrderLine><cbc:ID>ord-1-{n:05d}</cbc:ID></cac:OrderLine>" for n in range(5_000))
+    document = f'{{"data":"<Order>{lines}</Order>"}}'.encode()
+    values = [b'{"n":1}', document, b'{"n":2}', document + b" ", b'{"n":3}']
+    async with unit_of_work(pool) as uow:
+        for n, value in enumerate(values):
+            uow.publish(OutboundMessage("mixed", value, b"s-holz", compressed=n % 2 == 1))
+    rows = await pool.fetch("SELECT value, compressed, octet_length(value) AS stored FROM outbox ORDER BY id")
+    assert [outbox_value(row) for row in rows] == values
+    assert [row["compressed"] for row in rows] == [False, True, False, True, False]
+    assert rows[1]["stored"] * 10 < len(document)  # kept compressed, not as it is sent
+    relay = OutboxRelay(pool, kafka_bootstrap)
+    await relay.start()
+    try:
+        assert await relay.publish_batch() == (5, 0)
+    finally:
+        await relay.stop()
+    records = await wait_for_records(kafka_bootstrap, PREFIX + "mixed", 5)
+    assert [r.value for r in records] == values
+    assert await batch_codecs(kafka_bootstrap, PREFIX + "mixed") == ["none", "zstd", "none", "zstd", "none"]
 
 
 async def test_outbox_survives_a_paused_broker(pool):

@@ -23,6 +23,7 @@ from shared.documents.schemas import Schema
 from shared.documents.standards import Standard
 from shared.events.members import MEMBER_REGISTERED, PURCHASE_REQUEST_ADMITTED, MemberProfile, PurchaseRequestAdmitted
 from shared.messaging.envelope import document_event_bytes
+from shared.messaging.outbox import outbox_value
 from shared.messaging.records import InboundRecord
 from shared.seed import Seed
 from shared.settings import Settings
@@ -84,8 +85,9 @@ async def test_an_xml_suppliers_order_goes_out_as_its_document_and_its_answer_co
         report = await close_cycle(work, CloseOptions(0.7, 3600), datetime.now(UTC) + timedelta(hours=1), "admin")
     assert report is not None and report.orders == 1
 
-    [row] = await pool.fetch("SELECT value FROM outbox WHERE topic = $1", topics.supplier_orders("s-holz"))
-    event = CloudEvent.model_validate_json(row["value"])
+    [row] = await pool.fetch("SELECT value, compressed FROM outbox WHERE topic = $1", topics.supplier_orders("s-holz"))
+    assert row["compressed"]  # an XML order travels zstd-compressed (docs/contract.md)
+    event = CloudEvent.model_validate_json(outbox_value(row))
     assert (event.datacontenttype, event.dataschema) == ("application/xml", peppol.ORDER)
     root = etree.fromstring(event.data.encode())
     kit.validate(root, Schema.UBL_ORDER)

@@ -13,7 +13,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.fetch import FetchRequest
+from aiokafka.record.default_records import DefaultRecordBatch
+from aiokafka.record.memory_records import MemoryRecords
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 Headers = Sequence[tuple[str, bytes]]
 Event = dict[str, Any]
@@ -135,3 +139,26 @@ async def events_until(
     finally:
         await consumer.stop()
     return events
+
+
+async def batch_codecs(bootstrap: str, topic: str, partition: int = 0) -> list[str]:
+    """How the broker holds a partition's record batches, from its start: each batch's codec
+    ("none", "zstd", ...), as a consumer fetches it (the consumers above decompress unseen)."""
+    names = {DefaultRecordBatch.CODEC_NONE: "none", DefaultRecordBatch.CODEC_GZIP: "gzip",
+             DefaultRecordBatch.CODEC_SNAPPY: "snappy", DefaultRecordBatch.CODEC_LZ4: "lz4",
+             DefaultRecordBatch.CODEC_ZSTD: "zstd"}
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        await client._wait_on_metadata(topic)
+        leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+        fetch = FetchRequest(500, 1, 64 * 1024 * 1024, 0, [(topic, [(partition, 0, 64 * 1024 * 1024)])])
+        response = await client.send(leader, fetch)
+        [(_, [(_, error, *_, message_set)])] = response.topics
+        assert error == 0, f"fetch of {topic}/{partition} failed with error {error}"
+        records, codecs = MemoryRecords(message_set), []
+        while (batch := records.next_batch()) is not None:
+            codecs.append(names[batch.compression_type])
+        return codecs
+    finally:
+        await client.close()

@@ -129,7 +129,7 @@ def _placed_messages(
         log.error("order %s for %s is a %d-byte %s record, more than a record may be (%d): it waits in the outbox,"
                   " unpublished (docs/suppliers.md, Limits)", order.order_id, order.supplier_id, len(value),
                   "cloudevents" if document is None else document.standard, MAX_MESSAGE_BYTES)
-    signed = signed_for_supplier(order.supplier_id, value, supplier_secret, now)
+    signed = signed_for_supplier(order.supplier_id, value, supplier_secret, now, compressed=document is not None)
     return [signed, placed_status_message(order)]
 
 

@@ -68,14 +68,16 @@ def discrepancy_message(report: JointOrderDiscrepancy, event_id: str, supplier_s
 
 
 def signed_for_supplier(
-    supplier_id: str, value: bytes, secret: str, signed_at: float
+    supplier_id: str, value: bytes, secret: str, signed_at: float, compressed: bool = False
 ) -> OutboundMessage:
-    """A record on the supplier's topic, signed at `signed_at` (the event's `time`) with its secret."""
+    """A record on the supplier's topic, signed at `signed_at` (the event's `time`) with its secret;
+    `compressed` for an XML supplier's order document (contract extension in docs/contract.md)."""
     return OutboundMessage(
         topic=topics.supplier_orders(supplier_id),
         key=supplier_id.encode(),
         value=value,
         headers=((SIGNATURE_HEADER, sign(secret, value, signed_at).encode()),),
+        compressed=compressed,
     )
 
 
