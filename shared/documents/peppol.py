@@ -71,18 +71,20 @@ class OrderWriter:
         self._places: set[tuple[str, Address]] = set()
         self._member_on_line: dict[tuple[str, tuple[str, str, str] | None], tuple[str, str]] = {}
         """The same XML by member and `ship_to`: cheaper to look up than a place."""
+        self._dates: dict[date, str] = {}
         self._lines: list[str] = []
         self._lines_total = Decimal(0)
 
     def add_line(self, line_id: str, sku: str, unit_price: Decimal, deliveries: Iterable[DocumentDelivery]) -> None:
-        """One document line per delivery of the order line."""
-        parties = self._parties
-        amounts: dict[int, Decimal] = {}
+        """One document line per delivery of the order line: the parts of its XML that repeat
+        (a member's, a quantity's with its amount, a date's) are written once."""
+        parties, dates = self._parties, self._dates
+        quantities: dict[int, tuple[Decimal, str]] = {}
         accounting = f"<cbc:AccountingCost>{xml_text(line_id)}</cbc:AccountingCost>"
         tail = (
             f"<cac:Price><cbc:PriceAmount currencyID='EUR'>{unit_price_text(unit_price)}</cbc:PriceAmount></cac:Price>"
             f"<cac:Item><cbc:Name>{xml_text(sku)}</cbc:Name><cac:SellersItemIdentification>"
-            f"<cbc:ID>{xml_text(sku)}</cbc:ID></cac:SellersItemIdentification></cac:Item>"
+            f"<cbc:ID>{xml_text(sku)}</cbc:ID></cac:SellersItemIdentification></cac:Item></cac:LineItem></cac:OrderLine>"
         )
         lines, lines_total = self._lines, self._lines_total
         for delivery in deliveries:
@@ -93,17 +95,22 @@ class OrderWriter:
                 place = parties.delivery_place(delivery)
                 self._places.add((delivery.member_id, place))
                 member_xml = self._member_on_line[seen] = _member_on_line(parties.member(delivery.member_id), place)
-            amount = amounts.get(delivery.quantity)
-            if amount is None:
-                amount = amounts[delivery.quantity] = to_cents(unit_price * delivery.quantity)
-            lines_total += amount
+            quantity = quantities.get(delivery.quantity)
+            if quantity is None:
+                amount = to_cents(unit_price * delivery.quantity)
+                quantity = quantities[delivery.quantity] = (amount, (
+                    f"</cbc:ID><cbc:Quantity unitCode='{UNIT}'>{delivery.quantity}</cbc:Quantity>"
+                    f"<cbc:LineExtensionAmount currencyID='EUR'>{amount}</cbc:LineExtensionAmount>{accounting}"
+                    "<cac:Delivery><cac:RequestedDeliveryPeriod><cbc:EndDate>"
+                ))
+            needed_by = dates.get(delivery.needed_by)
+            if needed_by is None:
+                needed_by = dates[delivery.needed_by] = (
+                    f"{delivery.needed_by.isoformat()}</cbc:EndDate></cac:RequestedDeliveryPeriod></cac:Delivery>"
+                )
+            lines_total += quantity[0]
             lines.append(
-                f"<cac:OrderLine>{member_xml[0]}<cac:LineItem><cbc:ID>{xml_text(delivery.delivery_id)}</cbc:ID>"
-                f"<cbc:Quantity unitCode='{UNIT}'>{delivery.quantity}</cbc:Quantity>"
-                f"<cbc:LineExtensionAmount currencyID='EUR'>{amount}</cbc:LineExtensionAmount>{accounting}"
-                f"<cac:Delivery><cac:RequestedDeliveryPeriod><cbc:EndDate>{delivery.needed_by.isoformat()}"
-                f"</cbc:EndDate></cac:RequestedDeliveryPeriod></cac:Delivery>{member_xml[1]}{tail}"
-                "</cac:LineItem></cac:OrderLine>"
+                f"{member_xml[0]}{xml_text(delivery.delivery_id)}{quantity[1]}{needed_by}{member_xml[1]}{tail}"
             )
         self._lines_total = lines_total
 
@@ -199,7 +206,7 @@ def _member_on_line(member: Party, place: Address) -> tuple[str, str]:
         f"<cac:OriginatorParty>{_identification(member)}<cac:PartyName><cbc:Name>{xml_text(member.name)}"
         "</cbc:Name></cac:PartyName></cac:OriginatorParty>"
     )
-    return note, originator
+    return f"<cac:OrderLine>{note}<cac:LineItem><cbc:ID>", originator
 
 
 # --- reading a supplier's documents -----------------------------------------------------------
