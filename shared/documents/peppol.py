@@ -199,7 +199,8 @@ def _identification(member: Party) -> str:
 
 @functools.lru_cache(maxsize=65_536)
 def _member_on_line(member: Party, place: Address) -> tuple[str, str]:
-    """The line's note (where it goes) and its originator party (the member)."""
+    """The document line's start up to its id, with the note saying where it goes, and its
+    originator party (the member)."""
     where = ", ".join(xml_text(part) for part in (place.street, place.postal_code, place.country) if part)
     note = f"<cbc:Note>Deliver to {xml_text(member.name)} ({xml_text(member.party_id)}): {where}</cbc:Note>"
     originator = (
